@@ -404,8 +404,10 @@ export class Raft {
       }
       this.applied = done.appliedTo;
     }
+    // A snapshot that arrived after ready() is not applied yet; it comes in the next Ready.
+    const appliedFloor = this.log.pendingSnapshot !== null ? this.applied : this.log.snapshotIndex();
     invariant(
-      this.log.snapshotIndex() <= this.applied && this.applied <= this.log.committed && this.log.committed <= this.log.lastIndex(),
+      appliedFloor <= this.applied && this.applied <= this.log.committed && this.log.committed <= this.log.lastIndex(),
       () => `invariant snapshot ${this.log.snapshotIndex()} <= applied ${this.applied} <= commit ${this.log.committed} <= last ${this.log.lastIndex()} broken`,
     );
   }
@@ -729,7 +731,12 @@ export class Raft {
         if (m.context > pr.ackedReadRound) pr.ackedReadRound = m.context;
         // A probe may have been lost; the follower is alive, so try again.
         if (pr.state === "probe") pr.probeSent = false;
-        if (pr.match < this.log.lastIndex()) this.needsBroadcast = true;
+        if (pr.match < this.log.lastIndex()) {
+          this.needsBroadcast = true;
+          // Everything was sent but not all acknowledged: the last append may be lost.
+          // An empty append at next-1 makes the follower tell us where it stands.
+          if (pr.state === "replicate" && pr.next > this.log.lastIndex() && !pr.paused()) this.sendAppend(pr);
+        }
         this.releaseReads();
         return;
       default:
