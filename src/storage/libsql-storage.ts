@@ -1,0 +1,133 @@
+import type { Client, InStatement } from "@libsql/client";
+import type { Entry, HardState, SnapshotMeta } from "../raft/types.ts";
+import type { NodeDatabase } from "./node-database.ts";
+import type { RaftStorage, RaftWrite, StoredRaftState } from "./raft-storage.ts";
+import { StorageError } from "./storage-error.ts";
+
+// SQLite allows 32,766 bound parameters per statement; 4 per entry.
+const ENTRIES_PER_INSERT = 1000;
+
+/**
+ * Raft storage in the node's libSQL file. The hot path (one transaction per Ready)
+ * uses prepared SQL through the client directly: building Drizzle queries per entry
+ * would cost more than the write itself. Drizzle owns the schema and migrations.
+ */
+export class LibsqlRaftStorage implements RaftStorage {
+  private readonly client: Client;
+  private closed = false;
+  /** The stored log's extent, known after the first load or write. */
+  private extent: { snapshotIndex: number; lastIndex: number } | null = null;
+
+  constructor(database: NodeDatabase) {
+    this.client = database.client;
+  }
+
+  async load(): Promise<StoredRaftState> {
+    this.assertOpen();
+    const [hard, snap, log] = await this.client.batch(
+      [
+        "SELECT term, vote, commit_index FROM raft_hard_state WHERE singleton = 1",
+        "SELECT idx, term, voters, learners FROM raft_snapshot WHERE singleton = 1",
+        "SELECT idx, term, kind, data FROM raft_log ORDER BY idx",
+      ],
+      "read",
+    );
+    const h = hard!.rows[0];
+    const hardState: HardState =
+      h === undefined ? { term: 0, vote: 0, commit: 0 } : { term: Number(h[0]), vote: Number(h[1]), commit: Number(h[2]) };
+    const s = snap!.rows[0];
+    const snapshot: SnapshotMeta | null =
+      s === undefined
+        ? null
+        : {
+            index: Number(s[0]),
+            term: Number(s[1]),
+            conf: { voters: JSON.parse(String(s[2])) as number[], learners: JSON.parse(String(s[3])) as number[] },
+          };
+    const entries: Entry[] = [];
+    let expected = (snapshot?.index ?? 0) + 1;
+    for (const row of log!.rows) {
+      const index = Number(row[0]);
+      if (index <= (snapshot?.index ?? 0)) continue; // compaction finished its meta but not its delete
+      if (index !== expected) throw new StorageError("corrupt", `raft log has a hole at ${expected} (found ${index})`);
+      const data = row[3] as ArrayBuffer;
+      entries.push({ index, term: Number(row[1]), kind: Number(row[2]) === 1 ? "conf" : "normal", data: new Uint8Array(data) });
+      expected++;
+    }
+    this.extent = { snapshotIndex: snapshot?.index ?? 0, lastIndex: expected - 1 };
+    return { hardState, snapshot, entries };
+  }
+
+  async write(write: RaftWrite): Promise<void> {
+    this.assertOpen();
+    const extent = this.extent ?? (await this.readExtent());
+    let { snapshotIndex, lastIndex } = extent;
+    if (write.snapshot !== null) {
+      snapshotIndex = write.snapshot.index;
+      lastIndex = snapshotIndex;
+    }
+    const first = write.entries[0];
+    if (first !== undefined && (first.index <= snapshotIndex || first.index > lastIndex + 1)) {
+      throw new StorageError("log_gap", `entries start at ${first.index}; the stored log covers ${snapshotIndex + 1}..${lastIndex}`);
+    }
+    const statements: InStatement[] = [];
+    if (write.snapshot !== null) {
+      statements.push("DELETE FROM raft_log");
+      statements.push(snapshotUpsert(write.snapshot));
+    }
+    if (first !== undefined) {
+      statements.push({ sql: "DELETE FROM raft_log WHERE idx >= ?", args: [first.index] });
+      for (let at = 0; at < write.entries.length; at += ENTRIES_PER_INSERT) {
+        const chunk = write.entries.slice(at, at + ENTRIES_PER_INSERT);
+        const args: (number | Uint8Array)[] = [];
+        for (const e of chunk) args.push(e.index, e.term, e.kind === "conf" ? 1 : 0, e.data);
+        statements.push({ sql: `INSERT INTO raft_log (idx, term, kind, data) VALUES ${chunk.map(() => "(?,?,?,?)").join(",")}`, args });
+      }
+    }
+    if (write.hardState !== null) {
+      const { term, vote, commit } = write.hardState;
+      statements.push({
+        sql: "INSERT INTO raft_hard_state (singleton, term, vote, commit_index) VALUES (1, ?, ?, ?) ON CONFLICT(singleton) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_index = excluded.commit_index",
+        args: [term, vote, commit],
+      });
+    }
+    if (statements.length === 0) return;
+    await this.client.batch(statements, "write");
+    const last = write.entries[write.entries.length - 1];
+    this.extent = { snapshotIndex, lastIndex: last?.index ?? lastIndex };
+  }
+
+  async compact(snapshot: SnapshotMeta): Promise<void> {
+    this.assertOpen();
+    const extent = this.extent ?? (await this.readExtent());
+    if (snapshot.index <= extent.snapshotIndex) return;
+    await this.client.batch([{ sql: "DELETE FROM raft_log WHERE idx <= ?", args: [snapshot.index] }, snapshotUpsert(snapshot)], "write");
+    this.extent = { snapshotIndex: snapshot.index, lastIndex: Math.max(extent.lastIndex, snapshot.index) };
+  }
+
+  private async readExtent(): Promise<{ snapshotIndex: number; lastIndex: number }> {
+    const [snap, last] = await this.client.batch(
+      ["SELECT idx FROM raft_snapshot WHERE singleton = 1", "SELECT max(idx) FROM raft_log"],
+      "read",
+    );
+    const snapshotIndex = Number(snap!.rows[0]?.[0] ?? 0);
+    const lastIndex = Math.max(snapshotIndex, Number(last!.rows[0]?.[0] ?? 0));
+    this.extent = { snapshotIndex, lastIndex };
+    return this.extent;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError("closed", "storage is closed");
+  }
+}
+
+function snapshotUpsert(snapshot: SnapshotMeta): InStatement {
+  return {
+    sql: "INSERT INTO raft_snapshot (singleton, idx, term, voters, learners) VALUES (1, ?, ?, ?, ?) ON CONFLICT(singleton) DO UPDATE SET idx = excluded.idx, term = excluded.term, voters = excluded.voters, learners = excluded.learners",
+    args: [snapshot.index, snapshot.term, JSON.stringify(snapshot.conf.voters), JSON.stringify(snapshot.conf.learners)],
+  };
+}

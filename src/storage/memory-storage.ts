@@ -1,0 +1,52 @@
+import type { Entry, HardState, SnapshotMeta } from "../raft/types.ts";
+import { StorageError } from "./storage-error.ts";
+import type { RaftStorage, RaftWrite, StoredRaftState } from "./raft-storage.ts";
+
+/** Raft storage in memory: for the simulator, unit tests and benchmarks. */
+export class MemoryRaftStorage implements RaftStorage {
+  private hardState: HardState = { term: 0, vote: 0, commit: 0 };
+  private snapshot: SnapshotMeta | null = null;
+  private entries: Entry[] = [];
+  private closed = false;
+
+  async load(): Promise<StoredRaftState> {
+    this.assertOpen();
+    return { hardState: this.hardState, snapshot: this.snapshot, entries: this.entries.slice() };
+  }
+
+  async write(write: RaftWrite): Promise<void> {
+    this.assertOpen();
+    // Validate before changing anything: a refused write loses nothing.
+    const snapshotIndex = write.snapshot?.index ?? this.snapshot?.index ?? 0;
+    const storedCount = write.snapshot !== null ? 0 : this.entries.length;
+    const first = write.entries[0];
+    if (first !== undefined && (first.index <= snapshotIndex || first.index > snapshotIndex + storedCount + 1)) {
+      throw new StorageError("log_gap", `entries start at ${first.index}; the stored log covers ${snapshotIndex + 1}..${snapshotIndex + storedCount}`);
+    }
+    if (write.snapshot !== null) {
+      this.snapshot = write.snapshot;
+      this.entries = [];
+    }
+    if (first !== undefined) {
+      this.entries.length = first.index - snapshotIndex - 1;
+      for (const entry of write.entries) this.entries.push(entry);
+    }
+    if (write.hardState !== null) this.hardState = write.hardState;
+  }
+
+  async compact(snapshot: SnapshotMeta): Promise<void> {
+    this.assertOpen();
+    const offset = (this.snapshot?.index ?? 0) + 1;
+    if (snapshot.index < offset) return;
+    this.entries = this.entries.slice(snapshot.index - offset + 1);
+    this.snapshot = snapshot;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError("closed", "storage is closed");
+  }
+}

@@ -1,0 +1,85 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { closeNodeDatabase, openNodeDatabase } from "./node-database.ts";
+import { StorageError } from "./storage-error.ts";
+
+describe("opening a node's data directory", () => {
+  let dir = "";
+  let path = "";
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "concord-db-"));
+    path = join(dir, "node.db");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function refusal(open: Promise<unknown>): Promise<StorageError> {
+    const error = await open.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StorageError);
+    return error as StorageError;
+  }
+
+  async function createdBy(cluster: string, nodeId: number): Promise<Buffer> {
+    await closeNodeDatabase(await openNodeDatabase({ path, cluster, nodeId }));
+    return readFileSync(path);
+  }
+
+  test("a new directory is created, migrated and claimed; reopening as the same node works", async () => {
+    await createdBy("alpha", 1);
+    const again = await openNodeDatabase({ path, cluster: "alpha", nodeId: 1 });
+    const tables = await again.client.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name");
+    expect(tables.rows.map((r) => r[0])).toContain("raft_log");
+    again.client.close();
+  });
+
+  test("another cluster's data is refused with wrong_cluster and left untouched", async () => {
+    const before = await createdBy("alpha", 1);
+    const error = await refusal(openNodeDatabase({ path, cluster: "beta", nodeId: 1 }));
+    expect(error.code).toBe("wrong_cluster");
+    expect(error.message).toContain("alpha");
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test("another node's data is refused with wrong_node and left untouched", async () => {
+    const before = await createdBy("alpha", 2);
+    const error = await refusal(openNodeDatabase({ path, cluster: "alpha", nodeId: 3 }));
+    expect(error.code).toBe("wrong_node");
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test("a file that is not a database is refused with corrupt and left untouched", async () => {
+    writeFileSync(path, "this is not sqlite, just some text that happens to be here");
+    const before = readFileSync(path);
+    const error = await refusal(openNodeDatabase({ path, cluster: "alpha", nodeId: 1 }));
+    expect(error.code).toBe("corrupt");
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test("a database damaged inside is refused with corrupt", async () => {
+    const good = await createdBy("alpha", 1);
+    const damaged = Buffer.from(good);
+    // Keep the header, smash the pages that hold the schema and tables.
+    for (let i = 100; i < damaged.length; i++) damaged[i] = (i * 7) & 0xff;
+    writeFileSync(path, damaged);
+    const error = await refusal(openNodeDatabase({ path, cluster: "alpha", nodeId: 1 }));
+    expect(error.code).toBe("corrupt");
+    expect(readFileSync(path).equals(damaged)).toBe(true);
+  });
+
+  test("a database from a newer schema is refused with newer_schema", async () => {
+    const database = await openNodeDatabase({ path, cluster: "alpha", nodeId: 1 });
+    await database.client.execute({
+      sql: "INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)",
+      args: ["from-the-future", Date.now() + 365 * 24 * 3600 * 1000],
+    });
+    database.client.close();
+    const before = readFileSync(path);
+    const error = await refusal(openNodeDatabase({ path, cluster: "alpha", nodeId: 1 }));
+    expect(error.code).toBe("newer_schema");
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+});

@@ -1,0 +1,106 @@
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, type Client } from "@libsql/client";
+import { eq } from "drizzle-orm";
+import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { migrate } from "drizzle-orm/libsql/migrator";
+import * as schema from "./schema.ts";
+import { StorageError } from "./storage-error.ts";
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations", import.meta.url));
+
+export interface NodeDatabase {
+  readonly client: Client;
+  readonly db: LibSQLDatabase<typeof schema>;
+  readonly path: string;
+}
+
+export interface OpenNodeDatabaseOptions {
+  /** The database file; its directory is created when missing. */
+  path: string;
+  cluster: string;
+  nodeId: number;
+}
+
+const SQLITE_HEADER = "SQLite format 3\u0000";
+
+/**
+ * Open a node's database: refuse files that are corrupt, from a newer schema, or
+ * another cluster's or node's; apply pending migrations; record the identity of a new one.
+ * Nothing is overwritten on refusal.
+ */
+export async function openNodeDatabase(options: OpenNodeDatabaseOptions): Promise<NodeDatabase> {
+  const { path, cluster, nodeId } = options;
+  const existed = existsSync(path);
+  if (existed) assertSqliteHeader(path);
+  else mkdirSync(dirname(path), { recursive: true });
+
+  const client = createClient({ url: `file:${path}` });
+  try {
+    await client.execute("PRAGMA journal_mode=WAL");
+    // FULL: a committed transaction survives power loss, which an acknowledgement promises.
+    await client.execute("PRAGMA synchronous=FULL");
+    if (existed) {
+      const check = await client.execute("PRAGMA quick_check");
+      const verdict = String(check.rows[0]?.[0] ?? "");
+      if (verdict !== "ok") throw new StorageError("corrupt", `${path} failed its integrity check: ${verdict}`);
+      await assertNotNewerSchema(client, path);
+    }
+    const db = drizzle(client, { schema });
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+    await claimIdentity(db, path, cluster, nodeId);
+    return { client, db, path };
+  } catch (error) {
+    client.close();
+    if (error instanceof StorageError) throw error;
+    throw new StorageError("corrupt", `cannot open ${path}: ${(error as Error).message}`);
+  }
+}
+
+function assertSqliteHeader(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    const header = Buffer.alloc(16);
+    const read = readSync(fd, header, 0, 16, 0);
+    // An empty file is what an interrupted first start leaves; SQLite treats it as new.
+    if (read > 0 && header.toString("latin1", 0, read) !== SQLITE_HEADER.slice(0, read)) {
+      throw new StorageError("corrupt", `${path} is not a Concord database (bad SQLite header)`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function assertNotNewerSchema(client: Client, path: string): Promise<void> {
+  const table = await client.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='__drizzle_migrations'");
+  if (table.rows.length === 0) return;
+  const applied = await client.execute("SELECT max(created_at) AS newest FROM __drizzle_migrations");
+  const newest = Number(applied.rows[0]?.["newest"] ?? 0);
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS_DIR, "meta", "_journal.json"), "utf8")) as { entries: { when: number }[] };
+  const known = Math.max(0, ...journal.entries.map((e) => e.when));
+  if (newest > known) {
+    throw new StorageError("newer_schema", `${path} was written by a newer Concord (schema ${newest} > ${known}); upgrade this node`);
+  }
+}
+
+async function claimIdentity(db: LibSQLDatabase<typeof schema>, path: string, cluster: string, nodeId: number): Promise<void> {
+  const rows = await db.select().from(schema.nodeIdentity).where(eq(schema.nodeIdentity.singleton, 1));
+  const current = rows[0];
+  if (current === undefined) {
+    await db.insert(schema.nodeIdentity).values({ singleton: 1, cluster, nodeId, createdAt: new Date().toISOString() });
+    return;
+  }
+  if (current.cluster !== cluster) {
+    throw new StorageError("wrong_cluster", `${path} belongs to cluster '${current.cluster}', not '${cluster}'`);
+  }
+  if (current.nodeId !== nodeId) {
+    throw new StorageError("wrong_node", `${path} belongs to node ${current.nodeId}, not node ${nodeId}`);
+  }
+}
+
+/** Fold the write-ahead log into the main file and close (a clean shutdown). */
+export async function closeNodeDatabase(database: NodeDatabase): Promise<void> {
+  await database.client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+  database.client.close();
+}

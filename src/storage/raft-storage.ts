@@ -1,0 +1,29 @@
+import type { Entry, HardState, SnapshotMeta } from "../raft/types.ts";
+
+/** One Ready's worth of durable changes, written atomically. */
+export interface RaftWrite {
+  readonly hardState: HardState | null;
+  /** A snapshot installed from the leader: the whole log before it is gone. */
+  readonly snapshot: SnapshotMeta | null;
+  /** Replace the stored log from entries[0].index on with these. */
+  readonly entries: readonly Entry[];
+}
+
+export interface StoredRaftState {
+  readonly hardState: HardState;
+  readonly snapshot: SnapshotMeta | null;
+  readonly entries: readonly Entry[];
+}
+
+/**
+ * The raft half of a node's durable state. The core keeps the log in memory; storage
+ * is written once per Ready and read once at start.
+ */
+export interface RaftStorage {
+  load(): Promise<StoredRaftState>;
+  /** Resolves once the write is durable (fsync'd). */
+  write(write: RaftWrite): Promise<void>;
+  /** The state machine holds everything up to `snapshot.index`: drop those entries. */
+  compact(snapshot: SnapshotMeta): Promise<void>;
+  close(): Promise<void>;
+}
