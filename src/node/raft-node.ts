@@ -1,0 +1,571 @@
+import { randomInt } from "node:crypto";
+import { Raft, RaftError, type RaftConfig } from "../raft/raft.ts";
+import { SeededRng } from "../raft/random.ts";
+import { NONE, type ConfChange, type ConfState, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "../raft/types.ts";
+import type { RaftStorage } from "../storage/raft-storage.ts";
+import type { SnapshotStore } from "../storage/snapshot-store.ts";
+import type { IncomingSnapshot, Transport } from "../transport/transport.ts";
+import {
+  decodeForwardedReply,
+  decodeForwardedRequest,
+  encodeForwardedReply,
+  encodeForwardedRequest,
+  type ForwardedReply,
+  type ForwardedRequest,
+} from "./forwarding.ts";
+import { silentLogger, type Logger } from "./logger.ts";
+import { NodeError } from "./node-error.ts";
+import type { StateMachine } from "./state-machine.ts";
+
+export interface RaftNodeOptions {
+  id: NodeId;
+  storage: RaftStorage;
+  snapshots: SnapshotStore;
+  transport: Transport;
+  stateMachine: StateMachine;
+  /** The configuration of a brand-new cluster (ignored once the node has state). */
+  bootstrap?: ConfState;
+  tickIntervalMs?: number;
+  electionTimeoutTicks?: number;
+  heartbeatIntervalTicks?: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  snapshotEveryEntries?: number;
+  /** Bound on proposals and reads waiting for an answer on this node. */
+  maxPendingRequests?: number;
+  /** Limits handed to the core (bytes per message, inflight, uncommitted). */
+  raftLimits?: Pick<RaftConfig, "maxMsgBytes" | "maxInflightMsgs" | "maxInflightBytes" | "maxUncommittedBytes">;
+  seed?: number;
+  logger?: Logger;
+}
+
+export interface NodeStatus extends Status {
+  readonly tickIntervalMs: number;
+}
+
+interface ApplyWaiter {
+  term: number;
+  resolve(result: unknown): void;
+  reject(error: NodeError): void;
+}
+
+interface Deadline {
+  readonly promise: Promise<never>;
+  cancel(): void;
+}
+
+/**
+ * The driver: feeds the core ticks, messages and requests, and carries out each
+ * Ready in order — send what may go at once, persist, send what waited for the disk,
+ * apply, advance. Everything that waits (proposals, reads) has a deadline.
+ */
+export class RaftNode {
+  readonly id: NodeId;
+  private readonly raft: Raft;
+  private readonly options: RaftNodeOptions;
+  private readonly logger: Logger;
+  private readonly tickIntervalMs: number;
+  private readonly snapshotEveryEntries: number;
+  private readonly maxPendingRequests: number;
+
+  private stopped = false;
+  private tickTimer: ReturnType<typeof setInterval> | null = null;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  private appliedIndex: number;
+  private appliedTerm = 0;
+  private lastSnapshotIndex: number;
+  private snapshotting = false;
+
+  private readonly applyWaiters = new Map<number, ApplyWaiter>();
+  private readonly readWaiters = new Map<number, (index: number) => void>();
+  private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
+  private readonly statusListeners = new Set<(status: NodeStatus) => void>();
+  private nextReadContext = 1;
+  private pendingRequests = 0;
+  /** Snapshot bytes that arrived beside a "snap" message, until the core installs them. */
+  private stagedSnapshot: { index: number; data: Uint8Array } | null = null;
+  private readonly snapshotsInFlight = new Set<NodeId>();
+
+  private constructor(options: RaftNodeOptions, raft: Raft, appliedIndex: number, snapshotIndex: number) {
+    this.options = options;
+    this.id = options.id;
+    this.raft = raft;
+    this.logger = options.logger ?? silentLogger;
+    this.tickIntervalMs = options.tickIntervalMs ?? 20;
+    this.snapshotEveryEntries = options.snapshotEveryEntries ?? 10_000;
+    this.maxPendingRequests = options.maxPendingRequests ?? 8192;
+    this.appliedIndex = appliedIndex;
+    this.lastSnapshotIndex = snapshotIndex;
+  }
+
+  /** Load durable state, join the transport and start ticking. */
+  static async start(options: RaftNodeOptions): Promise<RaftNode> {
+    const stored = await options.storage.load();
+    const applied = Math.max(await options.stateMachine.appliedIndex(), stored.snapshot?.index ?? 0);
+    const raft = new Raft(
+      {
+        id: options.id,
+        rng: new SeededRng(options.seed ?? randomInt(2 ** 31)),
+        electionTimeoutTicks: options.electionTimeoutTicks ?? 15,
+        heartbeatIntervalTicks: options.heartbeatIntervalTicks ?? 2,
+        ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
+        ...options.raftLimits,
+      },
+      { ...stored, applied: Math.min(applied, Math.max(stored.hardState.commit, stored.snapshot?.index ?? 0)) },
+    );
+    const node = new RaftNode(options, raft, raft.status().applied, stored.snapshot?.index ?? 0);
+    node.appliedTerm = stored.snapshot?.term ?? 0;
+    await options.transport.start({
+      onMessages: (messages) => node.receive(messages),
+      onSnapshot: (snapshot) => node.receiveSnapshot(snapshot),
+      onRequest: (_from, payload) => node.serveForwarded(payload),
+    });
+    node.tickTimer = setInterval(() => node.tick(), node.tickIntervalMs);
+    node.loopDone = node.loop();
+    node.logger.log("info", "node_started", { ...raft.status(), appliedIndex: node.appliedIndex });
+    return node;
+  }
+
+  // ───────────────────────────── public API ─────────────────────────────
+
+  /** Replicate `data`; resolves with the state machine's result once applied here or on the leader. */
+  async propose(data: Uint8Array, timeoutMs: number): Promise<unknown> {
+    return this.withDeadline(timeoutMs, "proposal", (deadlineAt) => this.submit({ kind: "propose", data }, deadlineAt));
+  }
+
+  /**
+   * A linearizable read barrier (§6.4): resolves once this node has applied everything
+   * committed before the call, so a read of local state that follows is up to date.
+   */
+  async readBarrier(timeoutMs: number): Promise<number> {
+    return this.withDeadline(timeoutMs, "read", async (deadlineAt) => {
+      for (;;) {
+        this.assertRunning();
+        const context = this.nextReadContext++;
+        const answered = new Promise<number>((resolve) => this.readWaiters.set(context, resolve));
+        const refusal = this.raft.readIndex(context);
+        this.notify();
+        if (refusal !== null) {
+          this.readWaiters.delete(context);
+          await this.awaitLeader(deadlineAt);
+          continue;
+        }
+        // The request or its answer may be lost; ask again after an election timeout.
+        const retryAfterMs = this.tickIntervalMs * (this.options.electionTimeoutTicks ?? 15);
+        const index = await orAfter(answered, retryAfterMs, -1);
+        this.readWaiters.delete(context);
+        if (index < 0) continue;
+        await this.awaitApplied(index);
+        return index;
+      }
+    });
+  }
+
+  async changeMembership(change: ConfChange, timeoutMs: number): Promise<void> {
+    await this.withDeadline(timeoutMs, "membership change", (deadlineAt) => this.submit({ kind: "confChange", change }, deadlineAt));
+  }
+
+  /** Add a member as a learner, let it catch up, then promote it if it should vote. */
+  async addMember(id: NodeId, voter: boolean, timeoutMs: number): Promise<void> {
+    const deadlineAt = Date.now() + timeoutMs;
+    const conf = this.raft.status().conf;
+    this.assertRunning();
+    if (!conf.learners.includes(id) && !conf.voters.includes(id)) {
+      await this.changeMembership({ type: "addLearner", nodeId: id }, deadlineAt - Date.now());
+    }
+    if (!voter || this.raft.status().conf.voters.includes(id)) return;
+    for (;;) {
+      try {
+        await this.changeMembership({ type: "addVoter", nodeId: id }, deadlineAt - Date.now());
+        return;
+      } catch (error) {
+        // Not caught up yet (or a change still pending): wait a little and try again.
+        if (!(error instanceof NodeError) || error.code !== "invalid" || Date.now() > deadlineAt) throw error;
+        await sleep(this.tickIntervalMs * 5);
+      }
+    }
+  }
+
+  async transferLeadership(to: NodeId, timeoutMs: number): Promise<void> {
+    await this.withDeadline(timeoutMs, "leadership transfer", async (deadlineAt) => {
+      await this.submit({ kind: "transfer", to }, deadlineAt);
+      while (this.raft.status().leader !== to) {
+        this.assertRunning();
+        await this.awaitStatusChange(deadlineAt);
+      }
+    });
+  }
+
+  status(): NodeStatus {
+    return { ...this.raft.status(), tickIntervalMs: this.tickIntervalMs };
+  }
+
+  onStatusChange(listener: (status: NodeStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  /** Stop; a leader first hands leadership to the most up-to-date voter. */
+  async stop(options: { transferLeadership?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    if (this.stopped) return;
+    const status = this.raft.status();
+    if ((options.transferLeadership ?? true) && status.role === "leader") {
+      const best = status.progress
+        .filter((p) => p.voter && p.id !== this.id)
+        .sort((a, b) => b.match - a.match)[0];
+      if (best !== undefined) {
+        try {
+          await this.transferLeadership(best.id, options.timeoutMs ?? 2000);
+        } catch (error) {
+          this.logger.log("warn", "transfer_on_stop_failed", { to: best.id, error: (error as Error).message });
+        }
+      }
+    }
+    this.stopped = true;
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    this.notify();
+    await this.loopDone;
+    await this.options.transport.close();
+    await this.options.storage.close();
+    const stopped = new NodeError("stopped", `node ${this.id} stopped`);
+    for (const waiter of this.applyWaiters.values()) waiter.reject(stopped);
+    this.applyWaiters.clear();
+    this.logger.log("info", "node_stopped", { id: this.id });
+  }
+
+  // ───────────────────────────── inputs ─────────────────────────────
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.raft.tick();
+    this.notify();
+  }
+
+  private receive(messages: Message[]): void {
+    if (this.stopped) return;
+    for (const m of messages) {
+      if (m.to === this.id) this.raft.step(m);
+    }
+    this.notify();
+  }
+
+  private async receiveSnapshot(snapshot: IncomingSnapshot): Promise<void> {
+    if (this.stopped) return;
+    // Keep only the newest: the core asks for one snapshot at a time.
+    this.stagedSnapshot = { index: snapshot.meta.index, data: snapshot.data };
+    this.raft.step(snapshot.message);
+    this.notify();
+  }
+
+  private async serveForwarded(payload: Uint8Array): Promise<Uint8Array> {
+    const request = decodeForwardedRequest(payload);
+    let reply: ForwardedReply;
+    if (request === null) {
+      reply = { ok: false, code: "invalid", message: "unreadable forwarded request" };
+    } else if (this.raft.status().role !== "leader") {
+      reply = { ok: false, code: "not_leader", message: `node ${this.id} is not the leader` };
+    } else {
+      try {
+        // The follower waits with its own deadline; ours bounds the work here.
+        const result = await this.withDeadline(5000, "forwarded request", (deadlineAt) => this.submitLocally(request, deadlineAt));
+        reply = { ok: true, result: result ?? null };
+      } catch (error) {
+        const e = error instanceof NodeError ? error : new NodeError("unavailable", (error as Error).message);
+        reply = { ok: false, code: e.code, message: e.message };
+      }
+    }
+    return encodeForwardedReply(reply);
+  }
+
+  // ───────────────────────────── the loop ─────────────────────────────
+
+  private notify(): void {
+    const wake = this.wake;
+    if (wake !== null) {
+      this.wake = null;
+      wake();
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      if (!this.raft.hasReady()) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      await this.handleReady(this.raft.ready());
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    // 1. Replication to followers runs in parallel with our own disk write.
+    this.sendMessages(ready.messages);
+    if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
+    if (ready.entries.length > 0 || ready.hardState !== null || ready.snapshot !== null) {
+      await this.options.storage.write({ hardState: ready.hardState, snapshot: ready.snapshot, entries: ready.entries });
+    }
+    // 2. Votes and acknowledgements promise durability: only now may they leave.
+    this.sendMessages(ready.messagesAfterPersist);
+    // 3. Apply.
+    if (ready.committedEntries.length > 0) {
+      const results = await this.options.stateMachine.apply(ready.committedEntries);
+      for (let i = 0; i < ready.committedEntries.length; i++) {
+        const entry = ready.committedEntries[i]!;
+        const waiter = this.applyWaiters.get(entry.index);
+        if (waiter === undefined) continue;
+        this.applyWaiters.delete(entry.index);
+        if (waiter.term === entry.term) waiter.resolve(results[i]);
+        else waiter.reject(new NodeError("dropped", `entry ${entry.index} was replaced by a new leader's`));
+      }
+      const last = ready.committedEntries[ready.committedEntries.length - 1]!;
+      this.appliedIndex = last.index;
+      this.appliedTerm = last.term;
+    }
+    for (const read of ready.readStates) this.readWaiters.get(read.context)?.(read.index);
+    this.raft.advance();
+    this.releaseAppliedWaiters();
+    if (ready.softState !== null) this.announceStatus(ready.softState.role, ready.softState.leader);
+    await this.maybeSnapshot();
+  }
+
+  private sendMessages(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    let plain: Message[] | null = null;
+    for (const m of messages) {
+      if (m.type === "snap") void this.sendSnapshot(m);
+      else (plain ??= []).push(m);
+    }
+    if (plain !== null) {
+      this.options.transport.send(plain);
+      this.options.transport.flush();
+    }
+  }
+
+  private async sendSnapshot(m: Message): Promise<void> {
+    const meta = m.snapshot;
+    if (meta === null || this.snapshotsInFlight.has(m.to)) return;
+    this.snapshotsInFlight.add(m.to);
+    try {
+      const data = await this.options.snapshots.load(meta.index);
+      if (data === null) {
+        this.logger.log("error", "snapshot_bytes_missing", { index: meta.index, to: m.to });
+        return;
+      }
+      this.logger.log("info", "snapshot_send", { to: m.to, index: meta.index, bytes: data.length });
+      await this.options.transport.sendSnapshot(m.to, m, data);
+    } catch (error) {
+      // The core resends after its snapshot timeout.
+      this.logger.log("warn", "snapshot_send_failed", { to: m.to, error: (error as Error).message });
+    } finally {
+      this.snapshotsInFlight.delete(m.to);
+    }
+  }
+
+  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
+    const staged = this.stagedSnapshot;
+    if (staged === null || staged.index !== meta.index) {
+      throw new Error(`snapshot ${meta.index} to install has no staged bytes`);
+    }
+    this.stagedSnapshot = null;
+    // Keep the bytes first: as a leader later, we may need to send them on.
+    await this.options.snapshots.save(meta, staged.data);
+    await this.options.stateMachine.restore(meta, staged.data);
+    this.appliedIndex = meta.index;
+    this.appliedTerm = meta.term;
+    this.lastSnapshotIndex = meta.index;
+    this.logger.log("info", "snapshot_installed", { index: meta.index, bytes: staged.data.length });
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.snapshotting || this.appliedIndex - this.lastSnapshotIndex < this.snapshotEveryEntries) return;
+    this.snapshotting = true;
+    try {
+      // We are between advance() and the next ready(): the state machine, the core's
+      // applied index and its configuration all describe the same point.
+      const { index, data } = await this.options.stateMachine.snapshot();
+      const status = this.raft.status();
+      if (index !== status.applied) throw new Error(`state machine snapshot at ${index}, core applied ${status.applied}`);
+      const meta: SnapshotMeta = { index, term: this.appliedTerm, conf: status.conf };
+      await this.options.snapshots.save(meta, data);
+      await this.options.storage.compact(meta);
+      this.raft.compact(meta);
+      this.lastSnapshotIndex = index;
+      this.logger.log("info", "snapshot_taken", { index, bytes: data.length });
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  // ──────────────────────────── requests ────────────────────────────
+
+  /** Run `request` on the leader: here, or forwarded. Retries only what surely did not happen. */
+  private async submit(request: ForwardedRequest, deadlineAt: number): Promise<unknown> {
+    for (;;) {
+      this.assertRunning();
+      const status = this.raft.status();
+      if (status.role === "leader") {
+        try {
+          return await this.submitLocally(request, deadlineAt);
+        } catch (error) {
+          if (error instanceof NodeError && error.code === "not_leader") {
+            await this.awaitStatusChange(deadlineAt);
+            continue;
+          }
+          throw error;
+        }
+      }
+      if (status.leader === NONE) {
+        await this.awaitLeader(deadlineAt);
+        continue;
+      }
+      const remainingMs = deadlineAt - Date.now();
+      if (remainingMs <= 0) throw unavailable("no answer from the leader");
+      let reply: ForwardedReply;
+      try {
+        reply = decodeForwardedReply(await this.options.transport.request(status.leader, encodeForwardedRequest(request), remainingMs));
+      } catch (error) {
+        // The outcome is unknown: the leader may have committed it. Do not retry.
+        throw new NodeError("unavailable", `leader ${status.leader} did not answer: ${(error as Error).message}`);
+      }
+      if (reply.ok) return reply.result;
+      if (reply.code === "not_leader") {
+        await this.awaitStatusChange(Math.min(deadlineAt, Date.now() + this.tickIntervalMs * 5));
+        continue;
+      }
+      throw new NodeError(reply.code, reply.message);
+    }
+  }
+
+  private async submitLocally(request: ForwardedRequest, deadlineAt: number): Promise<unknown> {
+    let outcome: { index: number; term: number } | RaftError | null;
+    switch (request.kind) {
+      case "propose":
+        outcome = this.raft.propose(request.data);
+        break;
+      case "confChange":
+        outcome = this.raft.proposeConfChange(request.change);
+        break;
+      case "transfer":
+        outcome = this.raft.transferLeader(request.to);
+        this.notify();
+        if (outcome === null) return null;
+        break;
+    }
+    if (outcome instanceof RaftError) throw fromRaftError(outcome);
+    const { index, term } = outcome;
+    const applied = new Promise<unknown>((resolve, reject) => this.applyWaiters.set(index, { term, resolve, reject }));
+    this.notify();
+    // The caller's deadline bounds the wait; the waiter goes when its index is applied.
+    return applied;
+  }
+
+  // ──────────────────────────── waiting ────────────────────────────
+
+  private async withDeadline<T>(timeoutMs: number, what: string, body: (deadlineAt: number) => Promise<T>): Promise<T> {
+    this.assertRunning();
+    if (this.pendingRequests >= this.maxPendingRequests) {
+      throw new NodeError("overloaded", `${this.pendingRequests} requests are waiting on node ${this.id}`);
+    }
+    this.pendingRequests++;
+    const deadlineAt = Date.now() + timeoutMs;
+    const deadline = deadlineAfter(timeoutMs, what);
+    try {
+      return await Promise.race([body(deadlineAt), deadline.promise]);
+    } finally {
+      deadline.cancel();
+      this.pendingRequests--;
+    }
+  }
+
+  private awaitApplied(index: number): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  private releaseAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    let kept = 0;
+    for (const waiter of this.appliedWaiters) {
+      if (waiter.index <= this.appliedIndex) waiter.resolve();
+      else this.appliedWaiters[kept++] = waiter;
+    }
+    this.appliedWaiters.length = kept;
+  }
+
+  private async awaitLeader(deadlineAt: number): Promise<void> {
+    while (this.raft.status().leader === NONE) {
+      this.assertRunning();
+      await this.awaitStatusChange(deadlineAt);
+    }
+  }
+
+  private awaitStatusChange(deadlineAt: number): Promise<void> {
+    const remainingMs = deadlineAt - Date.now();
+    if (remainingMs <= 0) return Promise.reject(unavailable("no leader"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(unavailable("no leader"));
+      }, remainingMs);
+      const unsubscribe = this.onStatusChange(() => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      });
+    });
+  }
+
+  private announceStatus(role: string, leader: NodeId): void {
+    this.logger.log("info", "role_changed", { id: this.id, role, leader, term: this.raft.status().term });
+    const status = this.status();
+    for (const listener of [...this.statusListeners]) listener(status);
+  }
+
+  private assertRunning(): void {
+    if (this.stopped) throw new NodeError("stopped", `node ${this.id} is stopped`);
+  }
+}
+
+function fromRaftError(error: RaftError): NodeError {
+  switch (error.code) {
+    case "not_leader":
+    case "transfer_in_progress":
+      return new NodeError("not_leader", error.message);
+    case "no_leader":
+      return new NodeError("unavailable", error.message);
+    case "uncommitted_limit":
+      return new NodeError("overloaded", error.message);
+    case "conf_change_pending":
+    case "invalid_conf_change":
+    case "learner_not_caught_up":
+      return new NodeError("invalid", error.message);
+  }
+}
+
+function unavailable(what: string): NodeError {
+  return new NodeError("unavailable", `unavailable: ${what}`);
+}
+
+function deadlineAfter(timeoutMs: number, what: string): Deadline {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable(`${what} did not complete within ${timeoutMs} ms`)), Math.max(0, timeoutMs));
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** `promise`'s value, or `fallback` after `ms`; the timer is cleared either way. */
+async function orAfter<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fallbackAfter = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  try {
+    return await Promise.race([promise, fallbackAfter]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
