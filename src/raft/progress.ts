@@ -47,6 +47,12 @@ export class Inflights {
     }
   }
 
+  /** Give up on the oldest message (it or its answer was probably lost). */
+  freeFirstOne(): void {
+    if (this.count === 0) return;
+    this.freeLE(this.lastIndexes[this.start]!);
+  }
+
   reset(): void {
     this.start = 0;
     this.count = 0;

@@ -733,9 +733,16 @@ export class Raft {
         if (pr.state === "probe") pr.probeSent = false;
         if (pr.match < this.log.lastIndex()) {
           this.needsBroadcast = true;
-          // Everything was sent but not all acknowledged: the last append may be lost.
-          // An empty append at next-1 makes the follower tell us where it stands.
-          if (pr.state === "replicate" && pr.next > this.log.lastIndex() && !pr.paused()) this.sendAppend(pr);
+          if (pr.state === "replicate") {
+            // The follower is alive but the window is full: appends or their answers
+            // were lost. Free a slot so one more append goes out; if the follower
+            // lacks what came before it, its rejection sends us back to probing (§5.3:
+            // retry indefinitely).
+            if (pr.inflights.full()) pr.inflights.freeFirstOne();
+            // Everything was sent but not all acknowledged: an empty append at next-1
+            // makes the follower tell us where it stands.
+            if (pr.next > this.log.lastIndex()) this.sendAppend(pr);
+          }
         }
         this.releaseReads();
         return;
