@@ -43,6 +43,20 @@ describe("LibsqlStateMachine", () => {
     expect(await sm.appliedIndex()).toBe(3);
   });
 
+  test("nodes that apply the same entries have the same digest; a different entry changes it", async () => {
+    const a = await machine("a");
+    const b = await machine("b");
+    const c = await machine("c");
+    await a.sm.apply([normal(1, "x=1"), normal(2, "y=2")]);
+    await b.sm.apply([normal(1, "x=1")]);
+    await b.sm.apply([normal(2, "y=2")]);
+    await c.sm.apply([normal(1, "x=1"), normal(2, "y=3")]);
+    const digestA = await a.sm.appliedState();
+    expect(digestA.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(await b.sm.appliedState()).toEqual(digestA);
+    expect((await c.sm.appliedState()).digest).not.toBe(digestA.digest);
+  });
+
   test("a snapshot restored elsewhere reproduces the state and records the raft snapshot", async () => {
     const a = await machine("a");
     await a.sm.apply([normal(1, "x=1"), normal(2, "y=2"), normal(3, "x=3")]);
@@ -58,7 +72,7 @@ describe("LibsqlStateMachine", () => {
 
     const rows = await b.database.client.execute("SELECT k, v FROM test_register ORDER BY k");
     expect(rows.rows.map((r) => `${r[0]}=${r[1]}`)).toEqual(["x=3", "y=2"]);
-    expect(await b.sm.appliedIndex()).toBe(3);
+    expect(await b.sm.appliedState()).toEqual(await a.sm.appliedState());
     const loaded = await new LibsqlRaftStorage(b.database).load();
     expect(loaded.snapshot).toEqual(meta);
     expect(loaded.entries).toEqual([]);

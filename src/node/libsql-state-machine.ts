@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,8 @@ export interface LibsqlStateMachineOptions {
  */
 export class LibsqlStateMachine implements StateMachine {
   private readonly options: LibsqlStateMachineOptions;
+  /** The chained digest as of the applied index (null until read from the database). */
+  private digestHex: string | null = null;
 
   constructor(options: LibsqlStateMachineOptions) {
     for (const table of options.tables) {
@@ -35,23 +37,39 @@ export class LibsqlStateMachine implements StateMachine {
   }
 
   async appliedIndex(): Promise<number> {
-    const rows = await this.options.database.client.execute("SELECT applied_index FROM state_machine_meta WHERE singleton = 1");
-    return Number(rows.rows[0]?.[0] ?? 0);
+    return (await this.appliedState()).index;
+  }
+
+  /**
+   * The applied index and the SHA-256 chained over every entry applied up to it. Two
+   * nodes at the same index with different digests diverged: that is a bug to report.
+   */
+  async appliedState(): Promise<{ index: number; digest: string }> {
+    const rows = await this.options.database.client.execute("SELECT applied_index, digest FROM state_machine_meta WHERE singleton = 1");
+    const row = rows.rows[0];
+    return { index: Number(row?.[0] ?? 0), digest: String(row?.[1] ?? "") };
   }
 
   async apply(entries: readonly Entry[]): Promise<unknown[]> {
     const last = entries[entries.length - 1];
     if (last === undefined) return [];
+    const digestBefore = this.digestHex ?? (await this.appliedState()).digest;
+    let digest = digestBefore;
     const tx = await this.options.database.client.transaction("write");
     try {
       const results: unknown[] = [];
       for (const entry of entries) {
         // Leader no-ops and membership entries change no table.
         results.push(entry.kind === "normal" && entry.data.length > 0 ? await this.options.applyCommand(tx, entry.index, entry.data) : null);
+        digest = chainDigest(digest, entry);
       }
-      await tx.execute(setAppliedIndex(last.index));
+      await tx.execute(setAppliedState(last.index, digest));
       await tx.commit();
+      this.digestHex = digest;
       return results;
+    } catch (error) {
+      this.digestHex = null;
+      throw error;
     } finally {
       tx.close();
     }
@@ -89,13 +107,19 @@ export class LibsqlStateMachine implements StateMachine {
         for (const table of this.options.tables) {
           statements.push(`DELETE FROM main.${table}`, `INSERT INTO main.${table} SELECT * FROM snap.${table}`);
         }
-        statements.push(setAppliedIndex(meta.index));
+        statements.push({
+          sql: "UPDATE main.state_machine_meta SET applied_index = ?, digest = (SELECT digest FROM snap.state_machine_meta WHERE singleton = 1) WHERE singleton = 1",
+          args: [meta.index],
+        });
         // The raft log before the snapshot is gone, in the same transaction as the state.
         statements.push("DELETE FROM main.raft_log");
         statements.push({
           sql: "INSERT INTO main.raft_snapshot (singleton, idx, term, voters, learners) VALUES (1, ?, ?, ?, ?) ON CONFLICT(singleton) DO UPDATE SET idx = excluded.idx, term = excluded.term, voters = excluded.voters, learners = excluded.learners",
           args: [meta.index, meta.term, JSON.stringify(meta.conf.voters), JSON.stringify(meta.conf.learners)],
         });
+        // The row must exist for the UPDATE above to land.
+        statements.unshift(setAppliedState(0, ""));
+        this.digestHex = null;
         await client.batch(statements, "write");
       } finally {
         await client.execute("DETACH DATABASE snap");
@@ -106,9 +130,18 @@ export class LibsqlStateMachine implements StateMachine {
   }
 }
 
-function setAppliedIndex(index: number): InStatement {
+function setAppliedState(index: number, digest: string): InStatement {
   return {
-    sql: "INSERT INTO state_machine_meta (singleton, applied_index) VALUES (1, ?) ON CONFLICT(singleton) DO UPDATE SET applied_index = excluded.applied_index",
-    args: [index],
+    sql: "INSERT INTO state_machine_meta (singleton, applied_index, digest) VALUES (1, ?, ?) ON CONFLICT(singleton) DO UPDATE SET applied_index = excluded.applied_index, digest = excluded.digest",
+    args: [index, digest],
   };
+}
+
+const KIND_BYTE = { normal: 0, conf: 1 } as const;
+
+function chainDigest(previousHex: string, entry: Entry): string {
+  const header = new Uint8Array(9);
+  new DataView(header.buffer).setFloat64(0, entry.index);
+  header[8] = KIND_BYTE[entry.kind];
+  return createHash("sha256").update(previousHex).update(header).update(entry.data).digest("hex");
 }

@@ -40,4 +40,6 @@ export const raftSnapshot = sqliteTable("raft_snapshot", {
 export const stateMachineMeta = sqliteTable("state_machine_meta", {
   singleton: integer("singleton").primaryKey(),
   appliedIndex: integer("applied_index").notNull(),
+  /** SHA-256 chained over every applied entry (hex): equal on nodes that applied the same sequence. */
+  digest: text("digest").notNull().default(""),
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `state_machine_meta` ADD `digest` text DEFAULT '' NOT NULL;
