@@ -328,6 +328,8 @@ export class Raft {
 
   hasReady(): boolean {
     if (this.inFlight !== null) return false;
+    // Turn pending broadcasts into messages now, so "ready" never means "nothing to do".
+    if (this.role === "leader") this.flushLeaderSends();
     return (
       this.msgs.length > 0 ||
       this.msgsAfterPersist.length > 0 ||
@@ -335,7 +337,6 @@ export class Raft {
       this.log.hasUnstable() ||
       this.log.pendingSnapshot !== null ||
       this.log.committed > this.applied ||
-      (this.role === "leader" && (this.needsBroadcast || this.reads.hasUnsentRound())) ||
       this.hardStateChanged() ||
       this.softStateChanged()
     );
