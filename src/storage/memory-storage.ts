@@ -2,12 +2,42 @@ import type { Entry, HardState, SnapshotMeta } from "../raft/types.ts";
 import { StorageError } from "./storage-error.ts";
 import type { RaftStorage, RaftWrite, StoredRaftState } from "./raft-storage.ts";
 
+/** What a memory "disk" holds; it outlives the storage handles opened on it. */
+interface MemoryDisk {
+  hardState: HardState;
+  snapshot: SnapshotMeta | null;
+  entries: Entry[];
+}
+
 /** Raft storage in memory: for the simulator, unit tests and benchmarks. */
 export class MemoryRaftStorage implements RaftStorage {
-  private hardState: HardState = { term: 0, vote: 0, commit: 0 };
-  private snapshot: SnapshotMeta | null = null;
-  private entries: Entry[] = [];
   private closed = false;
+
+  constructor(private readonly disk: MemoryDisk = { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [] }) {}
+
+  /** A new handle on the same data, as a restarted process would open its disk. */
+  reopen(): MemoryRaftStorage {
+    return new MemoryRaftStorage(this.disk);
+  }
+
+  private get hardState(): HardState {
+    return this.disk.hardState;
+  }
+  private set hardState(value: HardState) {
+    this.disk.hardState = value;
+  }
+  private get snapshot(): SnapshotMeta | null {
+    return this.disk.snapshot;
+  }
+  private set snapshot(value: SnapshotMeta | null) {
+    this.disk.snapshot = value;
+  }
+  private get entries(): Entry[] {
+    return this.disk.entries;
+  }
+  private set entries(value: Entry[]) {
+    this.disk.entries = value;
+  }
 
   async load(): Promise<StoredRaftState> {
     this.assertOpen();

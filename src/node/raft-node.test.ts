@@ -1,0 +1,145 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Entry, SnapshotMeta } from "../raft/types.ts";
+import { MemoryRaftStorage } from "../storage/memory-storage.ts";
+import { MemorySnapshotStore } from "../storage/snapshot-store.ts";
+import { MemoryNetwork } from "../transport/memory-transport.ts";
+import { NodeError } from "./node-error.ts";
+import { RaftNode } from "./raft-node.ts";
+import type { StateMachine } from "./state-machine.ts";
+
+/** Test state machine: the list of applied commands, as text. */
+class ListStateMachine implements StateMachine {
+  applied = 0;
+  items: string[] = [];
+  async appliedIndex(): Promise<number> {
+    return this.applied;
+  }
+  async apply(entries: readonly Entry[]): Promise<unknown[]> {
+    const results: unknown[] = [];
+    for (const e of entries) {
+      if (e.kind === "normal" && e.data.length > 0) this.items.push(new TextDecoder().decode(e.data));
+      results.push({ index: e.index, count: this.items.length });
+      this.applied = e.index;
+    }
+    return results;
+  }
+  async snapshot(): Promise<{ index: number; data: Uint8Array }> {
+    return { index: this.applied, data: new TextEncoder().encode(JSON.stringify(this.items)) };
+  }
+  async restore(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
+    this.items = JSON.parse(new TextDecoder().decode(data)) as string[];
+    this.applied = meta.index;
+  }
+}
+
+const encode = (s: string) => new TextEncoder().encode(s);
+
+describe("RaftNode over the memory transport", () => {
+  let nodes: RaftNode[] = [];
+  afterEach(async () => {
+    await Promise.all(nodes.map((n) => n.stop({ transferLeadership: false })));
+    nodes = [];
+  });
+
+  async function startCluster(count: number, options: { snapshotEveryEntries?: number } = {}) {
+    const network = new MemoryNetwork();
+    const voters = Array.from({ length: count }, (_, i) => i + 1);
+    const machines = new Map<number, ListStateMachine>();
+    const storages = new Map<number, MemoryRaftStorage>();
+    const snapshotStores = new Map<number, MemorySnapshotStore>();
+    const start = async (id: number) => {
+      const sm = machines.get(id) ?? new ListStateMachine();
+      machines.set(id, sm);
+      const previous = storages.get(id);
+      const storage = previous !== undefined ? previous.reopen() : new MemoryRaftStorage();
+      storages.set(id, storage);
+      const snapshots = snapshotStores.get(id) ?? new MemorySnapshotStore();
+      snapshotStores.set(id, snapshots);
+      const node = await RaftNode.start({
+        id,
+        storage,
+        snapshots,
+        transport: network.endpoint(id),
+        stateMachine: sm,
+        bootstrap: { voters, learners: [] },
+        tickIntervalMs: 10,
+        seed: id,
+        ...options,
+      });
+      nodes.push(node);
+      return node;
+    };
+    for (const id of voters) await start(id);
+    return { network, machines, start };
+  }
+
+  async function leaderOf(candidates: RaftNode[]): Promise<RaftNode> {
+    for (;;) {
+      const leader = candidates.find((n) => n.status().role === "leader");
+      if (leader !== undefined) return leader;
+      await new Promise<void>((resolve) => {
+        const offs = candidates.map((n) => n.onStatusChange(() => (offs.forEach((off) => off()), resolve())));
+      });
+    }
+  }
+
+  test("five nodes elect one leader, a proposal on a follower is forwarded, and every node applies it", async () => {
+    const { machines } = await startCluster(5);
+    const leader = await leaderOf(nodes);
+    expect(nodes.filter((n) => n.status().role === "leader").length).toBe(1);
+    const follower = nodes.find((n) => n !== leader)!;
+    const result = (await follower.propose(encode("hello"), 2000)) as { index: number };
+    expect(result.index).toBeGreaterThan(1);
+    // A linearizable read on any node sees the write.
+    const other = nodes.find((n) => n !== leader && n !== follower)!;
+    await other.readBarrier(2000);
+    expect(machines.get(other.id)!.items).toContain("hello");
+  });
+
+  test("many concurrent proposals commit in one order on every node", async () => {
+    const { machines } = await startCluster(3);
+    const leader = await leaderOf(nodes);
+    await Promise.all(Array.from({ length: 500 }, (_, i) => leader.propose(encode(`m${i}`), 5000)));
+    for (const n of nodes) await n.readBarrier(2000);
+    const sequences = [...machines.values()].map((m) => m.items.join(","));
+    expect(new Set(sequences).size).toBe(1);
+    expect(machines.get(leader.id)!.items.length).toBe(500);
+  });
+
+  test("a stopped leader hands over; the rest elect and keep writing", async () => {
+    await startCluster(3);
+    const first = await leaderOf(nodes);
+    await first.stop();
+    const rest = nodes.filter((n) => n !== first);
+    const second = await leaderOf(rest);
+    expect(second.id).not.toBe(first.id);
+    const r = await second.propose(encode("after"), 3000).catch((e) => e);
+    // On failure, show what the survivors believed.
+    if (r instanceof Error) console.error("survivors:", r.message, JSON.stringify(rest.map((n) => n.status())));
+    expect(r).not.toBeInstanceOf(Error);
+  });
+
+  test("without a quorum a proposal fails with unavailable within its deadline", async () => {
+    const { network } = await startCluster(3);
+    const leader = await leaderOf(nodes);
+    for (const n of nodes) if (n !== leader) network.cut(leader.id, n.id);
+    const started = Date.now();
+    const error = await leader.propose(encode("lost?"), 300).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NodeError);
+    expect((error as NodeError).code).toBe("unavailable");
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  test("a node that was down past compaction catches up by snapshot", async () => {
+    const { machines, start } = await startCluster(3, { snapshotEveryEntries: 50 });
+    const leader = await leaderOf(nodes);
+    const lagging = nodes.find((n) => n !== leader)!;
+    await lagging.stop({ transferLeadership: false });
+    nodes = nodes.filter((n) => n !== lagging);
+    for (let i = 0; i < 200; i++) await leader.propose(encode(`s${i}`), 2000);
+    expect(leader.status().snapshotIndex).toBeGreaterThan(100);
+    const restarted = await start(lagging.id);
+    await restarted.readBarrier(5000);
+    expect(machines.get(lagging.id)!.items).toEqual(machines.get(leader.id)!.items);
+  });
+});
