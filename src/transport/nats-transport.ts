@@ -1,0 +1,309 @@
+import {
+  ClosedConnectionError,
+  type ConnectionOptions,
+  DrainingConnectionError,
+  InvalidArgumentError,
+  type Msg,
+  type NatsConnection,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  connect,
+} from "@nats-io/transport-node";
+import type { Message, NodeId } from "../raft/types.ts";
+import { decodeBatch, encodeBatches, encodeRpcRequest } from "./codec.ts";
+import { errorMessage } from "./log.ts";
+import { Outbox } from "./outbox.ts";
+import { RequestServer, unwrapRpcReply } from "./rpc.ts";
+import { SnapshotReceiver } from "./snapshot-receiver.ts";
+import { sendSnapshotInChunks } from "./snapshot-sender.ts";
+import { checkClusterName, raftSubject, rpcSubject, snapSubject } from "./subjects.ts";
+import { TransportError } from "./transport-error.ts";
+import type { Transport, TransportHandlers } from "./transport.ts";
+import { type TransportTuning, randomTransferId, withDefaults } from "./tuning.ts";
+
+export interface NatsTransportOptions extends Partial<TransportTuning> {
+  readonly servers: string | readonly string[];
+  /** The raft group's name: one subject token. */
+  readonly cluster: string;
+  readonly nodeId: NodeId;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+  /** Cap frames below the server's max_payload (the server's limit always applies). */
+  readonly maxPayloadBytes?: number;
+  /** Handshake deadline of one connection attempt. */
+  readonly connectTimeoutMs?: number;
+  /** Pause between reconnect attempts; short, since raft is stalled while we are away. */
+  readonly reconnectWaitMs?: number;
+  /** Client pings find a silently dead server (SIGSTOP, lost route) after ~2 intervals. */
+  readonly pingIntervalMs?: number;
+  /** How long close() waits to flush what is already written. */
+  readonly closeTimeoutMs?: number;
+}
+
+/** nats-server's default max_payload, used until the server has told us its own. */
+const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * Transport over core NATS (at-most-once, which raft tolerates).
+ *
+ * - start() resolves once connected and subscribed; until a first server answers it
+ *   keeps trying. After that the client reconnects forever and resubscribes by itself.
+ * - While disconnected, flush() drops batches instead of handing them to the client,
+ *   whose reconnect buffer has no byte limit; request() and snapshot chunks fail at
+ *   once with "no_responder". So nothing queues up while a server is away.
+ * - After close(): send and flush are no-ops, sendSnapshot and request reject with
+ *   TransportError("closed"), and no handler is called again.
+ * - Logs nothing unless `log` is given.
+ */
+export class NatsTransport implements Transport {
+  readonly nodeId: NodeId;
+  private readonly tuning: TransportTuning;
+  private readonly outbox: Outbox;
+  private nc: NatsConnection | null = null;
+  private connected = false;
+  private closed = false;
+  private receiver: SnapshotReceiver | null = null;
+  private statusLoop: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: NatsTransportOptions) {
+    checkClusterName(options.cluster);
+    this.nodeId = options.nodeId;
+    this.tuning = withDefaults(options);
+    this.outbox = new Outbox(this.tuning.maxQueuedMessages);
+  }
+
+  async start(handlers: TransportHandlers): Promise<void> {
+    this.assertOpen();
+    if (this.nc !== null) throw new Error(`transport of node ${this.nodeId} already started`);
+    const o = this.options;
+    const t = this.tuning;
+    const reconnectWaitMs = o.reconnectWaitMs ?? 250;
+    const connection: ConnectionOptions = {
+      servers: typeof o.servers === "string" ? o.servers : [...o.servers],
+      name: `concord-${o.cluster}-${o.nodeId}`,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+      reconnectTimeWait: reconnectWaitMs,
+      reconnectJitter: Math.min(100, reconnectWaitMs),
+      timeout: o.connectTimeoutMs ?? 5_000,
+      pingInterval: o.pingIntervalMs ?? 5_000,
+      maxPingOut: 2,
+      ...(o.user !== undefined ? { user: o.user } : {}),
+      ...(o.pass !== undefined ? { pass: o.pass } : {}),
+      ...(o.token !== undefined ? { token: o.token } : {}),
+    };
+    const nc = await connect(connection);
+    if (this.closed) {
+      // close() ran while we were connecting.
+      await nc.close().catch(() => {});
+      throw new TransportError("closed", `transport of node ${this.nodeId} closed while connecting`);
+    }
+    this.nc = nc;
+    this.connected = true;
+    this.statusLoop = this.watchStatus(nc);
+    void nc.closed().then((error) => {
+      this.connected = false;
+      if (!this.closed) t.log("connection_closed", { error: error === undefined ? null : errorMessage(error) });
+    });
+
+    this.receiver = new SnapshotReceiver({
+      maxSnapshotBytes: t.maxSnapshotBytes,
+      maxConcurrentTransfers: t.maxConcurrentSnapshotTransfers,
+      idleTimeoutMs: t.snapshotIdleTimeoutMs,
+      onSnapshot: (s) => handlers.onSnapshot(s),
+      log: t.log,
+    });
+    const receiver = this.receiver;
+    const requestServer = new RequestServer(t.maxConcurrentRequests, (from, payload) => handlers.onRequest(from, payload));
+
+    nc.subscribe(raftSubject(o.cluster, o.nodeId), {
+      callback: (error, msg) => {
+        if (error !== null) return t.log("subscription_error", { subject: "raft", error: errorMessage(error) });
+        this.receiveBatch(handlers, msg.data);
+      },
+    });
+    nc.subscribe(snapSubject(o.cluster, o.nodeId), {
+      callback: (error, msg) => {
+        if (error !== null) return t.log("subscription_error", { subject: "snap", error: errorMessage(error) });
+        if (!this.closed) void receiver.handle(msg.data).then((ack) => this.respond(msg, ack));
+      },
+    });
+    nc.subscribe(rpcSubject(o.cluster, o.nodeId), {
+      callback: (error, msg) => {
+        if (error !== null) return t.log("subscription_error", { subject: "rpc", error: errorMessage(error) });
+        if (!this.closed) void requestServer.handle(msg.data).then((reply) => this.respond(msg, reply));
+      },
+    });
+    // The server knows our subscriptions once this resolves: a peer's first send is not lost.
+    await nc.flush();
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    const dropped = this.outbox.add(messages);
+    if (dropped > 0) this.tuning.log("outbox_full", { dropped });
+  }
+
+  flush(): void {
+    if (this.closed) return;
+    const batches = this.outbox.take();
+    const nc = this.nc;
+    if (nc === null || !this.connected) {
+      if (batches.size > 0) this.tuning.log("dropped_while_disconnected", { peers: batches.size });
+      return;
+    }
+    const maxFrameBytes = this.maxFrameBytes(nc);
+    for (const [to, messages] of batches) {
+      const { frames, oversized } = encodeBatches(messages, maxFrameBytes);
+      if (oversized.length > 0) this.tuning.log("message_too_large", { to, count: oversized.length, maxFrameBytes });
+      const subject = raftSubject(this.options.cluster, to);
+      for (const frame of frames) {
+        try {
+          nc.publish(subject, frame);
+        } catch (error) {
+          this.tuning.log("publish_failed", { to, error: errorMessage(error) });
+        }
+      }
+    }
+  }
+
+  async sendSnapshot(to: NodeId, message: Message, data: Uint8Array): Promise<void> {
+    const nc = this.connection();
+    const subject = snapSubject(this.options.cluster, to);
+    await sendSnapshotInChunks({
+      message,
+      data,
+      transferId: randomTransferId(),
+      maxFrameBytes: this.maxFrameBytes(nc),
+      maxChunksInFlight: this.tuning.maxChunksInFlight,
+      chunkTimeoutMs: this.tuning.snapshotChunkTimeoutMs,
+      stageTimeoutMs: this.tuning.snapshotStageTimeoutMs,
+      request: (frame, timeoutMs) => this.exchange(nc, subject, frame, timeoutMs),
+    });
+  }
+
+  async request(to: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const nc = this.connection();
+    const frame = encodeRpcRequest({ from: this.nodeId, payload });
+    const maxFrameBytes = this.maxFrameBytes(nc);
+    if (frame.length > maxFrameBytes) throw new TransportError("too_large", `request of ${payload.length} bytes exceeds ${maxFrameBytes}`);
+    return unwrapRpcReply(await this.exchange(nc, rpcSubject(this.options.cluster, to), frame, timeoutMs));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.outbox.clear();
+    this.receiver?.close();
+    const nc = this.nc;
+    if (nc === null) return;
+    if (this.connected) {
+      // Best effort: what raft already sent may still be useful to peers.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.options.closeTimeoutMs ?? 2_000);
+      });
+      await Promise.race([nc.flush().catch(() => {}), deadline]);
+      clearTimeout(timer);
+    }
+    await nc.close().catch(() => {});
+    await this.statusLoop;
+  }
+
+  private receiveBatch(handlers: TransportHandlers, frame: Uint8Array): void {
+    if (this.closed) return;
+    let messages: Message[];
+    try {
+      messages = decodeBatch(frame);
+    } catch (error) {
+      this.tuning.log("bad_frame", { error: errorMessage(error) });
+      return;
+    }
+    try {
+      handlers.onMessages(messages);
+    } catch (error) {
+      // The driver's bug, but it must not kill the client's read loop.
+      this.tuning.log("handler_failed", { handler: "onMessages", error: errorMessage(error) });
+    }
+  }
+
+  private respond(msg: Msg, reply: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      // False when disconnected: the requester's deadline covers it.
+      if (!msg.respond(reply)) this.tuning.log("reply_lost", { subject: msg.subject });
+    } catch (error) {
+      this.tuning.log("reply_lost", { subject: msg.subject, error: errorMessage(error) });
+    }
+  }
+
+  private async exchange(nc: NatsConnection, subject: string, frame: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    this.assertOpen();
+    if (!this.connected) throw new TransportError("no_responder", `not connected to NATS (${subject})`);
+    try {
+      return (await nc.request(subject, frame, { timeout: timeoutMs })).data;
+    } catch (error) {
+      throw this.translate(error, subject, timeoutMs);
+    }
+  }
+
+  private translate(error: unknown, subject: string, timeoutMs: number): TransportError {
+    if (error instanceof TransportError) return error;
+    if (this.closed) return new TransportError("closed", `transport of node ${this.nodeId} closed`);
+    if (error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders())) {
+      return new TransportError("no_responder", `nobody listens on ${subject}`);
+    }
+    if (error instanceof TimeoutError) return new TransportError("timeout", `no reply on ${subject} within ${timeoutMs} ms`);
+    if (error instanceof ClosedConnectionError || error instanceof DrainingConnectionError) {
+      return new TransportError("closed", `NATS connection closed: ${errorMessage(error)}`);
+    }
+    if (error instanceof InvalidArgumentError) return new TransportError("too_large", errorMessage(error));
+    // e.g. the connection dropped mid-request: no answer came, as with a timeout.
+    return new TransportError("timeout", `request on ${subject} failed: ${errorMessage(error)}`);
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    const log = this.tuning.log;
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case "disconnect":
+          this.connected = false;
+          log("disconnected", { server: s.server });
+          break;
+        case "reconnect":
+          this.connected = true;
+          log("reconnected", { server: s.server });
+          break;
+        case "error":
+          log("server_error", { error: errorMessage(s.error) });
+          break;
+        case "ldm":
+        case "staleConnection":
+        case "slowConsumer":
+          log(s.type, {});
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private maxFrameBytes(nc: NatsConnection): number {
+    // Re-read on every use: after a reconnect we may be on a server with another limit.
+    const serverMax = nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    return Math.min(serverMax, this.options.maxPayloadBytes ?? serverMax);
+  }
+
+  private connection(): NatsConnection {
+    this.assertOpen();
+    if (this.nc === null) throw new Error(`transport of node ${this.nodeId} not started`);
+    return this.nc;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TransportError("closed", `transport of node ${this.nodeId} is closed`);
+  }
+}

@@ -1,0 +1,116 @@
+import type { NodeId } from "../raft/types.ts";
+import { type SnapshotAck, type SnapshotChunk, decodeSnapshotChunk, encodeSnapshotAck } from "./codec.ts";
+import { type TransportLog, errorMessage, silent } from "./log.ts";
+import type { TransportErrorCode } from "./transport-error.ts";
+import type { IncomingSnapshot } from "./transport.ts";
+
+export interface SnapshotReceiverOptions {
+  /** A snapshot announced as larger is refused before any memory is taken for it. */
+  readonly maxSnapshotBytes: number;
+  /** Senders assembling at once; more are refused until one finishes or goes idle. */
+  readonly maxConcurrentTransfers: number;
+  /** A transfer with no chunk for this long is dropped (its sender died or gave up). */
+  readonly idleTimeoutMs: number;
+  readonly onSnapshot: (snapshot: IncomingSnapshot) => Promise<void>;
+  readonly log?: TransportLog;
+}
+
+interface Assembly {
+  readonly transferId: number;
+  readonly data: Uint8Array;
+  readonly offsets: Set<number>;
+  receivedBytes: number;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The receiving side of chunked snapshot transfer, shared by every transport: puts
+ * chunks together per sender and hands the whole snapshot over once complete. The
+ * ack of the chunk that completes it is held until `onSnapshot` resolves.
+ */
+export class SnapshotReceiver {
+  private readonly transfers = new Map<NodeId, Assembly>();
+  private readonly log: TransportLog;
+  private closed = false;
+
+  constructor(private readonly options: SnapshotReceiverOptions) {
+    this.log = options.log ?? silent;
+  }
+
+  /** The ack frame for one chunk frame; never rejects (failures are encoded in the ack). */
+  async handle(frame: Uint8Array): Promise<Uint8Array> {
+    let chunk: SnapshotChunk;
+    try {
+      chunk = decodeSnapshotChunk(frame);
+    } catch (error) {
+      return failed(0, "bad_frame", errorMessage(error));
+    }
+    const { transferId, total, message } = chunk;
+    if (this.closed) return failed(transferId, "closed", "receiver closed");
+    if (total > this.options.maxSnapshotBytes) {
+      return failed(transferId, "too_large", `snapshot of ${total} bytes exceeds ${this.options.maxSnapshotBytes}`);
+    }
+
+    let a = this.transfers.get(message.from);
+    if (a === undefined || a.transferId !== transferId) {
+      if (a !== undefined) {
+        // The sender started over; its earlier transfer will never finish.
+        this.drop(message.from, a, "superseded");
+      } else if (this.transfers.size >= this.options.maxConcurrentTransfers) {
+        return failed(transferId, "remote_error", `busy: ${this.transfers.size} snapshot transfers in progress`);
+      }
+      a = { transferId, data: new Uint8Array(total), offsets: new Set(), receivedBytes: 0, timer: this.idleTimer(message.from) };
+      this.transfers.set(message.from, a);
+    } else {
+      clearTimeout(a.timer);
+      a.timer = this.idleTimer(message.from);
+    }
+    if (a.data.length !== total) {
+      this.drop(message.from, a, "inconsistent total");
+      return failed(transferId, "bad_frame", `chunk says total ${total}, transfer has ${a.data.length}`);
+    }
+    // A retried chunk is acked again but counted once.
+    if (!a.offsets.has(chunk.offset)) {
+      a.data.set(chunk.chunk, chunk.offset);
+      a.offsets.add(chunk.offset);
+      a.receivedBytes += chunk.chunk.length;
+    }
+    if (a.receivedBytes < total) return encodeSnapshotAck({ transferId, status: "received" });
+
+    clearTimeout(a.timer);
+    this.transfers.delete(message.from);
+    try {
+      await this.options.onSnapshot({ message, meta: message.snapshot!, data: a.data });
+    } catch (error) {
+      return failed(transferId, "remote_error", `staging failed: ${errorMessage(error)}`);
+    }
+    return encodeSnapshotAck({ transferId, status: "staged" });
+  }
+
+  /** Forget partial transfers; later chunks are refused with "closed". */
+  close(): void {
+    this.closed = true;
+    for (const [from, a] of this.transfers) this.drop(from, a, "closed");
+  }
+
+  private idleTimer(from: NodeId): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      const a = this.transfers.get(from);
+      if (a !== undefined && a.timer === timer) this.drop(from, a, "idle");
+    }, this.options.idleTimeoutMs);
+    // An abandoned transfer must not keep the process alive.
+    timer.unref?.();
+    return timer;
+  }
+
+  private drop(from: NodeId, a: Assembly, reason: string): void {
+    clearTimeout(a.timer);
+    this.transfers.delete(from);
+    this.log("snapshot_transfer_dropped", { from, transferId: a.transferId, receivedBytes: a.receivedBytes, reason });
+  }
+}
+
+function failed(transferId: number, code: TransportErrorCode, reason: string): Uint8Array {
+  const ack: SnapshotAck = { transferId, status: "failed", code, reason };
+  return encodeSnapshotAck(ack);
+}

@@ -1,0 +1,42 @@
+import { type TransportLog, silent } from "./log.ts";
+
+/** Limits and deadlines shared by every transport; each has a default. */
+export interface TransportTuning {
+  /** Messages queued between send and flush, over all peers; beyond it new ones are dropped. */
+  readonly maxQueuedMessages: number;
+  /** Unacknowledged snapshot chunks per transfer. */
+  readonly maxChunksInFlight: number;
+  readonly snapshotChunkTimeoutMs: number;
+  /** How long the last chunk may wait for the receiver to stage the snapshot. */
+  readonly snapshotStageTimeoutMs: number;
+  /** A receiver drops a transfer that got no chunk for this long. */
+  readonly snapshotIdleTimeoutMs: number;
+  readonly maxSnapshotBytes: number;
+  readonly maxConcurrentSnapshotTransfers: number;
+  /** onRequest handlers running at once; more are answered "busy" at once. */
+  readonly maxConcurrentRequests: number;
+  readonly log: TransportLog;
+}
+
+export const DEFAULT_TUNING: TransportTuning = {
+  maxQueuedMessages: 8192,
+  maxChunksInFlight: 4,
+  snapshotChunkTimeoutMs: 10_000,
+  snapshotStageTimeoutMs: 60_000,
+  snapshotIdleTimeoutMs: 30_000,
+  maxSnapshotBytes: 1024 * 1024 * 1024,
+  maxConcurrentSnapshotTransfers: 2,
+  maxConcurrentRequests: 256,
+  log: silent,
+};
+
+export function withDefaults(partial: Partial<TransportTuning>): TransportTuning {
+  // exactOptionalPropertyTypes keeps an explicit `undefined` out of `partial`, so the
+  // spread never erases a default.
+  return { ...DEFAULT_TUNING, ...partial };
+}
+
+/** A fresh transfer id; random so a restarted sender never reuses one a receiver still holds. */
+export function randomTransferId(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!;
+}
