@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from "bun:test";
-import { NatsServer } from "../../test/nats/nats-server.ts";
+import { NatsServer } from "../cli/nats-server-process.ts";
 import { NatsTransport } from "./nats-transport.ts";
 import { describeTransport } from "./transport.conformance.ts";
 

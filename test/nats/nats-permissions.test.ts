@@ -4,7 +4,7 @@ import { encodeBatch, encodeRpcRequest } from "../../src/transport/codec.ts";
 import { NatsTransport } from "../../src/transport/nats-transport.ts";
 import { message } from "../../src/transport/transport.conformance.ts";
 import { Received, Signal } from "./events.ts";
-import { NatsServer } from "./nats-server.ts";
+import { NatsServer } from "../../src/cli/nats-server-process.ts";
 
 const CLUSTER = "perm";
 let server: NatsServer | null = null;

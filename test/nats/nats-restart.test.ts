@@ -3,7 +3,7 @@ import { NatsTransport } from "../../src/transport/nats-transport.ts";
 import { TransportError } from "../../src/transport/transport-error.ts";
 import { message } from "../../src/transport/transport.conformance.ts";
 import { EventLog, Received } from "./events.ts";
-import { NatsServer } from "./nats-server.ts";
+import { NatsServer } from "../../src/cli/nats-server-process.ts";
 
 const CLUSTER = "restart";
 let server: NatsServer | null = null;

@@ -1,15 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
-// Starts a real nats-server for tests, with the permissions Concord expects in
-// production: one user per node limited to the cluster's subjects and inboxes, and an
-// "intruder" that may use the bus but not publish on the cluster's subjects.
+// Starts a real nats-server (for `concord cluster up`, the harness and tests) with the
+// permissions Concord expects in production: one user per node limited to the
+// cluster's subjects and inboxes; a "client" that may only make forwarded requests;
+// and an "intruder" that may use the bus but not publish on the cluster's subjects.
 
-const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? "/usr/sbin/nats-server";
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 const POLL_MS = 20;
@@ -23,6 +24,30 @@ export interface NatsServerOptions {
   readonly cluster: string;
   readonly nodeIds: readonly number[];
   readonly maxPayloadBytes?: number;
+  /** A fixed port (default: one the OS hands out). */
+  readonly port?: number;
+  /** Keep config and logs here, and reuse credentials saved in it (default: a temp dir, removed at stop). */
+  readonly dir?: string;
+}
+
+/** nats-server is not installed: the message says how to get it. */
+export class NatsServerMissingError extends Error {
+  override readonly name = "NatsServerMissingError";
+}
+
+/** The nats-server binary: $NATS_SERVER_BIN, then PATH, then Debian's /usr/sbin. */
+export function findNatsServer(): string {
+  const fromEnv = process.env["NATS_SERVER_BIN"];
+  if (fromEnv !== undefined && existsSync(fromEnv)) return fromEnv;
+  const candidates = [...(process.env["PATH"] ?? "").split(":").filter(Boolean), "/usr/sbin", "/usr/local/sbin"];
+  for (const dir of candidates) {
+    const path = join(dir, "nats-server");
+    if (existsSync(path)) return path;
+  }
+  throw new NatsServerMissingError(
+    "nats-server is not installed. On Debian or Ubuntu: sudo apt-get install -y nats-server " +
+      "(or set NATS_SERVER_BIN to its path).",
+  );
 }
 
 /** Ask the OS for a free port: bind port 0, read it, release it. */
@@ -44,8 +69,11 @@ function password(): string {
 
 export class NatsServer {
   readonly url: string;
-  readonly intruder: NatsCredentials = { user: "intruder", pass: password() };
+  intruder: NatsCredentials = { user: "intruder", pass: password() };
+  /** May send forwarded requests to nodes (benchmarks, tools), nothing else. */
+  client: NatsCredentials = { user: "client", pass: password() };
   private readonly nodes = new Map<number, NatsCredentials>();
+  private readonly binary = findNatsServer();
   private process: Subprocess | null = null;
   private starts = 0;
   private readonly killOnExit = (): void => {
@@ -55,17 +83,20 @@ export class NatsServer {
 
   private constructor(
     readonly port: number,
-    private readonly dir: string,
+    readonly dir: string,
     private readonly options: NatsServerOptions,
+    private readonly ownsDir: boolean,
   ) {
     this.url = `nats://127.0.0.1:${port}`;
     for (const id of options.nodeIds) this.nodes.set(id, { user: `node${id}`, pass: password() });
   }
 
   static async start(options: NatsServerOptions): Promise<NatsServer> {
-    const dir = await mkdtemp(join(tmpdir(), "concord-nats-"));
-    const server = new NatsServer(await freePort(), dir, options);
-    await writeFile(server.configPath, server.config());
+    const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "concord-nats-")));
+    if (options.dir !== undefined) await mkdir(dir, { recursive: true });
+    const server = new NatsServer(options.port ?? (await freePort()), dir, options, options.dir === undefined);
+    await server.loadSavedCredentials();
+    await writeFile(server.configPath, server.config(), { mode: 0o600 });
     process.on("exit", server.killOnExit);
     try {
       await server.launch();
@@ -109,7 +140,25 @@ export class NatsServer {
       await this.halt();
     } finally {
       process.off("exit", this.killOnExit);
-      await rm(this.dir, { recursive: true, force: true });
+      if (this.ownsDir) await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** A kept directory reuses its passwords, so nodes restarted later still log in. */
+  private async loadSavedCredentials(): Promise<void> {
+    const path = join(this.dir, "credentials.json");
+    const saved = await readFile(path, "utf8").then(
+      (text) => JSON.parse(text) as { nodes: Record<string, NatsCredentials>; client: NatsCredentials; intruder: NatsCredentials },
+      () => null,
+    );
+    if (saved !== null) {
+      for (const [id, c] of Object.entries(saved.nodes)) if (this.nodes.has(Number(id))) this.nodes.set(Number(id), c);
+      this.client = saved.client;
+      this.intruder = saved.intruder;
+    }
+    if (!this.ownsDir) {
+      const nodes = Object.fromEntries([...this.nodes].map(([id, c]) => [String(id), c]));
+      await writeFile(path, JSON.stringify({ nodes, client: this.client, intruder: this.intruder }, null, 2), { mode: 0o600 });
     }
   }
 
@@ -127,6 +176,8 @@ export class NatsServer {
     const users = [...this.nodes.values()].map(
       (c) => `    { user: "${c.user}", password: "${c.pass}", permissions: { publish: ${own}, subscribe: ${own} } }`,
     );
+    const rpc = JSON.stringify([`concord.${cluster}.rpc.*`]);
+    users.push(`    { user: "${this.client.user}", password: "${this.client.pass}", permissions: { publish: ${rpc}, subscribe: ["_INBOX.>"] } }`);
     users.push(
       `    { user: "${this.intruder.user}", password: "${this.intruder.pass}", permissions: { ` +
         `publish: { allow: [">"], deny: ["concord.${cluster}.>"] }, subscribe: { allow: [">"] } } }`,
@@ -146,7 +197,7 @@ export class NatsServer {
   private async launch(): Promise<void> {
     this.starts++;
     const logPath = this.logPath();
-    this.process = Bun.spawn([NATS_SERVER_BIN, "-c", this.configPath, "-l", logPath], {
+    this.process = Bun.spawn([this.binary, "-c", this.configPath, "-l", logPath], {
       stdin: "ignore",
       stdout: "ignore",
       stderr: Bun.file(join(this.dir, `stderr-${this.starts}.txt`)),

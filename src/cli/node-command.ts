@@ -1,0 +1,49 @@
+import { Hono } from "hono";
+import { clusterRoutes } from "../api/cluster-routes.ts";
+import { startConcordNode } from "../node/concord-node.ts";
+import { JsonLogger } from "../node/logger.ts";
+import { parseNodeOptions } from "./node-options.ts";
+
+/** How an entry point serves HTTP (Bun.serve there; this file stays runtime-neutral). */
+export type ServeHttp = (options: { hostname: string; port: number; fetch: (request: Request) => Response | Promise<Response> }) => {
+  stop(): void | Promise<void>;
+};
+
+/** `concord node …`: run one node until SIGINT/SIGTERM, then stop gracefully. */
+export async function runNodeCommand(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  serve: ServeHttp,
+  onSignal: (signal: "SIGINT" | "SIGTERM", handler: () => void) => void,
+): Promise<void> {
+  const options = parseNodeOptions(argv, env);
+  const logger = new JsonLogger((line) => process.stderr.write(line), options.logLevel, { node: options.id });
+  const node = await startConcordNode(options, logger);
+  const app = new Hono();
+  app.route(
+    "/",
+    clusterRoutes({
+      cluster: options.cluster,
+      status: () => node.raft.status(),
+      appliedState: () => node.stateMachine.appliedState(),
+    }),
+  );
+  const server = serve({ hostname: options.httpHost, port: options.httpPort, fetch: app.fetch });
+  // One line on stdout so a supervisor (or a person) knows where we are.
+  process.stdout.write(`${JSON.stringify({ event: "listening", node: options.id, http: `http://${options.httpHost}:${options.httpPort}`, data: options.dataDir })}\n`);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void (async () => {
+        await server.stop();
+        await node.stop({ transferLeadership: true });
+        resolve();
+      })();
+    };
+    onSignal("SIGINT", stop);
+    onSignal("SIGTERM", stop);
+  });
+}

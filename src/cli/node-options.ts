@@ -1,0 +1,135 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { ConcordNodeConfig } from "../node/concord-node.ts";
+import type { LogLevel } from "../node/logger.ts";
+
+export interface NodeProcessOptions extends ConcordNodeConfig {
+  httpHost: string;
+  httpPort: number;
+  logLevel: LogLevel;
+}
+
+/** A usage mistake: the message says what to fix; the process exits 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
+
+  --id N               this node's id (1, 2, …)                    env CONCORD_ID
+  --data DIR           data directory (created if missing)          env CONCORD_DATA
+  --cluster NAME       raft group name (default concord)            env CONCORD_CLUSTER
+  --nats URLS          NATS servers, comma-separated
+                       (default nats://127.0.0.1:4222)              env CONCORD_NATS
+  --nats-user U / --nats-pass P   NATS credentials                  env CONCORD_NATS_USER / _PASS
+  --http HOST:PORT     HTTP listen address (default 127.0.0.1:8080+id)  env CONCORD_HTTP
+  --peers 1,2,3,4,5    voters of a NEW cluster (ignored once the data dir has state)
+  --join               start empty and wait to be added as a member
+  --tick-ms N          raft tick (default 20)
+  --election-ticks N   election timeout in ticks (default 15)
+  --heartbeat-ticks N  heartbeat interval in ticks (default 2)
+  --snapshot-every N   snapshot + compact after N applied entries (default 10000)
+  --log-level L        debug|info|warn|error (default warn)         env CONCORD_LOG_LEVEL
+  --config FILE        JSON file with any of the above (camelCase keys); flags win
+`;
+
+const DEFAULTS = {
+  cluster: "concord",
+  nats: "nats://127.0.0.1:4222",
+  peers: "1,2,3,4,5",
+  tickMs: 20,
+  electionTicks: 15,
+  heartbeatTicks: 2,
+  snapshotEvery: 10_000,
+  logLevel: "warn" as LogLevel,
+};
+
+/** Flags win over environment variables, which win over the config file. */
+export function parseNodeOptions(argv: string[], env: Record<string, string | undefined>): NodeProcessOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        id: { type: "string" },
+        data: { type: "string" },
+        cluster: { type: "string" },
+        nats: { type: "string" },
+        "nats-user": { type: "string" },
+        "nats-pass": { type: "string" },
+        http: { type: "string" },
+        peers: { type: "string" },
+        join: { type: "boolean" },
+        "tick-ms": { type: "string" },
+        "election-ticks": { type: "string" },
+        "heartbeat-ticks": { type: "string" },
+        "snapshot-every": { type: "string" },
+        "log-level": { type: "string" },
+        config: { type: "string" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${NODE_USAGE}`);
+  }
+  const flags = parsed.values;
+  const file = flags.config !== undefined ? readConfigFile(flags.config) : {};
+  const pick = (flag: string | undefined, envName: string, key: string): string | undefined =>
+    flag ?? env[envName] ?? (file[key] === undefined ? undefined : String(file[key]));
+
+  const id = positiveInt(pick(flags.id, "CONCORD_ID", "id"), "--id");
+  const dataDir = pick(flags.data, "CONCORD_DATA", "data");
+  if (dataDir === undefined) throw new UsageError(`--data is required\n\n${NODE_USAGE}`);
+  const http = pick(flags.http, "CONCORD_HTTP", "http") ?? `127.0.0.1:${8080 + id}`;
+  const [httpHost, httpPortText] = splitHostPort(http);
+  const join = flags.join ?? file["join"] === true;
+  const logLevel = (pick(flags["log-level"], "CONCORD_LOG_LEVEL", "logLevel") ?? DEFAULTS.logLevel) as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`--log-level must be debug, info, warn or error`);
+  const natsUser = pick(flags["nats-user"], "CONCORD_NATS_USER", "natsUser");
+  const natsPass = pick(flags["nats-pass"], "CONCORD_NATS_PASS", "natsPass");
+  return {
+    id,
+    cluster: pick(flags.cluster, "CONCORD_CLUSTER", "cluster") ?? DEFAULTS.cluster,
+    dataDir,
+    natsServers: (pick(flags.nats, "CONCORD_NATS", "nats") ?? DEFAULTS.nats).split(",").map((s) => s.trim()).filter(Boolean),
+    ...(natsUser !== undefined ? { natsUser } : {}),
+    ...(natsPass !== undefined ? { natsPass } : {}),
+    bootstrapVoters: join ? null : idList(pick(flags.peers, "CONCORD_PEERS", "peers") ?? DEFAULTS.peers),
+    httpHost,
+    httpPort: positiveInt(httpPortText, "--http port"),
+    tickIntervalMs: positiveInt(pick(flags["tick-ms"], "CONCORD_TICK_MS", "tickMs") ?? String(DEFAULTS.tickMs), "--tick-ms"),
+    electionTimeoutTicks: positiveInt(pick(flags["election-ticks"], "CONCORD_ELECTION_TICKS", "electionTicks") ?? String(DEFAULTS.electionTicks), "--election-ticks"),
+    heartbeatIntervalTicks: positiveInt(pick(flags["heartbeat-ticks"], "CONCORD_HEARTBEAT_TICKS", "heartbeatTicks") ?? String(DEFAULTS.heartbeatTicks), "--heartbeat-ticks"),
+    snapshotEveryEntries: positiveInt(pick(flags["snapshot-every"], "CONCORD_SNAPSHOT_EVERY", "snapshotEvery") ?? String(DEFAULTS.snapshotEvery), "--snapshot-every"),
+    logLevel,
+  };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, "utf8"));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not a JSON object");
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new UsageError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+}
+
+function positiveInt(text: string | undefined, name: string): number {
+  if (text === undefined) throw new UsageError(`${name} is required\n\n${NODE_USAGE}`);
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${name} must be a positive integer, got '${text}'`);
+  return value;
+}
+
+function idList(text: string): number[] {
+  const ids = text.split(",").map((s) => positiveInt(s.trim(), "--peers entry"));
+  if (new Set(ids).size !== ids.length) throw new UsageError(`--peers has duplicates: ${text}`);
+  return ids;
+}
+
+function splitHostPort(address: string): [string, string] {
+  const at = address.lastIndexOf(":");
+  if (at <= 0) throw new UsageError(`--http must be HOST:PORT, got '${address}'`);
+  return [address.slice(0, at), address.slice(at + 1)];
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bun
+// The `concord` command. The only place that reads process.argv or calls Bun.serve.
+import { runNodeCommand } from "./cli/node-command.ts";
+import { UsageError } from "./cli/node-options.ts";
+import { StorageError } from "./storage/storage-error.ts";
+
+const USAGE = `usage: concord <command> [options]
+
+commands:
+  node      run one node (concord node --help)
+  cluster   cluster up: a local nats-server and 5 nodes (concord cluster up --help)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const serve = (options: Parameters<typeof Bun.serve>[0]) => Bun.serve(options);
+  const onSignal = (signal: "SIGINT" | "SIGTERM", handler: () => void) => process.on(signal, handler);
+  switch (command) {
+    case "node":
+      if (rest.includes("--help")) {
+        const { NODE_USAGE } = await import("./cli/node-options.ts");
+        process.stdout.write(NODE_USAGE);
+        return 0;
+      }
+      await runNodeCommand(rest, process.env, serve, onSignal);
+      return 0;
+    case "cluster": {
+      const { runClusterCommand } = await import("./cli/cluster-command.ts");
+      return runClusterCommand(rest, onSignal);
+    }
+    case undefined:
+    case "--help":
+    case "help":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    if (error instanceof StorageError) {
+      // A data directory we must not touch: say why and refuse to start.
+      process.stderr.write(`concord: refusing to start: ${error.message} (${error.code})\n`);
+      process.exit(3);
+    }
+    process.stderr.write(`concord: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
