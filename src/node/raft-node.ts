@@ -119,7 +119,7 @@ export class RaftNode {
     await options.transport.start({
       onMessages: (messages) => node.receive(messages),
       onSnapshot: (snapshot) => node.receiveSnapshot(snapshot),
-      onRequest: (_from, payload) => node.serveForwarded(payload),
+      onRequest: (from, payload) => node.serveForwarded(from, payload),
     });
     node.tickTimer = setInterval(() => node.tick(), node.tickIntervalMs);
     node.loopDone = node.loop();
@@ -258,17 +258,25 @@ export class RaftNode {
     this.notify();
   }
 
-  private async serveForwarded(payload: Uint8Array): Promise<Uint8Array> {
+  /**
+   * A request over the rpc subject. From a member (a follower forwarding), only the
+   * leader serves it. From a client (id 0, not a member) any node serves it, forwarding
+   * one hop to the leader, so a client never needs to know who leads.
+   */
+  private async serveForwarded(from: NodeId, payload: Uint8Array): Promise<Uint8Array> {
     const request = decodeForwardedRequest(payload);
+    const fromClient = from === NONE;
     let reply: ForwardedReply;
     if (request === null) {
       reply = { ok: false, code: "invalid", message: "unreadable forwarded request" };
-    } else if (this.raft.status().role !== "leader") {
+    } else if (!fromClient && this.raft.status().role !== "leader") {
       reply = { ok: false, code: "not_leader", message: `node ${this.id} is not the leader` };
     } else {
       try {
-        // The follower waits with its own deadline; ours bounds the work here.
-        const result = await this.withDeadline(5000, "forwarded request", (deadlineAt) => this.submitLocally(request, deadlineAt));
+        // The caller waits with its own deadline; ours bounds the work here.
+        const result = await this.withDeadline(5000, "forwarded request", (deadlineAt) =>
+          fromClient ? this.submit(request, deadlineAt) : this.submitLocally(request, deadlineAt),
+        );
         reply = { ok: true, result: result ?? null };
       } catch (error) {
         const e = error instanceof NodeError ? error : new NodeError("unavailable", (error as Error).message);
