@@ -43,6 +43,7 @@ export function clusterRoutes(node: NodeView): Hono {
       // The digest chained over every applied entry, at the index it describes.
       stateDigest: { index: applied.index, digest: applied.digest },
       members,
+      io: s.io,
     });
   });
 

@@ -38,8 +38,16 @@ export interface RaftNodeOptions {
   logger?: Logger;
 }
 
+/** Counters of durable work: each raft write and each apply batch is one fsync'd transaction. */
+export interface NodeIoCounters {
+  raftWrites: number;
+  applyBatches: number;
+  entriesApplied: number;
+}
+
 export interface NodeStatus extends Status {
   readonly tickIntervalMs: number;
+  readonly io: Readonly<NodeIoCounters>;
 }
 
 interface ApplyWaiter {
@@ -86,6 +94,7 @@ export class RaftNode {
   /** Snapshot bytes that arrived beside a "snap" message, until the core installs them. */
   private stagedSnapshot: { index: number; data: Uint8Array } | null = null;
   private readonly snapshotsInFlight = new Set<NodeId>();
+  private readonly io: NodeIoCounters = { raftWrites: 0, applyBatches: 0, entriesApplied: 0 };
 
   private constructor(options: RaftNodeOptions, raft: Raft, appliedIndex: number, snapshotIndex: number) {
     this.options = options;
@@ -198,7 +207,7 @@ export class RaftNode {
   }
 
   status(): NodeStatus {
-    return { ...this.raft.status(), tickIntervalMs: this.tickIntervalMs };
+    return { ...this.raft.status(), tickIntervalMs: this.tickIntervalMs, io: { ...this.io } };
   }
 
   onStatusChange(listener: (status: NodeStatus) => void): () => void {
@@ -312,12 +321,15 @@ export class RaftNode {
     if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
     if (ready.entries.length > 0 || ready.hardState !== null || ready.snapshot !== null) {
       await this.options.storage.write({ hardState: ready.hardState, snapshot: ready.snapshot, entries: ready.entries });
+      this.io.raftWrites++;
     }
     // 2. Votes and acknowledgements promise durability: only now may they leave.
     this.sendMessages(ready.messagesAfterPersist);
     // 3. Apply.
     if (ready.committedEntries.length > 0) {
       const results = await this.options.stateMachine.apply(ready.committedEntries);
+      this.io.applyBatches++;
+      this.io.entriesApplied += ready.committedEntries.length;
       for (let i = 0; i < ready.committedEntries.length; i++) {
         const entry = ready.committedEntries[i]!;
         const waiter = this.applyWaiters.get(entry.index);

@@ -1,0 +1,107 @@
+// bench:node — 5 node processes + nats-server on this machine; 1 and 64 concurrent
+// proposers of 200-byte commands through the node API (NATS request to the leader,
+// no HTTP). Prints committed/s, commit latency p50/p99, and fsyncs per commit.
+//
+// Usage: bun test/bench/node.ts [--seconds 5] [--warmup 1] [--size 200] [--clients 1,64] [--json]
+import { parseArgs } from "node:util";
+import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    seconds: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
+    size: { type: "string", default: "200" },
+    clients: { type: "string", default: "1,64" },
+    json: { type: "boolean", default: false },
+  },
+});
+const seconds = Number(values.seconds);
+const warmupSeconds = Number(values.warmup);
+const size = Number(values.size);
+const clientCounts = values.clients.split(",").map(Number);
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Phase {
+  clients: number;
+  committedPerSecond: number;
+  latencyMsP50: number;
+  latencyMsP99: number;
+  latencyMsMax: number;
+  fsyncsPerCommit: number;
+  entriesPerAppendBatch: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function ioTotals(cluster: ProcessCluster): Promise<{ fsyncs: number; applyBatches: number }> {
+  const views = (await Promise.all(cluster.running().map((id) => cluster.view(id)))) as ClusterView[];
+  return {
+    fsyncs: views.reduce((sum, v) => sum + v.io.raftWrites + v.io.applyBatches, 0),
+    applyBatches: views.reduce((sum, v) => sum + v.io.applyBatches, 0),
+  };
+}
+
+async function runPhase(cluster: ProcessCluster, leader: number, clients: number): Promise<Phase> {
+  const payload = new Uint8Array(size).fill(97);
+  let measuring = false;
+  let stop = false;
+  const latencies: number[] = [];
+  const loops = Array.from({ length: clients }, async () => {
+    while (!stop) {
+      const started = performance.now();
+      await cluster.client.propose(leader, payload, 5000);
+      if (measuring) latencies.push(performance.now() - started);
+    }
+  });
+  await Bun.sleep(warmupSeconds * 1000);
+  const before = await ioTotals(cluster);
+  measuring = true;
+  const startedAt = performance.now();
+  await Bun.sleep(seconds * 1000);
+  measuring = false;
+  const elapsedS = (performance.now() - startedAt) / 1000;
+  const after = await ioTotals(cluster);
+  stop = true;
+  await Promise.all(loops);
+  latencies.sort((a, b) => a - b);
+  const commits = latencies.length;
+  return {
+    clients,
+    committedPerSecond: Math.round(commits / elapsedS),
+    latencyMsP50: +percentile(latencies, 50).toFixed(3),
+    latencyMsP99: +percentile(latencies, 99).toFixed(3),
+    latencyMsMax: +(latencies[latencies.length - 1] ?? NaN).toFixed(3),
+    fsyncsPerCommit: +((after.fsyncs - before.fsyncs) / Math.max(1, commits)).toFixed(3),
+    // Entries per apply batch on one node ≈ how many commands travel per round.
+    entriesPerAppendBatch: +((commits * cluster.running().length) / Math.max(1, after.applyBatches - before.applyBatches)).toFixed(1),
+  };
+}
+
+progress("bench:node  starting nats-server and 5 node processes …");
+const cluster = await ProcessCluster.start({ nodes: 5, snapshotEvery: 50_000 });
+try {
+  const leader = await cluster.leader();
+  progress(`bench:node  leader is node ${leader}; ${seconds}s per phase after ${warmupSeconds}s warm-up, ${size}-byte commands`);
+  const phases: Phase[] = [];
+  for (const clients of clientCounts) {
+    progress(`  ${clients} in flight …`);
+    phases.push(await runPhase(cluster, leader, clients));
+  }
+  const result = { benchmark: "bench:node", nodes: 5, commandBytes: size, seconds, phases, machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version } };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    const lines = [`bench:node  5 node processes + nats-server, ${size}-byte commands through the node API (no HTTP)`];
+    lines.push("  in flight   committed/s   p50 ms   p99 ms   max ms   fsyncs/commit   commands/batch");
+    for (const p of phases) {
+      lines.push(`  ${String(p.clients).padStart(9)}   ${String(p.committedPerSecond).padStart(11)}   ${p.latencyMsP50.toFixed(2).padStart(6)}   ${p.latencyMsP99.toFixed(2).padStart(6)}   ${p.latencyMsMax.toFixed(1).padStart(6)}   ${p.fsyncsPerCommit.toFixed(2).padStart(13)}   ${p.entriesPerAppendBatch.toFixed(1).padStart(14)}`);
+    }
+    lines.push(`  machine     bun ${Bun.version}, ${navigator.hardwareConcurrency} cpus`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+} finally {
+  await cluster.stop();
+}
