@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createClient, type InStatement, type Transaction } from "@libsql/client";
 import type { Entry, SnapshotMeta } from "../raft/types.ts";
 import type { NodeDatabase } from "../storage/node-database.ts";
+import { withRelaxedDurability } from "../storage/relaxed-durability.ts";
 import type { StateMachine } from "./state-machine.ts";
 
 /** Applies one command inside the apply transaction; returns the proposer's result. */
@@ -54,6 +55,11 @@ export class LibsqlStateMachine implements StateMachine {
     const last = entries[entries.length - 1];
     if (last === undefined) return [];
     const digestBefore = this.digestHex ?? (await this.appliedState()).digest;
+    // Applying is redone from the durable log after a crash, so it needs no fsync.
+    return withRelaxedDurability(this.options.database.client, () => this.applyInTransaction(entries, last.index, digestBefore));
+  }
+
+  private async applyInTransaction(entries: readonly Entry[], lastIndex: number, digestBefore: string): Promise<unknown[]> {
     let digest = digestBefore;
     const tx = await this.options.database.client.transaction("write");
     try {
@@ -63,7 +69,7 @@ export class LibsqlStateMachine implements StateMachine {
         results.push(entry.kind === "normal" && entry.data.length > 0 ? await this.options.applyCommand(tx, entry.index, entry.data) : null);
         digest = chainDigest(digest, entry);
       }
-      await tx.execute(setAppliedState(last.index, digest));
+      await tx.execute(setAppliedState(lastIndex, digest));
       await tx.commit();
       this.digestHex = digest;
       return results;

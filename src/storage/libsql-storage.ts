@@ -2,6 +2,7 @@ import type { Client, InStatement } from "@libsql/client";
 import type { Entry, HardState, SnapshotMeta } from "../raft/types.ts";
 import type { NodeDatabase } from "./node-database.ts";
 import type { RaftStorage, RaftWrite, StoredRaftState } from "./raft-storage.ts";
+import { withRelaxedDurability } from "./relaxed-durability.ts";
 import { StorageError } from "./storage-error.ts";
 
 // SQLite allows 32,766 bound parameters per statement; 4 per entry.
@@ -17,6 +18,8 @@ export class LibsqlRaftStorage implements RaftStorage {
   private closed = false;
   /** The stored log's extent, known after the first load or write. */
   private extent: { snapshotIndex: number; lastIndex: number } | null = null;
+  /** Term and vote as last written; a write that changes neither (nor the log) needs no fsync. */
+  private durableTermVote: { term: number; vote: number } | null = null;
 
   constructor(database: NodeDatabase) {
     this.client = database.client;
@@ -55,6 +58,7 @@ export class LibsqlRaftStorage implements RaftStorage {
       expected++;
     }
     this.extent = { snapshotIndex: snapshot?.index ?? 0, lastIndex: expected - 1 };
+    this.durableTermVote = { term: hardState.term, vote: hardState.vote };
     return { hardState, snapshot, entries };
   }
 
@@ -92,7 +96,15 @@ export class LibsqlRaftStorage implements RaftStorage {
       });
     }
     if (statements.length === 0) return;
-    await this.client.batch(statements, "write");
+    const hs = write.hardState;
+    const termOrVoteChanged = hs !== null && (this.durableTermVote === null || hs.term !== this.durableTermVote.term || hs.vote !== this.durableTermVote.vote);
+    if (first !== undefined || write.snapshot !== null || termOrVoteChanged) {
+      await this.client.batch(statements, "write");
+    } else {
+      // Only the commit index moved: see withRelaxedDurability for why no fsync is needed.
+      await withRelaxedDurability(this.client, () => this.client.batch(statements, "write"));
+    }
+    if (hs !== null) this.durableTermVote = { term: hs.term, vote: hs.vote };
     const last = write.entries[write.entries.length - 1];
     this.extent = { snapshotIndex, lastIndex: last?.index ?? lastIndex };
   }
