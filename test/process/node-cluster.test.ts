@@ -27,19 +27,34 @@ async function settle(c: ProcessCluster): Promise<ClusterView[]> {
   }).catch(() => views);
 }
 
-/** `total` proposals through random running nodes, `concurrency` at a time; returns index → text. */
+/**
+ * `total` proposals through the running nodes, `concurrency` at a time; returns index →
+ * text. Like any client it retries a proposal that failed (an election under load);
+ * a retry may duplicate a command whose first try committed, which these checks allow.
+ */
 async function writeMany(c: ProcessCluster, total: number, concurrency: number, tag: string): Promise<Map<number, string>> {
   const acked = new Map<number, string>();
   let next = 0;
+  let retries = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
-        const text = `${tag}-${next++}`;
-        const via = c.running()[next % c.running().length]!;
-        acked.set(await c.propose(via, text), text);
+        const n = next++;
+        const text = `${tag}-${n}`;
+        for (let attempt = 0; ; attempt++) {
+          const running = c.running();
+          try {
+            acked.set(await c.propose(running[(n + attempt) % running.length]!, text), text);
+            break;
+          } catch (error) {
+            if (attempt >= 20) throw error;
+            retries++;
+          }
+        }
       }
     }),
   );
+  if (retries > 0) console.log(`${tag}: ${retries} proposals retried`);
   return acked;
 }
 
@@ -80,7 +95,6 @@ describe("five node processes on libSQL and NATS", () => {
       }
     })();
     await cluster.waitFor("some writes before the kill", async () => (acks.length >= 50 ? true : undefined));
-    const killedAt = performance.now();
     await cluster.node(first).kill();
     const second = await cluster.leader();
     const before = acks.length;
@@ -88,8 +102,9 @@ describe("five node processes on libSQL and NATS", () => {
     writing = false;
     await writer;
     expect(second).not.toBe(first);
-    const after = acks.filter((t) => t > killedAt);
-    const gapMs = (after[0] ?? Infinity) - Math.max(...acks.filter((t) => t <= killedAt));
+    // The longest pause between two acknowledged writes: what a user sees of the failover.
+    let gapMs = 0;
+    for (let i = 1; i < acks.length; i++) gapMs = Math.max(gapMs, acks[i]! - acks[i - 1]!);
     console.log(`leader ${first} killed: longest write gap ${gapMs.toFixed(0)} ms, new leader ${second}`);
     expect(gapMs).toBeLessThan(5000);
     expectSameState(await settle(cluster));
