@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 // The `concord` command. The only place that reads process.argv or calls Bun.serve.
 import { runNodeCommand } from "./cli/node-command.ts";
+import { NatsServerMissingError } from "./cli/nats-server-process.ts";
 import { UsageError } from "./cli/node-options.ts";
 import { StorageError } from "./storage/storage-error.ts";
 
@@ -9,6 +10,7 @@ const USAGE = `usage: concord <command> [options]
 commands:
   node      run one node (concord node --help)
   cluster   cluster up: a local nats-server and 5 nodes (concord cluster up --help)
+  setup     install what Concord needs here (nats-server), or say how
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +26,13 @@ async function main(argv: string[]): Promise<number> {
       }
       await runNodeCommand(rest, process.env, serve, onSignal);
       return 0;
+    case "setup": {
+      // Install what Concord needs on this machine (nats-server), or say how.
+      const { ensureNatsServer } = await import("./cli/ensure-nats-server.ts");
+      const path = await ensureNatsServer((line) => process.stderr.write(`${line}\n`));
+      if (!rest.includes("--quiet")) process.stdout.write(`nats-server: ${path}\n`);
+      return 0;
+    }
     case "cluster": {
       const { runClusterCommand } = await import("./cli/cluster-command.ts");
       return runClusterCommand(rest, onSignal);
@@ -45,6 +54,10 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
+    }
+    if (error instanceof NatsServerMissingError) {
+      process.stderr.write(`concord: ${error.message}\n`);
+      process.exit(4);
     }
     if (error instanceof StorageError) {
       // A data directory we must not touch: say why and refuse to start.

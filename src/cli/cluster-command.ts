@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { ensureNatsServer } from "./ensure-nats-server.ts";
 import { NatsServer, NatsServerMissingError } from "./nats-server-process.ts";
 import { NodeProcess } from "./node-process.ts";
 import { UsageError } from "./node-options.ts";
@@ -48,6 +49,7 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
 
   let nats: NatsServer;
   try {
+    await ensureNatsServer((line) => process.stdout.write(`${line}\n`));
     process.stdout.write(`starting nats-server on 127.0.0.1:${natsPort} …\n`);
     nats = await NatsServer.start({ cluster: "concord", nodeIds: ids, port: natsPort, dir: join(dataDir, "nats") });
   } catch (error) {
