@@ -30,6 +30,7 @@ export class NodeRpcClient {
       ...(options.pass !== undefined ? { pass: options.pass } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      noAsyncTraces: true,
     });
     return new NodeRpcClient(nc, options.cluster);
   }

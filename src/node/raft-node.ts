@@ -199,7 +199,7 @@ export class RaftNode {
   async transferLeadership(to: NodeId, timeoutMs: number): Promise<void> {
     await this.withDeadline(timeoutMs, "leadership transfer", async (deadlineAt) => {
       await this.submit({ kind: "transfer", to }, deadlineAt);
-      while (this.raft.status().leader !== to) {
+      while (this.raft.softState().leader !== to) {
         this.assertRunning();
         await this.awaitStatusChange(deadlineAt);
       }
@@ -278,7 +278,7 @@ export class RaftNode {
     let reply: ForwardedReply;
     if (request === null) {
       reply = { ok: false, code: "invalid", message: "unreadable forwarded request" };
-    } else if (!fromClient && this.raft.status().role !== "leader") {
+    } else if (!fromClient && this.raft.softState().role !== "leader") {
       reply = { ok: false, code: "not_leader", message: `node ${this.id} is not the leader` };
     } else {
       try {
@@ -423,7 +423,7 @@ export class RaftNode {
   private async submit(request: ForwardedRequest, deadlineAt: number): Promise<unknown> {
     for (;;) {
       this.assertRunning();
-      const status = this.raft.status();
+      const status = this.raft.softState();
       if (status.role === "leader") {
         try {
           return await this.submitLocally(request, deadlineAt);
@@ -514,7 +514,7 @@ export class RaftNode {
   }
 
   private async awaitLeader(deadlineAt: number): Promise<void> {
-    while (this.raft.status().leader === NONE) {
+    while (this.raft.softState().leader === NONE) {
       this.assertRunning();
       await this.awaitStatusChange(deadlineAt);
     }

@@ -413,6 +413,11 @@ export class Raft {
     );
   }
 
+  /** Role and leader, cheaply (status() builds the whole picture). */
+  softState(): SoftState {
+    return { role: this.role, leader: this.leader };
+  }
+
   status(): Status {
     const progress: ProgressStatus[] = [];
     if (this.role === "leader") {
