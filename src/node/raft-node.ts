@@ -41,6 +41,8 @@ export interface RaftNodeOptions {
 /** Counters of durable work: each raft write and each apply batch is one fsync'd transaction. */
 export interface NodeIoCounters {
   raftWrites: number;
+  /** Raft writes made durable with an fsync (apply batches never are). */
+  fsyncs: number;
   applyBatches: number;
   entriesApplied: number;
 }
@@ -94,7 +96,7 @@ export class RaftNode {
   /** Snapshot bytes that arrived beside a "snap" message, until the core installs them. */
   private stagedSnapshot: { index: number; data: Uint8Array } | null = null;
   private readonly snapshotsInFlight = new Set<NodeId>();
-  private readonly io: NodeIoCounters = { raftWrites: 0, applyBatches: 0, entriesApplied: 0 };
+  private readonly io: NodeIoCounters = { raftWrites: 0, fsyncs: 0, applyBatches: 0, entriesApplied: 0 };
 
   private constructor(options: RaftNodeOptions, raft: Raft, appliedIndex: number, snapshotIndex: number) {
     this.options = options;
@@ -110,8 +112,11 @@ export class RaftNode {
 
   /** Load durable state, join the transport and start ticking. */
   static async start(options: RaftNodeOptions): Promise<RaftNode> {
-    const stored = await options.storage.load();
-    const applied = Math.max(await options.stateMachine.appliedIndex(), stored.snapshot?.index ?? 0);
+    const loaded = await options.storage.load();
+    const applied = Math.max(await options.stateMachine.appliedIndex(), loaded.snapshot?.index ?? 0);
+    // Commit-only changes are not written (see RaftWrite); whatever the state machine
+    // applied was committed, so the commit index is at least that.
+    const stored = { ...loaded, hardState: { ...loaded.hardState, commit: Math.max(loaded.hardState.commit, applied) } };
     const raft = new Raft(
       {
         id: options.id,
@@ -207,7 +212,7 @@ export class RaftNode {
   }
 
   status(): NodeStatus {
-    return { ...this.raft.status(), tickIntervalMs: this.tickIntervalMs, io: { ...this.io } };
+    return { ...this.raft.status(), tickIntervalMs: this.tickIntervalMs, io: { ...this.io, fsyncs: this.options.storage.syncedWrites() } };
   }
 
   onStatusChange(listener: (status: NodeStatus) => void): () => void {

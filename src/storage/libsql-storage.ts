@@ -2,7 +2,6 @@ import type { Client, InStatement } from "@libsql/client";
 import type { Entry, HardState, SnapshotMeta } from "../raft/types.ts";
 import type { NodeDatabase } from "./node-database.ts";
 import type { RaftStorage, RaftWrite, StoredRaftState } from "./raft-storage.ts";
-import { withRelaxedDurability } from "./relaxed-durability.ts";
 import { StorageError } from "./storage-error.ts";
 
 // SQLite allows 32,766 bound parameters per statement; 4 per entry.
@@ -20,6 +19,7 @@ export class LibsqlRaftStorage implements RaftStorage {
   private extent: { snapshotIndex: number; lastIndex: number } | null = null;
   /** Term and vote as last written; a write that changes neither (nor the log) needs no fsync. */
   private durableTermVote: { term: number; vote: number } | null = null;
+  private synced = 0;
 
   constructor(database: NodeDatabase) {
     this.client = database.client;
@@ -64,6 +64,10 @@ export class LibsqlRaftStorage implements RaftStorage {
 
   async write(write: RaftWrite): Promise<void> {
     this.assertOpen();
+    const hs = write.hardState;
+    const termOrVoteChanged = hs !== null && (this.durableTermVote === null || hs.term !== this.durableTermVote.term || hs.vote !== this.durableTermVote.vote);
+    // Only the commit index moved: nothing to write (see RaftWrite).
+    if (write.entries.length === 0 && write.snapshot === null && !termOrVoteChanged) return;
     const extent = this.extent ?? (await this.readExtent());
     let { snapshotIndex, lastIndex } = extent;
     if (write.snapshot !== null) {
@@ -95,18 +99,15 @@ export class LibsqlRaftStorage implements RaftStorage {
         args: [term, vote, commit],
       });
     }
-    if (statements.length === 0) return;
-    const hs = write.hardState;
-    const termOrVoteChanged = hs !== null && (this.durableTermVote === null || hs.term !== this.durableTermVote.term || hs.vote !== this.durableTermVote.vote);
-    if (first !== undefined || write.snapshot !== null || termOrVoteChanged) {
-      await this.client.batch(statements, "write");
-    } else {
-      // Only the commit index moved: see withRelaxedDurability for why no fsync is needed.
-      await withRelaxedDurability(this.client, () => this.client.batch(statements, "write"));
-    }
+    await this.client.batch(statements, "write");
+    this.synced++;
     if (hs !== null) this.durableTermVote = { term: hs.term, vote: hs.vote };
     const last = write.entries[write.entries.length - 1];
     this.extent = { snapshotIndex, lastIndex: last?.index ?? lastIndex };
+  }
+
+  syncedWrites(): number {
+    return this.synced;
   }
 
   async compact(snapshot: SnapshotMeta): Promise<void> {

@@ -12,6 +12,7 @@ interface MemoryDisk {
 /** Raft storage in memory: for the simulator, unit tests and benchmarks. */
 export class MemoryRaftStorage implements RaftStorage {
   private closed = false;
+  private synced = 0;
 
   constructor(private readonly disk: MemoryDisk = { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [] }) {}
 
@@ -53,6 +54,10 @@ export class MemoryRaftStorage implements RaftStorage {
     if (first !== undefined && (first.index <= snapshotIndex || first.index > snapshotIndex + storedCount + 1)) {
       throw new StorageError("log_gap", `entries start at ${first.index}; the stored log covers ${snapshotIndex + 1}..${snapshotIndex + storedCount}`);
     }
+    const hs = write.hardState;
+    const termOrVoteChanged = hs !== null && (hs.term !== this.hardState.term || hs.vote !== this.hardState.vote);
+    if (first === undefined && write.snapshot === null && !termOrVoteChanged) return; // commit-only
+    this.synced++;
     if (write.snapshot !== null) {
       this.snapshot = write.snapshot;
       this.entries = [];
@@ -62,6 +67,10 @@ export class MemoryRaftStorage implements RaftStorage {
       for (const entry of write.entries) this.entries.push(entry);
     }
     if (write.hardState !== null) this.hardState = write.hardState;
+  }
+
+  syncedWrites(): number {
+    return this.synced;
   }
 
   async compact(snapshot: SnapshotMeta): Promise<void> {

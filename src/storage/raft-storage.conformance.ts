@@ -88,6 +88,17 @@ export function describeRaftStorage(name: string, open: () => Promise<StorageUnd
         expect(state.hardState.commit).toBe(10);
       }));
 
+    test("a write that only moves the commit index is skipped (no fsync); term and vote changes are synced", () =>
+      withStorage(async (s) => {
+        await s.storage.write({ hardState: { term: 1, vote: 1, commit: 0 }, snapshot: null, entries: [entry(1, 1)] });
+        await s.storage.write({ hardState: { term: 1, vote: 1, commit: 1 }, snapshot: null, entries: [] });
+        expect(s.storage.syncedWrites()).toBe(1);
+        await s.storage.write({ hardState: { term: 2, vote: 0, commit: 1 }, snapshot: null, entries: [] });
+        expect(s.storage.syncedWrites()).toBe(2);
+        const state = await (await s.reopen()).load();
+        expect(state.hardState).toEqual({ term: 2, vote: 0, commit: 1 });
+      }));
+
     test("a closed store refuses work with code closed", () =>
       withStorage(async ({ storage }) => {
         await storage.close();

@@ -1,6 +1,10 @@
 import type { Entry, HardState, SnapshotMeta } from "../raft/types.ts";
 
-/** One Ready's worth of durable changes, written atomically. */
+/**
+ * One Ready's worth of durable changes, written atomically. A hard state whose term and
+ * vote are unchanged and that comes without entries or a snapshot is not written at
+ * all: only its commit moved, and commit is re-derived on restart (see RaftNode.start).
+ */
 export interface RaftWrite {
   readonly hardState: HardState | null;
   /** A snapshot installed from the leader: the whole log before it is gone. */
@@ -26,4 +30,6 @@ export interface RaftStorage {
   /** The state machine holds everything up to `snapshot.index`: drop those entries. */
   compact(snapshot: SnapshotMeta): Promise<void>;
   close(): Promise<void>;
+  /** How many writes were made durable with an fsync so far (for benchmarks). */
+  syncedWrites(): number;
 }

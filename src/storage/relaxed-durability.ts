@@ -6,9 +6,8 @@ import type { Client } from "@libsql/client";
  * Why that is safe for what we use it for: in WAL mode frames are appended in order
  * and a crash keeps a prefix of them. So a relaxed transaction survives whenever any
  * later fsync'd one does, and if it is lost, so is everything after it. We relax only
- * writes that can be redone: applying committed entries (replayed from the durable log)
- * and raising the commit index (a lower bound, re-learned from the leader). Log entries,
- * votes, terms and snapshots always go through synchronous=FULL.
+ * writes that can be redone: applying committed entries (replayed from the durable log).
+ * Log entries, votes, terms and snapshots always go through synchronous=FULL.
  *
  * The node's single connection runs one transaction at a time (the driver loop), so the
  * mode cannot leak into another writer.

@@ -39,7 +39,7 @@ function percentile(sorted: number[], p: number): number {
 async function ioTotals(cluster: ProcessCluster): Promise<{ fsyncs: number; applyBatches: number }> {
   const views = (await Promise.all(cluster.running().map((id) => cluster.view(id)))) as ClusterView[];
   return {
-    fsyncs: views.reduce((sum, v) => sum + v.io.raftWrites + v.io.applyBatches, 0),
+    fsyncs: views.reduce((sum, v) => sum + v.io.fsyncs, 0),
     applyBatches: views.reduce((sum, v) => sum + v.io.applyBatches, 0),
   };
 }

@@ -16,7 +16,7 @@ export interface ClusterView {
   snapshotIndex: number;
   stateDigest: { index: number; digest: string };
   members: { id: number; voter: boolean; matchIndex: number | null }[];
-  io: { raftWrites: number; applyBatches: number; entriesApplied: number };
+  io: { raftWrites: number; fsyncs: number; applyBatches: number; entriesApplied: number };
 }
 
 export interface ProcessClusterOptions {
