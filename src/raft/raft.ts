@@ -43,6 +43,12 @@ export interface RaftConfig {
   maxCommittedBytesPerReady?: number;
   /** A snapshot not acknowledged within this many ticks is sent again. */
   snapshotTimeoutTicks?: number;
+  /**
+   * Send a new commit index on its own only on ticks; otherwise it rides on the next
+   * append. Saves a message, a Ready and an ack per follower per commit under load, at
+   * the price of followers applying up to one tick later when idle. Default false.
+   */
+  deferCommitUpdates?: boolean;
   /** The configuration of a brand-new cluster; ignored when there is restored state. */
   bootstrap?: ConfState;
   /** Deliberate bugs for proving that the simulator finds them. Never set in production. */
@@ -104,6 +110,7 @@ export class Raft {
   private readonly maxUncommittedBytes: number;
   private readonly maxCommittedBytesPerReady: number;
   private readonly snapshotTimeoutTicks: number;
+  private readonly deferCommitUpdates: boolean;
   private readonly faultCommitPreviousTerm: boolean;
   private readonly faultVoteBeforePersist: boolean;
 
@@ -161,6 +168,7 @@ export class Raft {
     this.maxUncommittedBytes = config.maxUncommittedBytes ?? 64 << 20;
     this.maxCommittedBytesPerReady = config.maxCommittedBytesPerReady ?? 4 << 20;
     this.snapshotTimeoutTicks = config.snapshotTimeoutTicks ?? this.electionTimeoutTicks * 5;
+    this.deferCommitUpdates = config.deferCommitUpdates ?? false;
     this.faultCommitPreviousTerm = config.unsafeTestingFaults?.commitPreviousTermByCount ?? false;
     this.faultVoteBeforePersist = config.unsafeTestingFaults?.voteBeforePersist ?? false;
 
@@ -708,6 +716,7 @@ export class Raft {
       this.heartbeatElapsedTicks = 0;
       this.broadcastHeartbeat(this.reads.sentRound());
     }
+    if (this.deferCommitUpdates) this.sendCommitUpdates();
   }
 
   private quorumActive(): boolean {
@@ -833,7 +842,7 @@ export class Raft {
     return true;
   }
 
-  /** Send what each follower is missing (or just the new commit index). */
+  /** Send what each follower is missing, and a new commit index unless that is deferred. */
   private flushLeaderSends(): void {
     if (this.reads.hasUnsentRound()) {
       this.broadcastHeartbeat(this.reads.markSent());
@@ -842,12 +851,18 @@ export class Raft {
     this.needsBroadcast = false;
     for (const pr of this.progress.values()) {
       if (pr.id === this.id || pr.state === "snapshot") continue;
-      let sent = false;
       while (!pr.paused() && pr.next <= this.log.lastIndex()) {
         if (!this.sendAppend(pr)) break;
-        sent = true;
       }
-      if (!sent && !pr.paused() && pr.sentCommit < this.log.committed) this.sendAppend(pr);
+    }
+    if (!this.deferCommitUpdates) this.sendCommitUpdates();
+  }
+
+  /** Tell followers that have everything about a commit index they have not seen. */
+  private sendCommitUpdates(): void {
+    for (const pr of this.progress.values()) {
+      if (pr.id === this.id || pr.state === "snapshot" || pr.paused()) continue;
+      if (pr.sentCommit < this.log.committed && pr.next > this.log.lastIndex()) this.sendAppend(pr);
     }
   }
 

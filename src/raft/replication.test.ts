@@ -90,6 +90,39 @@ describe("§5.3 commitment", () => {
   });
 });
 
+describe("commit propagation", () => {
+  test("eager (default): followers learn a new commit index without waiting for a tick", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    net.propose(1, "a");
+    expect(net.node(2).sm).toEqual(["a"]);
+    expect(net.node(3).sm).toEqual(["a"]);
+  });
+
+  test("deferCommitUpdates: a commit index alone waits for the next tick, then followers apply", () => {
+    const net = Network.cluster({ voters: [1, 2, 3], config: { deferCommitUpdates: true } });
+    net.elect(1);
+    const before = net.node(2).sm.length;
+    net.propose(1, "a");
+    expect(net.node(1).sm).toContain("a");
+    // Committed on the leader, but no message announced it yet.
+    expect(net.node(2).sm.length).toBe(before);
+    net.tick(1);
+    net.stabilize();
+    expect(net.node(2).sm).toContain("a");
+    expect(net.node(3).sm).toContain("a");
+  });
+
+  test("deferCommitUpdates: under load the commit rides on the next append, costing no extra message", () => {
+    const net = Network.cluster({ voters: [1, 2, 3], config: { deferCommitUpdates: true } });
+    net.elect(1);
+    net.propose(1, "a");
+    net.propose(1, "b");
+    // "a" became known as committed to followers with the append that carried "b".
+    expect(net.node(2).sm).toContain("a");
+  });
+});
+
 describe("§5.3 consistency check and conflicts", () => {
   test("§5.3 a follower rejects app whose prev entry does not match, with a conflict hint", () => {
     // (a) the follower does not have the prev entry at all

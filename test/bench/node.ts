@@ -3,6 +3,7 @@
 // no HTTP). Prints committed/s, commit latency p50/p99, and fsyncs per commit.
 //
 // Usage: bun test/bench/node.ts [--seconds 5] [--warmup 1] [--size 200] [--clients 1,64] [--json]
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
 
@@ -22,6 +23,18 @@ const size = Number(values.size);
 const clientCounts = values.clients.split(",").map(Number);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+}
+
+function processes(cluster: ProcessCluster, leader: number): Record<string, number> {
+  const pids: Record<string, number> = { "nats-server": cluster.nats.pid!, bench: process.pid };
+  for (const id of cluster.running()) pids[id === leader ? `leader (node ${id})` : `node ${id}`] = cluster.node(id).pid!;
+  return pids;
+}
+
 interface Phase {
   clients: number;
   committedPerSecond: number;
@@ -30,6 +43,8 @@ interface Phase {
   latencyMsMax: number;
   fsyncsPerCommit: number;
   entriesPerAppendBatch: number;
+  /** Where the CPU goes: microseconds of CPU per commit, by process. */
+  cpuUsPerCommit: Record<string, number>;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -58,11 +73,14 @@ async function runPhase(cluster: ProcessCluster, leader: number, clients: number
   });
   await Bun.sleep(warmupSeconds * 1000);
   const before = await ioTotals(cluster);
+  const pids = processes(cluster, leader);
+  const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
   measuring = true;
   const startedAt = performance.now();
   await Bun.sleep(seconds * 1000);
   measuring = false;
   const elapsedS = (performance.now() - startedAt) / 1000;
+  const cpuAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
   const after = await ioTotals(cluster);
   stop = true;
   await Promise.all(loops);
@@ -77,6 +95,9 @@ async function runPhase(cluster: ProcessCluster, leader: number, clients: number
     fsyncsPerCommit: +((after.fsyncs - before.fsyncs) / Math.max(1, commits)).toFixed(3),
     // Entries per apply batch on one node ≈ how many commands travel per round.
     entriesPerAppendBatch: +((commits * cluster.running().length) / Math.max(1, after.applyBatches - before.applyBatches)).toFixed(1),
+    cpuUsPerCommit: Object.fromEntries(
+      Object.keys(pids).map((name) => [name, +(((cpuAfter[name]! - cpuBefore[name]!) * 1000) / Math.max(1, commits)).toFixed(1)]),
+    ),
   };
 }
 
@@ -98,6 +119,11 @@ try {
     lines.push("  in flight   committed/s   p50 ms   p99 ms   max ms   fsyncs/commit   commands/batch");
     for (const p of phases) {
       lines.push(`  ${String(p.clients).padStart(9)}   ${String(p.committedPerSecond).padStart(11)}   ${p.latencyMsP50.toFixed(2).padStart(6)}   ${p.latencyMsP99.toFixed(2).padStart(6)}   ${p.latencyMsMax.toFixed(1).padStart(6)}   ${p.fsyncsPerCommit.toFixed(2).padStart(13)}   ${p.entriesPerAppendBatch.toFixed(1).padStart(14)}`);
+    }
+    lines.push("  CPU µs per commit, by process (from /proc):");
+    for (const p of phases) {
+      const total = Object.values(p.cpuUsPerCommit).reduce((a, b) => a + b, 0);
+      lines.push(`    ${String(p.clients).padStart(3)} in flight: ${Object.entries(p.cpuUsPerCommit).map(([n, us]) => `${n} ${us}`).join(", ")}; total ${total.toFixed(0)}`);
     }
     lines.push(`  machine     bun ${Bun.version}, ${navigator.hardwareConcurrency} cpus`);
     process.stdout.write(`${lines.join("\n")}\n`);

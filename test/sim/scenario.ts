@@ -15,6 +15,8 @@ export interface RaftKnobs {
   readonly maxInflightBytes: number;
   readonly maxUncommittedBytes: number;
   readonly maxCommittedBytesPerReady: number;
+  /** The node driver runs with this on; seeds cover both modes. */
+  readonly deferCommitUpdates: boolean;
 }
 
 export interface Scenario {
@@ -53,6 +55,7 @@ export function drawScenario(rng: SimRandom): Scenario {
       maxInflightBytes: rng.pick([64, UNLIMITED]),
       maxUncommittedBytes: rng.pick([64, UNLIMITED, UNLIMITED]),
       maxCommittedBytesPerReady: rng.pick([1, 16, UNLIMITED]),
+      deferCommitUpdates: rng.chance(0.5),
     },
     network: {
       lossRate: lossy ? rng.pick([0.01, 0.05, 0.1]) : 0,
@@ -93,7 +96,7 @@ export function describeScenario(s: Scenario): string {
   return (
     `raft(election=${r.electionTimeoutTicks} hb=${r.heartbeatIntervalTicks} preVote=${r.preVote} checkQuorum=${r.checkQuorum} ` +
     `msgBytes=${lim(r.maxMsgBytes)} inflight=${r.maxInflightMsgs}/${lim(r.maxInflightBytes)} ` +
-    `uncommitted=${lim(r.maxUncommittedBytes)} applyBytes=${lim(r.maxCommittedBytesPerReady)}) ` +
+    `uncommitted=${lim(r.maxUncommittedBytes)} applyBytes=${lim(r.maxCommittedBytesPerReady)} deferCommit=${r.deferCommitUpdates}) ` +
     `net(loss=${n.lossRate} dup=${n.duplicateRate} delay=${n.minDelayMs}-${n.maxDelayMs} slow=${n.slowRate}@${n.slowMaxDelayMs}) ` +
     `disk=${s.diskLatencyMs.min}-${s.diskLatencyMs.max}ms tick=${s.baseTickMs}${s.tickSkewMs.min}+${s.tickSkewMs.max}ms snapEvery=${s.snapshotEveryEntries} ` +
     `faults=x${s.faultIntensity} newLeaderFaults=${s.newLeaderFaultRate} commitFaults=${s.commitFaultRate} gap=${s.chaosGapMs.min}-${s.chaosGapMs.max}ms`
