@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { Raft, RaftError, type RaftConfig } from "../raft/raft.ts";
 import { SeededRng } from "../raft/random.ts";
-import { NONE, type ConfChange, type ConfState, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "../raft/types.ts";
+import { NONE, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "../raft/types.ts";
 import type { RaftStorage } from "../storage/raft-storage.ts";
 import type { SnapshotStore } from "../storage/snapshot-store.ts";
 import type { IncomingSnapshot, Transport } from "../transport/transport.ts";
@@ -13,6 +13,7 @@ import {
   type ForwardedReply,
   type ForwardedRequest,
 } from "./forwarding.ts";
+import { LatencyHistogram } from "./latency-histogram.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { NodeError } from "./node-error.ts";
 import type { StateMachine } from "./state-machine.ts";
@@ -36,6 +37,10 @@ export interface RaftNodeOptions {
   raftLimits?: Pick<RaftConfig, "maxMsgBytes" | "maxInflightMsgs" | "maxInflightBytes" | "maxUncommittedBytes">;
   seed?: number;
   logger?: Logger;
+  /** Applied on the leader to every proposal before it enters the log (e.g. to stamp the leader's clock). */
+  stampProposal?: (payload: Uint8Array, leaderTimeMs: number) => Uint8Array;
+  /** Called after each batch of entries is applied and durable in the state machine. */
+  afterApply?: (entries: readonly Entry[], results: readonly unknown[]) => void;
 }
 
 /** Counters of durable work: each raft write and each apply batch is one fsync'd transaction. */
@@ -91,12 +96,16 @@ export class RaftNode {
   private readonly readWaiters = new Map<number, (index: number) => void>();
   private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
   private readonly statusListeners = new Set<(status: NodeStatus) => void>();
+  private readonly progressListeners = new Set<() => void>();
   private nextReadContext = 1;
   private pendingRequests = 0;
   /** Snapshot bytes that arrived beside a "snap" message, until the core installs them. */
   private stagedSnapshot: { index: number; data: Uint8Array } | null = null;
   private readonly snapshotsInFlight = new Set<NodeId>();
   private readonly io: NodeIoCounters = { raftWrites: 0, fsyncs: 0, applyBatches: 0, entriesApplied: 0 };
+  private readonly proposalLatency = new LatencyHistogram();
+  private readonly raftWriteLatency = new LatencyHistogram();
+  private leaderChanges = 0;
 
   private constructor(options: RaftNodeOptions, raft: Raft, appliedIndex: number, snapshotIndex: number) {
     this.options = options;
@@ -148,7 +157,31 @@ export class RaftNode {
 
   /** Replicate `data`; resolves with the state machine's result once applied here or on the leader. */
   async propose(data: Uint8Array, timeoutMs: number): Promise<unknown> {
-    return this.withDeadline(timeoutMs, "proposal", (deadlineAt) => this.submit({ kind: "propose", data }, deadlineAt));
+    const startedMs = performance.now();
+    const result = await this.withDeadline(timeoutMs, "proposal", (deadlineAt) => this.submit({ kind: "propose", data }, deadlineAt));
+    this.proposalLatency.observeMs(performance.now() - startedMs);
+    return result;
+  }
+
+  /** Prometheus text: raft position, I/O counters and latency histograms. */
+  metricsText(): string {
+    const s = this.raft.status();
+    const gauge = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}`;
+    const counter = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}`;
+    return [
+      gauge("concord_raft_term", "Current raft term.", s.term),
+      gauge("concord_raft_is_leader", "1 when this node leads.", s.role === "leader" ? 1 : 0),
+      gauge("concord_raft_commit_index", "Highest index known committed.", s.commit),
+      gauge("concord_raft_applied_index", "Highest index applied to the state machine.", s.applied),
+      gauge("concord_raft_apply_lag_entries", "Committed but not yet applied entries.", s.commit - s.applied),
+      gauge("concord_raft_last_index", "Last index in the log.", s.lastIndex),
+      gauge("concord_raft_snapshot_index", "Index of the latest snapshot.", s.snapshotIndex),
+      counter("concord_raft_leader_changes_total", "Leader changes seen by this node.", this.leaderChanges),
+      counter("concord_node_fsyncs_total", "Raft writes made durable with an fsync.", this.options.storage.syncedWrites()),
+      counter("concord_node_entries_applied_total", "Entries applied to the state machine.", this.io.entriesApplied),
+      this.proposalLatency.render("concord_proposal_latency_seconds", "Time from proposal to applied result, on the proposing node."),
+      this.raftWriteLatency.render("concord_raft_write_latency_seconds", "Duration of one durable raft write (fsync included)."),
+    ].join("\n") + "\n";
   }
 
   /**
@@ -221,6 +254,12 @@ export class RaftNode {
   onStatusChange(listener: (status: NodeStatus) => void): () => void {
     this.statusListeners.add(listener);
     return () => this.statusListeners.delete(listener);
+  }
+
+  /** Called after every Ready (commit, applied or role may have moved); listeners must be cheap. */
+  onProgress(listener: () => void): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
   }
 
   /** Stop; a leader first hands leadership to the most up-to-date voter. */
@@ -328,7 +367,9 @@ export class RaftNode {
     this.sendMessages(ready.messages);
     if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
     if (ready.entries.length > 0 || ready.hardState !== null || ready.snapshot !== null) {
+      const startedMs = performance.now();
       await this.options.storage.write({ hardState: ready.hardState, snapshot: ready.snapshot, entries: ready.entries });
+      this.raftWriteLatency.observeMs(performance.now() - startedMs);
       this.io.raftWrites++;
     }
     // 2. Votes and acknowledgements promise durability: only now may they leave.
@@ -349,11 +390,13 @@ export class RaftNode {
       const last = ready.committedEntries[ready.committedEntries.length - 1]!;
       this.appliedIndex = last.index;
       this.appliedTerm = last.term;
+      this.options.afterApply?.(ready.committedEntries, results);
     }
     for (const read of ready.readStates) this.readWaiters.get(read.context)?.(read.index);
     this.raft.advance();
     this.releaseAppliedWaiters();
     if (ready.softState !== null) this.announceStatus(ready.softState.role, ready.softState.leader);
+    for (const listener of this.progressListeners) listener();
     await this.maybeSnapshot();
   }
 
@@ -468,9 +511,11 @@ export class RaftNode {
   private async submitLocally(request: ForwardedRequest, deadlineAt: number): Promise<unknown> {
     let outcome: { index: number; term: number } | RaftError | null;
     switch (request.kind) {
-      case "propose":
-        outcome = this.raft.propose(request.data);
+      case "propose": {
+        const stamp = this.options.stampProposal;
+        outcome = this.raft.propose(stamp === undefined ? request.data : stamp(request.data, Date.now()));
         break;
+      }
       case "confChange":
         outcome = this.raft.proposeConfChange(request.change);
         break;
@@ -545,6 +590,7 @@ export class RaftNode {
   }
 
   private announceStatus(role: string, leader: NodeId): void {
+    this.leaderChanges++;
     this.logger.log("info", "role_changed", { id: this.id, role, leader, term: this.raft.status().term });
     const status = this.status();
     for (const listener of [...this.statusListeners]) listener(status);

@@ -1,6 +1,7 @@
 import { decodeConfEntry, encodeConfChange, encodeConfSet } from "./confchange.ts";
 import { RaftError, invariant } from "./errors.ts";
 import { RaftLog } from "./log.ts";
+import { blankMessage } from "./message.ts";
 import { Progress } from "./progress.ts";
 import { ReadRounds } from "./read-rounds.ts";
 import {
@@ -1045,21 +1046,9 @@ export class Raft {
   }
 
   private message(type: MessageType, to: NodeId): Message {
-    return {
-      type,
-      from: this.id,
-      to,
-      term: this.term,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-      context: 0,
-      snapshot: null,
-    };
+    return blankMessage(type, this.id, to, this.term);
   }
+
 
   private send(m: Message): void {
     const durable = waitsForPersist(m.type) && !(this.faultVoteBeforePersist && m.type === "voteResp");

@@ -1,3 +1,4 @@
+import { MESSAGE_TYPES } from "../raft/message.ts";
 import type { ConfState, Entry, EntryKind, Message, MessageType, NodeId, SnapshotMeta } from "../raft/types.ts";
 import type { TransportErrorCode } from "./transport-error.ts";
 import { Reader, Writer, badFrame } from "./wire.ts";
@@ -26,20 +27,6 @@ const KIND_RPC_REQUEST = 4;
 const KIND_RPC_REPLY = 5;
 
 // Wire codes are positions in these lists: append only, never reorder.
-const MESSAGE_TYPES: readonly MessageType[] = [
-  "app",
-  "appResp",
-  "heartbeat",
-  "heartbeatResp",
-  "vote",
-  "voteResp",
-  "preVote",
-  "preVoteResp",
-  "snap",
-  "timeoutNow",
-  "readIndex",
-  "readIndexResp",
-];
 const MESSAGE_TYPE_CODES = new Map<MessageType, number>(MESSAGE_TYPES.map((t, i) => [t, i]));
 const ENTRY_KINDS: readonly EntryKind[] = ["normal", "conf"];
 const ERROR_CODES: readonly TransportErrorCode[] = ["timeout", "no_responder", "too_large", "bad_frame", "remote_error", "closed"];

@@ -1,3 +1,4 @@
+import { blankMessage } from "../raft/message.ts";
 import { describe, expect, test } from "bun:test";
 import type { Message, NodeId } from "../raft/types.ts";
 import { TransportError } from "./transport-error.ts";
@@ -14,19 +15,7 @@ export type MakeTransportCluster = (nodeIds: readonly NodeId[]) => Promise<Trans
 const WAIT_MS = 10_000;
 
 export function message(over: Partial<Message> & Pick<Message, "from" | "to">): Message {
-  return {
-    type: "heartbeat",
-    term: 1,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: 0,
-    snapshot: null,
-    ...over,
-  };
+  return { ...blankMessage("heartbeat", over.from, over.to, 1), ...over };
 }
 
 function snapMessage(from: NodeId, to: NodeId): Message {

@@ -7,6 +7,7 @@
 // "!!" so that it shows up in the expected output (and must be explained there or
 // reported as a core bug, never recorded silently).
 
+import { MESSAGE_TYPES } from "../../src/raft/message.ts";
 import { decodeConfEntry } from "../../src/raft/confchange.ts";
 import { RaftError } from "../../src/raft/errors.ts";
 import { Raft, emptyRestoredState, type RaftConfig } from "../../src/raft/raft.ts";
@@ -199,20 +200,6 @@ function parseBool(s: string, what: string): boolean {
   throw new UsageError(`${what}: expected true or false, got ${s}`);
 }
 
-const MESSAGE_TYPES: readonly MessageType[] = [
-  "app",
-  "appResp",
-  "heartbeat",
-  "heartbeatResp",
-  "vote",
-  "voteResp",
-  "preVote",
-  "preVoteResp",
-  "snap",
-  "timeoutNow",
-  "readIndex",
-  "readIndexResp",
-];
 
 export class InteractionEnv {
   private readonly nodes = new Map<NodeId, SimNode>();

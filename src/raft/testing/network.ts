@@ -14,6 +14,7 @@
 // and that acknowledgements only leave after persistence.
 
 import { Raft, emptyRestoredState, type RaftConfig } from "../raft.ts";
+import { blankMessage } from "../message.ts";
 import { SeededRng } from "../random.ts";
 import type {
   ConfState,
@@ -39,20 +40,8 @@ export class InvariantError extends Error {
 }
 
 /** A full Message from the fields a test cares about. */
-export function msg(
-  p: Partial<Message> & Pick<Message, "type" | "from" | "to" | "term">,
-): Message {
-  return {
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: 0,
-    snapshot: null,
-    ...p,
-  };
+export function msg(p: Partial<Message> & Pick<Message, "type" | "from" | "to" | "term">): Message {
+  return { ...blankMessage(p.type, p.from, p.to, p.term), ...p };
 }
 
 export function entry(index: number, term: number, data = `e${index}t${term}`, kind: EntryKind = "normal"): Entry {
