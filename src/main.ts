@@ -11,6 +11,7 @@ commands:
   node      run one node (concord node --help)
   cluster   cluster up: a local nats-server and 5 nodes (concord cluster up --help)
   setup     install what Concord needs here (nats-server), or say how
+  chat      use the chat from a terminal (concord chat --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -36,6 +37,10 @@ async function main(argv: string[]): Promise<number> {
     case "cluster": {
       const { runClusterCommand } = await import("./cli/cluster-command.ts");
       return runClusterCommand(rest, onSignal);
+    }
+    case "chat": {
+      const [{ runChatCommand }, { processChatIo }] = await Promise.all([import("./cli/chat-command.ts"), import("./cli/chat-terminal.ts")]);
+      return runChatCommand(rest, processChatIo(onSignal));
     }
     case undefined:
     case "--help":
