@@ -4,6 +4,6 @@ import { defineConfig } from "drizzle-kit";
 // nodes apply pending migrations when they start.
 export default defineConfig({
   dialect: "sqlite",
-  schema: "./src/storage/schema.ts",
+  schema: ["./src/storage/schema.ts", "./src/storage/chat-schema.ts"],
   out: "./migrations",
 });

@@ -1,0 +1,39 @@
+import type { Transaction } from "@libsql/client";
+import { IDEMPOTENCY_PER_ACCOUNT_MAX, IDEMPOTENCY_RETENTION_INDEXES } from "./chat-limits.ts";
+import type { ApplyResult, Idempotency } from "./commands.ts";
+import { integerAt, textAt } from "./row-values.ts";
+
+// De-duplication as in the Raft dissertation §6.3: the state machine remembers the
+// result of each keyed command, so a retry (say, after the first leader died having
+// committed it) returns that result instead of running again. Records are dropped by
+// rules that depend only on the log, so every node drops the same ones.
+
+/** The first result of the command with this key, or null if none is remembered. */
+export async function firstResult(tx: Transaction, idempotency: Idempotency): Promise<ApplyResult | null> {
+  const rows = await tx.execute({ sql: "SELECT result FROM idempotency WHERE account = ? AND key = ?", args: [idempotency.account, idempotency.key] });
+  const row = rows.rows[0];
+  return row === undefined ? null : (JSON.parse(textAt(row, 0)) as ApplyResult);
+}
+
+/** Remember a result, keeping at most IDEMPOTENCY_PER_ACCOUNT_MAX per account (the newest). */
+export async function rememberResult(tx: Transaction, idempotency: Idempotency, index: number, result: ApplyResult): Promise<void> {
+  await tx.execute({
+    sql: "INSERT INTO idempotency (account, key, idx, result) VALUES (?, ?, ?, ?)",
+    args: [idempotency.account, idempotency.key, index, JSON.stringify(result)],
+  });
+  // Each entry writes at most one record, so idx is unique and "the newest N" is exact.
+  const kept = await tx.execute({
+    sql: "SELECT idx FROM idempotency WHERE account = ? ORDER BY idx DESC LIMIT 1 OFFSET ?",
+    args: [idempotency.account, IDEMPOTENCY_PER_ACCOUNT_MAX - 1],
+  });
+  const oldestKept = kept.rows[0];
+  if (oldestKept !== undefined) {
+    await tx.execute({ sql: "DELETE FROM idempotency WHERE account = ? AND idx < ?", args: [idempotency.account, integerAt(oldestKept, 0)] });
+  }
+}
+
+/** Drop records written IDEMPOTENCY_RETENTION_INDEXES or more indexes ago; run for every command entry. */
+export async function pruneIdempotency(tx: Transaction, index: number): Promise<void> {
+  const horizon = index - IDEMPOTENCY_RETENTION_INDEXES;
+  if (horizon > 0) await tx.execute({ sql: "DELETE FROM idempotency WHERE idx <= ?", args: [horizon] });
+}

@@ -1,0 +1,156 @@
+import type { Client, Row } from "@libsql/client";
+import type { NodeDatabase } from "../storage/node-database.ts";
+import { accountGlob } from "./account-glob.ts";
+import type { AccountPage, ChatQueries, Conversation, EventsAfter, MessagePage } from "./chat-queries.ts";
+import { CONVERSATIONS_MAX, EVENT_RETENTION_INDEXES } from "./chat-limits.ts";
+import type { AccountView, ChatEvent } from "./commands.ts";
+import { MESSAGE_COLUMNS, toChatMessage } from "./message-rows.ts";
+import { clampPageLimit } from "./page-limit.ts";
+import { integerAt, textAt } from "./row-values.ts";
+
+/** Larger than any log index: "no upper bound" for `id < before`. */
+const NO_BEFORE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * ChatQueries over a node's libSQL file. Each answer that takes more than one statement
+ * reads them in one read transaction, so it sees a single applied state even while
+ * apply commits on another connection.
+ *
+ * A message a deleted account sent keeps the sender's name with sender_deleted = 1; the
+ * name may be taken again. Such messages show to their recipient (fromDeleted: true,
+ * under the old name) but never count as sent by the new holder of the name.
+ */
+export class LibsqlChatQueries implements ChatQueries {
+  private readonly client: Client;
+
+  constructor(database: NodeDatabase) {
+    this.client = database.client;
+  }
+
+  async account(username: string): Promise<AccountView | null> {
+    const rows = await this.client.execute({ sql: "SELECT username, created_at FROM accounts WHERE username = ?", args: [username] });
+    const row = rows.rows[0];
+    return row === undefined ? null : toAccountView(row);
+  }
+
+  async passwordHash(username: string): Promise<string | null> {
+    const rows = await this.client.execute({ sql: "SELECT password_hash FROM accounts WHERE username = ?", args: [username] });
+    const row = rows.rows[0];
+    return row === undefined ? null : textAt(row, 0);
+  }
+
+  async listAccounts(pattern: string, limit: number, cursor: string | null): Promise<AccountPage> {
+    const glob = accountGlob(pattern);
+    if (glob === null) return { accounts: [], total: 0, nextCursor: null };
+    const pageSize = clampPageLimit(limit);
+    // Every username is non-empty, so "" as the cursor starts at the first.
+    const [page, total] = await this.client.batch(
+      [
+        { sql: "SELECT username, created_at FROM accounts WHERE username GLOB ? AND username > ? ORDER BY username LIMIT ?", args: [glob, cursor ?? "", pageSize + 1] },
+        { sql: "SELECT count(*) FROM accounts WHERE username GLOB ?", args: [glob] },
+      ],
+      "read",
+    );
+    const accounts = (page?.rows ?? []).slice(0, pageSize).map(toAccountView);
+    const more = (page?.rows.length ?? 0) > pageSize;
+    return { accounts, total: countOf(total?.rows[0]), nextCursor: more ? (accounts[accounts.length - 1]?.username ?? null) : null };
+  }
+
+  async sessionAccount(tokenHash: string): Promise<string | null> {
+    const rows = await this.client.execute({ sql: "SELECT username FROM sessions WHERE token_hash = ?", args: [tokenHash] });
+    const row = rows.rows[0];
+    return row === undefined ? null : textAt(row, 0);
+  }
+
+  async conversation(username: string, other: string, limit: number, before: number | null): Promise<MessagePage> {
+    const pageSize = clampPageLimit(limit);
+    // One bounded range scan per direction (each on its own index), merged. UNION, not
+    // UNION ALL: in a conversation with oneself both halves find the same rows.
+    const rows = await this.client.execute({
+      sql: `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
+                           WHERE sender = ?1 AND recipient = ?2 AND sender_deleted = 0 AND id < ?3 ORDER BY id DESC LIMIT ?4)
+            UNION
+            SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
+                           WHERE sender = ?2 AND recipient = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?4)
+            ORDER BY id DESC LIMIT ?4`,
+      args: [username, other, before ?? NO_BEFORE, pageSize + 1],
+    });
+    return toMessagePage(rows.rows, pageSize);
+  }
+
+  async unread(username: string, limit: number, before: number | null): Promise<MessagePage> {
+    const pageSize = clampPageLimit(limit);
+    const rows = await this.client.execute({
+      sql: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient = ? AND read_at IS NULL AND id < ? ORDER BY id DESC LIMIT ?`,
+      args: [username, before ?? NO_BEFORE, pageSize + 1],
+    });
+    return toMessagePage(rows.rows, pageSize);
+  }
+
+  async unreadCount(username: string): Promise<number> {
+    const rows = await this.client.execute({ sql: "SELECT count(*) FROM messages WHERE recipient = ? AND read_at IS NULL", args: [username] });
+    return countOf(rows.rows[0]);
+  }
+
+  /** The CONVERSATIONS_MAX partners with the newest last messages, newest first. */
+  async conversations(username: string): Promise<readonly Conversation[]> {
+    const rows = await this.client.execute({
+      sql: `WITH mine AS (
+              SELECT recipient AS partner, id, 0 AS unread FROM messages WHERE sender = ?1 AND sender_deleted = 0
+              UNION ALL
+              SELECT sender, id, read_at IS NULL FROM messages WHERE recipient = ?1
+            ),
+            latest AS (
+              SELECT partner, max(id) AS last_id, sum(unread) AS unread FROM mine GROUP BY partner ORDER BY last_id DESC LIMIT ?2
+            )
+            SELECT ${MESSAGE_COLUMNS}, latest.partner, latest.unread FROM latest JOIN messages ON messages.id = latest.last_id
+            ORDER BY latest.last_id DESC`,
+      args: [username, CONVERSATIONS_MAX],
+    });
+    return rows.rows.map((row) => ({ with: textAt(row, 7), lastMessage: toChatMessage(row), unread: integerAt(row, 8) }));
+  }
+
+  /**
+   * Events for `account` with index > afterIndex, oldest first, at most `limit` (clamped
+   * to 1..200). Each account has at most one event per index, so a page never splits
+   * an index: the next page starts after the last event's index.
+   *
+   * Retention: applying entry i deletes events at indexes <= i - EVENT_RETENTION_INDEXES.
+   * So at applied index A everything above the horizon H = A - EVENT_RETENTION_INDEXES is
+   * kept, and `complete` is true exactly when no pruned event can lie after afterIndex:
+   * afterIndex >= H, or the account was created after H (none of its events are older).
+   * Deleting messages or accounts also removes events on purpose; that is not a gap.
+   */
+  async eventsAfter(account: string, afterIndex: number, limit: number): Promise<EventsAfter> {
+    const [events, applied, created] = await this.client.batch(
+      [
+        { sql: "SELECT idx, type, data FROM events WHERE account = ? AND idx > ? ORDER BY idx, seq LIMIT ?", args: [account, afterIndex, clampPageLimit(limit)] },
+        "SELECT applied_index FROM state_machine_meta WHERE singleton = 1",
+        { sql: "SELECT created_index FROM accounts WHERE username = ?", args: [account] },
+      ],
+      "read",
+    );
+    const appliedRow = applied?.rows[0];
+    const createdRow = created?.rows[0];
+    const horizon = (appliedRow === undefined ? 0 : integerAt(appliedRow, 0)) - EVENT_RETENTION_INDEXES;
+    const complete = afterIndex >= horizon || (createdRow !== undefined && integerAt(createdRow, 0) > horizon);
+    return { events: (events?.rows ?? []).map((row) => toChatEvent(account, row)), complete };
+  }
+}
+
+function toAccountView(row: Row): AccountView {
+  return { username: textAt(row, 0), createdAt: textAt(row, 1) };
+}
+
+function toMessagePage(rows: readonly Row[], pageSize: number): MessagePage {
+  const messages = rows.slice(0, pageSize).map(toChatMessage);
+  return { messages, nextBefore: rows.length > pageSize ? (messages[messages.length - 1]?.id ?? null) : null };
+}
+
+function toChatEvent(account: string, row: Row): ChatEvent {
+  return { index: integerAt(row, 0), account, type: textAt(row, 1), data: JSON.parse(textAt(row, 2)) } as ChatEvent;
+}
+
+function countOf(row: Row | undefined): number {
+  return row === undefined ? 0 : integerAt(row, 0);
+}

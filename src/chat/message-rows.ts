@@ -1,0 +1,18 @@
+import type { Row } from "@libsql/client";
+import type { ChatMessage } from "./commands.ts";
+import { integerAt, textAt, textOrNullAt } from "./row-values.ts";
+
+/** The columns `toChatMessage` reads, in its order; select them as `SELECT ${MESSAGE_COLUMNS} ...`. */
+export const MESSAGE_COLUMNS = "id, sender, recipient, content, sent_at, read_at, sender_deleted";
+
+export function toChatMessage(row: Row): ChatMessage {
+  return {
+    id: integerAt(row, 0),
+    from: textAt(row, 1),
+    fromDeleted: integerAt(row, 6) !== 0,
+    to: textAt(row, 2),
+    content: textAt(row, 3),
+    sentAt: textAt(row, 4),
+    readAt: textOrNullAt(row, 5),
+  };
+}
