@@ -1,0 +1,110 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { deleteCookie } from "hono/cookie";
+import { USERNAME_PATTERN } from "../chat/chat-limits.ts";
+import { createRouter, type ApiDeps } from "./api-env.ts";
+import { SESSION_COOKIE, signedIn } from "./auth.ts";
+import { ApiError, unauthorized } from "./errors.ts";
+import { beginRead } from "./reads.ts";
+import { Account, ConsistencyQuery, errors, IdempotencyHeaders, LimitQuery, NewPassword, Password, Username, bearerSecurity } from "./schemas.ts";
+import { execute } from "./writes.ts";
+
+/** Globs use `*` and `?` over username characters; bounded so matching stays cheap. */
+const Pattern = z.string().regex(/^[A-Za-z0-9_.\-*?]{1,64}$/).default("*");
+const Cursor = z.string().max(64).optional();
+
+export function accountRoutes(deps: ApiDeps) {
+  const app = createRouter();
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/accounts",
+      summary: "Sign up",
+      request: {
+        headers: IdempotencyHeaders,
+        body: { required: true, content: { "application/json": { schema: z.object({ username: Username, password: NewPassword }) } } },
+      },
+      responses: { 201: { description: "created", content: { "application/json": { schema: Account } } }, ...errors(400, 409, 413, 429, 503) },
+    }),
+    async (c) => {
+      const { username, password } = c.req.valid("json");
+      // Hashed here, once, by the node that took the request: only the slow hash is replicated.
+      const passwordHash = await c.var.deadline.run(() => deps.passwords.hash(password));
+      const { account } = await execute(c, deps, username, { type: "createAccount", username, passwordHash }, "accountCreated");
+      c.header("Location", `/v1/accounts/${encodeURIComponent(account.username)}`);
+      return c.json({ username: account.username, createdAt: account.createdAt }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/accounts/{username}",
+      summary: "One account",
+      request: { params: z.object({ username: z.string().max(64) }), query: z.object({ consistency: ConsistencyQuery }) },
+      responses: { 200: { description: "the account", content: { "application/json": { schema: Account } } }, ...errors(400, 404, 429, 503) },
+    }),
+    async (c) => {
+      const { username } = c.req.valid("param");
+      const notFound = new ApiError(404, "not_found", `no account named '${username}'`);
+      if (!USERNAME_PATTERN.test(username)) throw notFound;
+      await beginRead(c, deps, c.req.valid("query").consistency);
+      const account = await c.var.deadline.run(() => deps.backend.queries.account(username));
+      if (account === null) throw notFound;
+      return c.json({ username: account.username, createdAt: account.createdAt }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/accounts",
+      summary: "List accounts by glob, sorted by name",
+      security: bearerSecurity,
+      middleware: signedIn(deps, "read"),
+      request: { query: z.object({ pattern: Pattern, limit: LimitQuery, cursor: Cursor, consistency: ConsistencyQuery }) },
+      responses: {
+        200: {
+          description: "a page of accounts",
+          content: { "application/json": { schema: z.object({ accounts: z.array(Account), total: z.number().int(), nextCursor: z.string().nullable() }) } },
+        },
+        ...errors(400, 401, 429, 503),
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      await beginRead(c, deps, query.consistency);
+      const page = await c.var.deadline.run(() => deps.backend.queries.listAccounts(query.pattern, query.limit ?? 50, query.cursor ?? null));
+      return c.json({ accounts: page.accounts.map((a) => ({ username: a.username, createdAt: a.createdAt })), total: page.total, nextCursor: page.nextCursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/accounts/me",
+      summary: "Delete my account (needs the password)",
+      description: "The account, its sessions and the messages it received are gone; messages it sent stay with their recipients, marked fromDeleted.",
+      security: bearerSecurity,
+      middleware: signedIn(deps, "write"),
+      request: {
+        headers: IdempotencyHeaders,
+        body: { required: true, content: { "application/json": { schema: z.object({ password: Password }) } } },
+      },
+      responses: { 204: { description: "deleted" }, ...errors(400, 401, 403, 429, 503) },
+    }),
+    async (c) => {
+      const { password } = c.req.valid("json");
+      const me = c.var.session;
+      const stored = await c.var.deadline.run(() => deps.backend.queries.passwordHash(me.account));
+      if (stored === null) throw unauthorized("the account no longer exists");
+      const ok = await c.var.deadline.run(() => deps.passwords.verify(password, stored));
+      if (!ok) throw new ApiError(403, "wrong_password", "the password is wrong");
+      await execute(c, deps, me.account, { type: "deleteAccount", username: me.account }, "accountDeleted");
+      deleteCookie(c, SESSION_COOKIE, { path: "/" });
+      return c.body(null, 204);
+    },
+  );
+
+  return app;
+}

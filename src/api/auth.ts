@@ -1,0 +1,94 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import type { ApiDeps, AppEnv } from "./api-env.ts";
+import { ApiError, unauthorized } from "./errors.ts";
+import { beginRead } from "./reads.ts";
+
+/** The browser UI's session cookie (HttpOnly, SameSite=Strict: scripts and other sites cannot use it). */
+export const SESSION_COOKIE = "concord_session";
+
+// 32 random bytes in base64url without padding: exactly 43 characters. Anything else is
+// rejected before touching the node, so junk tokens cannot trigger read barriers.
+const TOKEN_BYTES = 32;
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+export function newToken(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));
+}
+
+/** Only this hash is replicated and stored: a copy of the database does not hand out sessions. */
+export async function hashToken(token: string): Promise<string> {
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
+}
+
+export interface Session {
+  readonly account: string;
+  readonly tokenHash: string;
+}
+
+/** The token from `Authorization: Bearer` or, failing that, the session cookie. */
+export function presentedToken(c: Context<AppEnv>): string | null {
+  const header = c.req.header("authorization");
+  if (header !== undefined) {
+    const match = /^Bearer[ ]+(\S{1,512})\s*$/i.exec(header);
+    return match?.[1] ?? null;
+  }
+  return getCookie(c, SESSION_COOKIE) ?? null;
+}
+
+/**
+ * The signed-in account. A miss is checked again after a read barrier: the login may have
+ * committed through another node a moment ago and not be applied here yet. A hit needs no
+ * barrier (the local copy only moves forward), except that a logout elsewhere reaches this
+ * node one apply later; linearizable reads run their barrier first, so they see it.
+ */
+export async function authenticate(c: Context<AppEnv>, deps: ApiDeps): Promise<Session> {
+  const token = presentedToken(c);
+  if (token === null || !TOKEN_PATTERN.test(token)) throw unauthorized();
+  const tokenHash = await hashToken(token);
+  const deadline = c.var.deadline;
+  let account = await deadline.run(() => deps.backend.queries.sessionAccount(tokenHash));
+  if (account === null && !c.var.barrierDone) {
+    await deadline.run((timeoutMs) => deps.backend.readBarrier(timeoutMs));
+    c.set("barrierDone", true);
+    account = await deadline.run(() => deps.backend.queries.sessionAccount(tokenHash));
+  }
+  if (account === null) throw unauthorized("the session token is unknown or was revoked");
+  return { account, tokenHash };
+}
+
+/**
+ * Route middleware for signed-in routes; runs before body validation, so an anonymous
+ * request gets 401 whatever it sent. For a linearizable read the barrier comes first, so
+ * the session check also sees a logout committed through another node.
+ */
+export function signedIn(deps: ApiDeps, kind: "read" | "write"): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (kind === "read" && c.req.query("consistency") !== "local") await beginRead(c, deps, "linearizable");
+    c.set("session", await authenticate(c, deps));
+    await next();
+  };
+}
+
+/** Admin routes: `Authorization: Bearer <adminToken>`, compared in constant time. */
+export async function requireAdmin(c: Context<AppEnv>, deps: ApiDeps): Promise<void> {
+  if (deps.adminToken === null) throw new ApiError(403, "admin_disabled", "this node has no admin token configured");
+  const presented = /^Bearer[ ]+(\S{1,512})\s*$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+  // Comparing digests keeps the time independent of where the strings first differ.
+  const [a, b] = await Promise.all([hashToken(presented), hashToken(deps.adminToken)]);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  if (diff !== 0 || presented === "") throw new ApiError(403, "forbidden", "admin routes need Authorization: Bearer <admin token>");
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  return out;
+}

@@ -1,0 +1,35 @@
+import type { ChatQueries } from "../chat/chat-queries.ts";
+import type { ApplyResult, ChatCommand, ChatEvent } from "../chat/commands.ts";
+import type { NodeView } from "./node-view.ts";
+
+/**
+ * Everything the HTTP layer needs from a node. Web-standard code only depends on this,
+ * so the API runs unchanged on Bun and Deno.
+ *
+ * `execute` and `readBarrier` reject with an error whose `code` is one of
+ * "unavailable" | "overloaded" | "stopped" | "invalid" (a NodeError); the API maps
+ * them to 503 (with Retry-After), 429, 503 and 400.
+ */
+export interface ChatBackend extends NodeView {
+  /** Replicate a command (forwarded to the leader as needed); resolves with its result once applied. */
+  execute(command: ChatCommand, timeoutMs: number): Promise<ApplyResult>;
+  /** After it resolves, local queries reflect every write acknowledged before the call. */
+  readBarrier(timeoutMs: number): Promise<void>;
+  readonly queries: ChatQueries;
+  /** Live events as they are applied on this node; returns an unsubscribe function. */
+  onEvent(listener: (event: ChatEvent) => void): () => void;
+  /** Called whenever role, term, leader, commit or applied change (dashboard SSE). */
+  onStatusChange(listener: () => void): () => void;
+  /** Admin operations (the API checks the admin token first). */
+  addMember(id: number, voter: boolean, timeoutMs: number): Promise<void>;
+  removeMember(id: number, timeoutMs: number): Promise<void>;
+  transferLeadership(to: number, timeoutMs: number): Promise<void>;
+  /** Prometheus text for /metrics (node and raft figures; the API adds its own HTTP figures). */
+  nodeMetrics(): string;
+}
+
+/** Slow salted password hashing, injected by the entry point (Bun.password on Bun). */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+}

@@ -1,0 +1,99 @@
+import { z } from "@hono/zod-openapi";
+import { CONTENT_MAX_CHARS, IDEMPOTENCY_KEY_MAX_CHARS, IDS_PER_COMMAND_MAX, PAGE_LIMIT_MAX, USERNAME_PATTERN } from "../chat/chat-limits.ts";
+
+// Shared request and response schemas. A rule's zod error message is its stable error
+// code (see VALIDATION_CODES); rules without one answer `invalid_request`.
+
+/** Passwords are hashed slowly; an unbounded one would make that hashing a DoS lever. */
+export const PASSWORD_MAX_CHARS = 1024;
+export const PASSWORD_MIN_CHARS = 8;
+
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.string().openapi({ example: "username_taken" }), message: z.string() }) })
+  .openapi("Error");
+
+export const Username = z.string().regex(USERNAME_PATTERN, { error: "invalid_username" }).openapi({ example: "alice" });
+
+export const NewPassword = z
+  .string()
+  .min(PASSWORD_MIN_CHARS, { error: "weak_password" })
+  .max(PASSWORD_MAX_CHARS)
+  .openapi({ format: "password" });
+
+/** A password being checked, not set: any length up to the bound (never reveal the rules at login). */
+export const Password = z.string().max(PASSWORD_MAX_CHARS).openapi({ format: "password" });
+
+/** Content is trimmed, then counted in code points, as the state machine counts it. */
+export const Content = z
+  .string()
+  .max(CONTENT_MAX_CHARS * 4, { error: "invalid_content" })
+  .trim()
+  .refine((text) => text.length > 0 && countCodePoints(text) <= CONTENT_MAX_CHARS, { error: "invalid_content" })
+  .openapi({ example: "hello" });
+
+export const MessageId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const MessageIds = z.array(MessageId).min(1).max(IDS_PER_COMMAND_MAX);
+
+export const Account = z.object({ username: z.string(), createdAt: z.string().openapi({ format: "date-time" }) }).openapi("Account");
+
+export const Message = z
+  .object({
+    id: z.number().int().openapi({ description: "the log index that created it" }),
+    from: z.string(),
+    fromDeleted: z.boolean().openapi({ description: "the sender's account was deleted; `from` is the name it had" }),
+    to: z.string(),
+    content: z.string(),
+    sentAt: z.string().openapi({ format: "date-time" }),
+    readAt: z.string().nullable().openapi({ format: "date-time" }),
+  })
+  .openapi("Message");
+
+/** Query numbers arrive as text; digits only, so "1e3" or "0x10" do not sneak through. */
+export const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,16}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+export const LimitQuery = queryInt(1, PAGE_LIMIT_MAX).optional().openapi({ type: "integer", minimum: 1, maximum: PAGE_LIMIT_MAX, default: 50 });
+
+export const ConsistencyQuery = z
+  .enum(["linearizable", "local"])
+  .default("linearizable")
+  .openapi({ description: "`local` answers from this node's copy at once; see X-Concord-Applied-Index / X-Concord-Commit-Index" });
+
+export const IdempotencyHeaders = z.object({
+  "Idempotency-Key": z
+    .string()
+    .min(1, { error: "invalid_idempotency_key" })
+    .max(IDEMPOTENCY_KEY_MAX_CHARS, { error: "invalid_idempotency_key" })
+    .optional()
+    .openapi({ description: "a retry with the same key (and account) returns the first result and changes nothing" }),
+});
+
+export function countCodePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+/** Error responses for the OpenAPI document; handlers throw ApiError, so these are documentation only. */
+export function errors(...statuses: readonly number[]) {
+  const described: Record<number, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }> = {};
+  for (const status of statuses) described[status] = { description: ERROR_DESCRIPTIONS[status] ?? "error", content: { "application/json": { schema: ErrorSchema } } };
+  return described;
+}
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "invalid request",
+  401: "not signed in",
+  403: "forbidden",
+  404: "not found",
+  409: "conflict",
+  413: "payload too large",
+  429: "overloaded",
+  503: "no leader or no quorum; retry after Retry-After",
+};
+
+export const bearerSecurity = [{ bearer: [] as string[] }];
