@@ -16,7 +16,11 @@ commands:
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const serve = (options: Parameters<typeof Bun.serve>[0]) => Bun.serve(options);
+  const serve = (options: Parameters<typeof Bun.serve>[0]) => {
+    const server = Bun.serve(options);
+    // Close open event streams too: they never finish by themselves.
+    return { stop: () => server.stop(true) };
+  };
   const onSignal = (signal: "SIGINT" | "SIGTERM", handler: () => void) => process.on(signal, handler);
   switch (command) {
     case "node":

@@ -1,4 +1,5 @@
-import { mkdir } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureNatsServer } from "./ensure-nats-server.ts";
@@ -46,6 +47,8 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
   if (![count, natsPort, httpPort].every((n) => Number.isInteger(n) && n > 0)) throw new UsageError(`--nodes and ports must be positive integers\n\n${USAGE}`);
   const dataDir = resolve(values.data);
   const ids = Array.from({ length: count }, (_, i) => i + 1);
+  await mkdir(dataDir, { recursive: true });
+  const adminToken = await loadOrCreateAdminToken(join(dataDir, "admin-token"));
 
   let nats: NatsServer;
   try {
@@ -77,6 +80,7 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
         logPath: join(dir, "node.log"),
         args: ["--id", String(id), "--data", dir, "--nats", nats.url, "--nats-user", user, "--nats-pass", pass,
           "--http", `127.0.0.1:${httpPort + id - 1}`, "--peers", ids.join(","), "--log-level", values["log-level"]],
+        env: { CONCORD_ADMIN_TOKEN: adminToken },
       });
       nodes.push(node);
       const { http } = await node.start();
@@ -86,7 +90,7 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
     await stopAll();
     throw error;
   }
-  process.stdout.write(`cluster up: ${count} nodes, NATS at ${nats.url}. Ctrl+C stops everything.\n`);
+  process.stdout.write(`cluster up: ${count} nodes, NATS at ${nats.url}. Admin token in ${join(dataDir, "admin-token")}. Ctrl+C stops everything.\n`);
   await new Promise<void>((done) => {
     let stopping = false;
     const handler = () => {
@@ -98,4 +102,13 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
     onSignal("SIGTERM", handler);
   });
   return 0;
+}
+
+/** One admin token per data directory, kept readable only by its owner. */
+async function loadOrCreateAdminToken(path: string): Promise<string> {
+  const existing = await readFile(path, "utf8").catch(() => null);
+  if (existing !== null && existing.trim() !== "") return existing.trim();
+  const token = randomBytes(24).toString("base64url");
+  await writeFile(path, `${token}\n`, { mode: 0o600 });
+  return token;
 }

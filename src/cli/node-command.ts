@@ -1,11 +1,17 @@
-import { Hono } from "hono";
-import { clusterRoutes } from "../api/cluster-routes.ts";
+import { createApp } from "../api/app.ts";
 import { startConcordNode } from "../node/concord-node.ts";
 import { JsonLogger } from "../node/logger.ts";
+import { bunPasswordHasher } from "./bun-password-hasher.ts";
 import { parseNodeOptions } from "./node-options.ts";
 
 /** How an entry point serves HTTP (Bun.serve there; this file stays runtime-neutral). */
-export type ServeHttp = (options: { hostname: string; port: number; fetch: (request: Request) => Response | Promise<Response> }) => {
+export type ServeHttp = (options: {
+  hostname: string;
+  port: number;
+  /** Seconds a quiet connection may stay open; above the 15 s SSE heartbeat. */
+  idleTimeout: number;
+  fetch: (request: Request) => Response | Promise<Response>;
+}) => {
   stop(): void | Promise<void>;
 };
 
@@ -19,16 +25,8 @@ export async function runNodeCommand(
   const options = parseNodeOptions(argv, env);
   const logger = new JsonLogger((line) => process.stderr.write(line), options.logLevel, { node: options.id });
   const node = await startConcordNode(options, logger);
-  const app = new Hono();
-  app.route(
-    "/",
-    clusterRoutes({
-      cluster: options.cluster,
-      status: () => node.raft.status(),
-      appliedState: () => node.stateMachine.appliedState(),
-    }),
-  );
-  const server = serve({ hostname: options.httpHost, port: options.httpPort, fetch: app.fetch });
+  const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken });
+  const server = serve({ hostname: options.httpHost, port: options.httpPort, idleTimeout: 60, fetch: app.fetch });
   // One line on stdout so a supervisor (or a person) knows where we are.
   process.stdout.write(`${JSON.stringify({ event: "listening", node: options.id, http: `http://${options.httpHost}:${options.httpPort}`, data: options.dataDir })}\n`);
 

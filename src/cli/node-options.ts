@@ -7,6 +7,8 @@ export interface NodeProcessOptions extends ConcordNodeConfig {
   httpHost: string;
   httpPort: number;
   logLevel: LogLevel;
+  /** Bearer token for the admin routes (membership, transfer); null disables them. */
+  adminToken: string | null;
 }
 
 /** A usage mistake: the message says what to fix; the process exits 2. */
@@ -29,6 +31,7 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
   --election-ticks N   election timeout in ticks (default 15)
   --heartbeat-ticks N  heartbeat interval in ticks (default 2)
   --snapshot-every N   snapshot + compact after N applied entries (default 10000)
+  --admin-token T      enables admin routes for this bearer token  env CONCORD_ADMIN_TOKEN
   --log-level L        debug|info|warn|error (default warn)         env CONCORD_LOG_LEVEL
   --config FILE        JSON file with any of the above (camelCase keys); flags win
 `;
@@ -66,6 +69,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
         "heartbeat-ticks": { type: "string" },
         "snapshot-every": { type: "string" },
         "log-level": { type: "string" },
+        "admin-token": { type: "string" },
         config: { type: "string" },
       },
     });
@@ -102,6 +106,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
     heartbeatIntervalTicks: positiveInt(pick(flags["heartbeat-ticks"], "CONCORD_HEARTBEAT_TICKS", "heartbeatTicks") ?? String(DEFAULTS.heartbeatTicks), "--heartbeat-ticks"),
     snapshotEveryEntries: positiveInt(pick(flags["snapshot-every"], "CONCORD_SNAPSHOT_EVERY", "snapshotEvery") ?? String(DEFAULTS.snapshotEvery), "--snapshot-every"),
     logLevel,
+    adminToken: pick(flags["admin-token"], "CONCORD_ADMIN_TOKEN", "adminToken") ?? null,
   };
 }
 

@@ -1,11 +1,15 @@
 import { join } from "node:path";
-import type { Transaction } from "@libsql/client";
+import { drizzle } from "drizzle-orm/libsql";
+import { ChatStateMachine } from "../chat/chat-state-machine.ts";
+import { encodeProposal } from "../chat/command-codec.ts";
+import { LibsqlChatQueries } from "../chat/libsql-chat-queries.ts";
 import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
 import { LibsqlRaftStorage } from "../storage/libsql-storage.ts";
-import { closeNodeDatabase, openNodeDatabase, type NodeDatabase } from "../storage/node-database.ts";
+import { closeNodeDatabase, openNodeDatabase, openReader, type NodeDatabase } from "../storage/node-database.ts";
 import { NatsTransport } from "../transport/nats-transport.ts";
 import { LibsqlStateMachine } from "./libsql-state-machine.ts";
 import type { Logger } from "./logger.ts";
+import { NodeChatBackend } from "./node-chat-backend.ts";
 import { RaftNode } from "./raft-node.ts";
 
 export interface ConcordNodeConfig {
@@ -27,18 +31,19 @@ export interface ConcordNode {
   readonly raft: RaftNode;
   readonly database: NodeDatabase;
   readonly stateMachine: LibsqlStateMachine;
+  readonly backend: NodeChatBackend;
   stop(options?: { transferLeadership?: boolean }): Promise<void>;
 }
 
-// Until the chat state machine lands, commands are opaque: applying one records
-// nothing but the digest, which is enough to prove every node applied the same log.
-const applyOpaque = async (_tx: Transaction, index: number): Promise<unknown> => ({ index });
-
-/** Open a node's data directory and start its raft driver on NATS. */
+/** Open a node's data directory and start its raft driver on NATS, with the chat state machine. */
 export async function startConcordNode(config: ConcordNodeConfig, logger: Logger): Promise<ConcordNode> {
-  const database = await openNodeDatabase({ path: join(config.dataDir, "node.db"), cluster: config.cluster, nodeId: config.id });
+  const path = join(config.dataDir, "node.db");
+  const database = await openNodeDatabase({ path, cluster: config.cluster, nodeId: config.id });
+  // Queries and status reads get their own connection (see openReader).
+  const reader = await openReader(path);
   try {
-    const stateMachine = new LibsqlStateMachine({ database, tables: [], applyCommand: applyOpaque, scratchDir: config.dataDir });
+    const chat = new ChatStateMachine();
+    const stateMachine = new LibsqlStateMachine({ database, tables: chat.tables, applyCommand: chat.applyCommand, scratchDir: config.dataDir });
     const transport = new NatsTransport({
       servers: config.natsServers,
       cluster: config.cluster,
@@ -47,6 +52,7 @@ export async function startConcordNode(config: ConcordNodeConfig, logger: Logger
       ...(config.natsPass !== undefined ? { pass: config.natsPass } : {}),
       log: (event, fields) => logger.log("debug", event, { ...fields, layer: "transport" }),
     });
+    let backend: NodeChatBackend | null = null;
     const raft = await RaftNode.start({
       id: config.id,
       storage: new LibsqlRaftStorage(database),
@@ -59,17 +65,30 @@ export async function startConcordNode(config: ConcordNodeConfig, logger: Logger
       heartbeatIntervalTicks: config.heartbeatIntervalTicks,
       snapshotEveryEntries: config.snapshotEveryEntries,
       logger,
+      // sentAt and friends are the leader's clock when it proposed (API.md).
+      stampProposal: (payload, leaderTimeMs) => encodeProposal(leaderTimeMs, payload),
+      // Events leave only after their transaction committed; before the backend
+      // exists (replay at start) nobody is subscribed, so they are dropped.
+      afterApply: () => {
+        const events = chat.drainEvents();
+        backend?.publish(events);
+      },
     });
+    backend = new NodeChatBackend(config.cluster, raft, reader, new LibsqlChatQueries({ client: reader, db: drizzle(reader), path }));
+    const started = backend;
     return {
       raft,
       database,
       stateMachine,
+      backend: started,
       stop: async (options = {}) => {
         await raft.stop(options);
+        reader.close();
         await closeNodeDatabase(database);
       },
     };
   } catch (error) {
+    reader.close();
     database.client.close();
     throw error;
   }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, type InStatement, type Transaction } from "@libsql/client";
+import { createClient, type Client, type InStatement, type Transaction } from "@libsql/client";
 import type { Entry, SnapshotMeta } from "../raft/types.ts";
 import type { NodeDatabase } from "../storage/node-database.ts";
 import { withRelaxedDurability } from "../storage/relaxed-durability.ts";
@@ -46,9 +46,7 @@ export class LibsqlStateMachine implements StateMachine {
    * nodes at the same index with different digests diverged: that is a bug to report.
    */
   async appliedState(): Promise<{ index: number; digest: string }> {
-    const rows = await this.options.database.client.execute("SELECT applied_index, digest FROM state_machine_meta WHERE singleton = 1");
-    const row = rows.rows[0];
-    return { index: Number(row?.[0] ?? 0), digest: String(row?.[1] ?? "") };
+    return readAppliedState(this.options.database.client);
   }
 
   async apply(entries: readonly Entry[]): Promise<unknown[]> {
@@ -150,4 +148,11 @@ function chainDigest(previousHex: string, entry: Entry): string {
   new DataView(header.buffer).setFloat64(0, entry.index);
   header[8] = KIND_BYTE[entry.kind];
   return createHash("sha256").update(previousHex).update(header).update(entry.data).digest("hex");
+}
+
+/** The applied index and digest as committed, read through any connection to the database. */
+export async function readAppliedState(client: Pick<Client, "execute">): Promise<{ index: number; digest: string }> {
+  const rows = await client.execute("SELECT applied_index, digest FROM state_machine_meta WHERE singleton = 1");
+  const row = rows.rows[0];
+  return { index: Number(row?.[0] ?? 0), digest: String(row?.[1] ?? "") };
 }

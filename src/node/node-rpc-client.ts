@@ -5,6 +5,7 @@ import { unwrapRpcReply } from "../transport/rpc.ts";
 import { rpcSubject } from "../transport/subjects.ts";
 import { decodeForwardedReply, encodeForwardedRequest, type ForwardedRequest } from "./forwarding.ts";
 import { NodeError } from "./node-error.ts";
+import type { Proposed } from "./raft-node.ts";
 
 export interface NodeRpcClientOptions {
   servers: string | string[];
@@ -35,9 +36,9 @@ export class NodeRpcClient {
     return new NodeRpcClient(nc, options.cluster);
   }
 
-  /** Replicate `data` through node `via`; resolves with the state machine's result. */
-  propose(via: number, data: Uint8Array, timeoutMs: number): Promise<unknown> {
-    return this.send(via, { kind: "propose", data }, timeoutMs);
+  /** Replicate `data` through node `via`; resolves with its log index and the state machine's result. */
+  async propose(via: number, data: Uint8Array, timeoutMs: number): Promise<Proposed> {
+    return (await this.send(via, { kind: "propose", data }, timeoutMs)) as Proposed;
   }
 
   changeMembership(via: number, change: ConfChange, timeoutMs: number): Promise<unknown> {

@@ -4,6 +4,7 @@ import { SeededRng } from "../raft/random.ts";
 import { NONE, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "../raft/types.ts";
 import type { RaftStorage } from "../storage/raft-storage.ts";
 import type { SnapshotStore } from "../storage/snapshot-store.ts";
+import { TransportError } from "../transport/transport-error.ts";
 import type { IncomingSnapshot, Transport } from "../transport/transport.ts";
 import {
   decodeForwardedReply,
@@ -50,6 +51,12 @@ export interface NodeIoCounters {
   fsyncs: number;
   applyBatches: number;
   entriesApplied: number;
+}
+
+/** Where a proposal landed in the log, and what applying it returned. */
+export interface Proposed {
+  readonly index: number;
+  readonly result: unknown;
 }
 
 export interface NodeStatus extends Status {
@@ -155,12 +162,12 @@ export class RaftNode {
 
   // ───────────────────────────── public API ─────────────────────────────
 
-  /** Replicate `data`; resolves with the state machine's result once applied here or on the leader. */
-  async propose(data: Uint8Array, timeoutMs: number): Promise<unknown> {
+  /** Replicate `data`; resolves with its log index and the state machine's result once applied on the leader. */
+  async propose(data: Uint8Array, timeoutMs: number): Promise<Proposed> {
     const startedMs = performance.now();
-    const result = await this.withDeadline(timeoutMs, "proposal", (deadlineAt) => this.submit({ kind: "propose", data }, deadlineAt));
+    const proposed = (await this.withDeadline(timeoutMs, "proposal", (deadlineAt) => this.submit({ kind: "propose", data }, deadlineAt))) as Proposed;
     this.proposalLatency.observeMs(performance.now() - startedMs);
-    return result;
+    return proposed;
   }
 
   /** Prometheus text: raft position, I/O counters and latency histograms. */
@@ -384,7 +391,7 @@ export class RaftNode {
         const waiter = this.applyWaiters.get(entry.index);
         if (waiter === undefined) continue;
         this.applyWaiters.delete(entry.index);
-        if (waiter.term === entry.term) waiter.resolve(results[i]);
+        if (waiter.term === entry.term) waiter.resolve({ index: entry.index, result: results[i] } satisfies Proposed);
         else waiter.reject(new NodeError("dropped", `entry ${entry.index} was replaced by a new leader's`));
       }
       const last = ready.committedEntries[ready.committedEntries.length - 1]!;
@@ -496,6 +503,12 @@ export class RaftNode {
       try {
         reply = decodeForwardedReply(await this.options.transport.request(status.leader, encodeForwardedRequest(request), remainingMs));
       } catch (error) {
+        if (error instanceof TransportError && error.code === "no_responder") {
+          // Nobody received it (the leader is gone): safe to retry once a new leader is
+          // known, within our deadline, rather than fail the caller during an election.
+          await this.awaitStatusChange(deadlineAt).catch(() => {});
+          continue;
+        }
         // The outcome is unknown: the leader may have committed it. Do not retry.
         throw new NodeError("unavailable", `leader ${status.leader} did not answer: ${(error as Error).message}`);
       }

@@ -36,7 +36,11 @@ export async function openNodeDatabase(options: OpenNodeDatabaseOptions): Promis
   if (existed) assertSqliteHeader(path);
   else mkdirSync(dirname(path), { recursive: true });
 
-  const client = createClient({ url: `file:${path}` });
+  // One connection, on purpose: PRAGMA synchronous is per connection, and our durability
+  // depends on knowing which mode each write runs in (see relaxed-durability.ts). With a
+  // pool, a toggle and the transaction after it could land on different connections.
+  // Only the driver loop writes, one operation at a time; readers use openReader().
+  const client = createClient({ url: `file:${path}`, concurrency: 1 });
   try {
     await client.execute("PRAGMA journal_mode=WAL");
     // FULL: a committed transaction survives power loss, which an acknowledgement promises.
@@ -103,4 +107,14 @@ async function claimIdentity(db: LibSQLDatabase<typeof schema>, path: string, cl
 export async function closeNodeDatabase(database: NodeDatabase): Promise<void> {
   await database.client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
   database.client.close();
+}
+
+/**
+ * A read-only connection to a node's database for queries. Under WAL it sees only
+ * committed transactions, never an apply in progress on the writer.
+ */
+export async function openReader(path: string): Promise<Client> {
+  const reader = createClient({ url: `file:${path}`, concurrency: 1 });
+  await reader.execute("PRAGMA query_only=1");
+  return reader;
 }

@@ -142,16 +142,19 @@ export class ProcessCluster {
 
   /** Propose through `via` (any node); resolves with the entry's index. */
   async propose(via: number, text: string, timeoutMs = 5000): Promise<number> {
-    const result = (await this.client.propose(via, new TextEncoder().encode(text), timeoutMs)) as { index: number };
-    return result.index;
+    return (await this.client.propose(via, new TextEncoder().encode(text), timeoutMs)).index;
   }
 
-  /** The raft log as node `id` holds it on disk (readable while it runs: WAL mode). */
+  /**
+   * The raft log as node `id` holds it on disk (readable while it runs: WAL mode), as
+   * the proposals' own bytes (the leader's 8-byte clock stamp removed).
+   */
   async logOnDisk(id: number): Promise<Map<number, string>> {
     const db = createClient({ url: `file:${join(this.dir, `node-${id}`, "node.db")}` });
     try {
-      const rows = await db.execute("SELECT idx, data FROM raft_log ORDER BY idx");
-      return new Map(rows.rows.map((r) => [Number(r[0]), new TextDecoder().decode(new Uint8Array(r[1] as ArrayBuffer))]));
+      const rows = await db.execute("SELECT idx, data FROM raft_log WHERE kind = 0 ORDER BY idx");
+      // Every proposal starts with the leader's clock (8 bytes, see command-codec.ts).
+      return new Map(rows.rows.map((r) => [Number(r[0]), new TextDecoder().decode(new Uint8Array(r[1] as ArrayBuffer).subarray(8))]));
     } finally {
       db.close();
     }

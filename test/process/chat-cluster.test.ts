@@ -1,0 +1,98 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { ProcessCluster } from "./process-cluster.ts";
+
+// The chat API on 5 real node processes: any node serves any request, writes survive
+// a leader crash exactly once, and reads are linearizable.
+
+let cluster: ProcessCluster | null = null;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = null;
+});
+
+const PASSWORD = "correct-horse-1";
+
+async function call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === "" ? null : JSON.parse(text) };
+}
+
+async function signupAndLogin(url: string, username: string): Promise<string> {
+  const created = await call(url, "POST", "/v1/accounts", { username, password: PASSWORD });
+  expect(created.status).toBe(201);
+  const session = await call(url, "POST", "/v1/sessions", { username, password: PASSWORD });
+  expect(session.status).toBe(201);
+  return session.body.token as string;
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe("the chat API on five node processes", () => {
+  test("a message sent through a follower is readable at once on another node", async () => {
+    cluster = await ProcessCluster.start({ nodes: 5 });
+    const leader = await cluster.leader();
+    const [f1, f2, f3] = cluster.running().filter((id) => id !== leader).map((id) => cluster!.urls.get(id)!);
+    const alice = await signupAndLogin(f1!, "alice");
+    const bob = await signupAndLogin(f2!, "bob");
+    for (let i = 0; i < 20; i++) {
+      const sent = await call(f1!, "POST", "/v1/messages", { to: "bob", content: `hello ${i}` }, bearer(alice));
+      expect(sent.status).toBe(201);
+      // Linearizable: a read that starts after the write's acknowledgement sees it, on any node.
+      const read = await call(f3!, "GET", "/v1/messages?with=alice&limit=1", undefined, bearer(bob));
+      expect(read.status).toBe(200);
+      expect(read.body.messages[0].id).toBe(sent.body.id);
+    }
+  }, 60_000);
+
+  test("a retry with the same Idempotency-Key after the leader dies mid-request creates one message", async () => {
+    cluster = await ProcessCluster.start({ nodes: 5 });
+    for (let round = 0; round < 3; round++) {
+      const leader = await cluster.leader();
+      const url = cluster.urls.get(leader)!;
+      const others = cluster.running().filter((id) => id !== leader);
+      const sender = `sender${round}`;
+      const token = await signupAndLogin(url, sender);
+      await signupAndLogin(url, `receiver${round}`);
+      const key = `key-${round}`;
+      const content = `exactly once ${round}`;
+      // Send to the leader and kill it while the request is in flight.
+      const first = call(url, "POST", "/v1/messages", { to: `receiver${round}`, content }, { ...bearer(token), "idempotency-key": key }).catch(() => null);
+      await cluster.node(leader).kill();
+      await first;
+      // Retry elsewhere with the same key until it succeeds.
+      let retried: { status: number; body: any } | null = null;
+      for (let attempt = 0; attempt < 50 && retried?.status !== 201; attempt++) {
+        retried = await call(cluster.urls.get(others[attempt % others.length]!)!, "POST", "/v1/messages", { to: `receiver${round}`, content }, { ...bearer(token), "idempotency-key": key }).catch(() => null);
+      }
+      if (retried?.status !== 201) console.error("last retry answer:", JSON.stringify(retried));
+      expect(retried?.status).toBe(201);
+      const view = await call(cluster.urls.get(others[0]!)!, "GET", `/v1/messages?with=receiver${round}`, undefined, bearer(token));
+      expect(view.body.messages.filter((m: { content: string }) => m.content === content).length).toBe(1);
+      await cluster.startNode(leader);
+    }
+  }, 90_000);
+
+  test("clients racing to create the same username: exactly one wins, on every node", async () => {
+    cluster = await ProcessCluster.start({ nodes: 5 });
+    await cluster.leader();
+    const urls = [...cluster.urls.values()];
+    const attempts = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => call(urls[i % urls.length]!, "POST", "/v1/accounts", { username: "racer", password: `${PASSWORD}-${i}` })),
+    );
+    expect(attempts.filter((a) => a.status === 201).length).toBe(1);
+    expect(attempts.filter((a) => a.status === 409).every((a) => a.body.error.code === "username_taken")).toBe(true);
+    expect(attempts.filter((a) => a.status === 409).length).toBe(9);
+    // Every node agrees on who won: the same account, created once.
+    const seen = await Promise.all(urls.map((url) => call(url, "GET", "/v1/accounts/racer")));
+    expect(new Set(seen.map((s) => JSON.stringify(s.body))).size).toBe(1);
+    const winner = attempts.findIndex((a) => a.status === 201);
+    const login = await call(urls[0]!, "POST", "/v1/sessions", { username: "racer", password: `${PASSWORD}-${winner}` });
+    expect(login.status).toBe(201);
+  }, 60_000);
+});
