@@ -7,6 +7,7 @@ import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
 import { LibsqlRaftStorage } from "../storage/libsql-storage.ts";
 import { closeNodeDatabase, openNodeDatabase, openReader, type NodeDatabase } from "../storage/node-database.ts";
 import { NatsTransport } from "../transport/nats-transport.ts";
+import type { Transport } from "../transport/transport.ts";
 import { LibsqlStateMachine } from "./libsql-state-machine.ts";
 import type { Logger } from "./logger.ts";
 import { NodeChatBackend } from "./node-chat-backend.ts";
@@ -36,7 +37,12 @@ export interface ConcordNode {
 }
 
 /** Open a node's data directory and start its raft driver on NATS, with the chat state machine. */
-export async function startConcordNode(config: ConcordNodeConfig, logger: Logger): Promise<ConcordNode> {
+export async function startConcordNode(
+  config: ConcordNodeConfig,
+  logger: Logger,
+  /** Tests run a real node over an in-process network instead of NATS. */
+  overrides: { transport?: Transport } = {},
+): Promise<ConcordNode> {
   const path = join(config.dataDir, "node.db");
   const database = await openNodeDatabase({ path, cluster: config.cluster, nodeId: config.id });
   // Queries and status reads get their own connection (see openReader).
@@ -44,7 +50,7 @@ export async function startConcordNode(config: ConcordNodeConfig, logger: Logger
   try {
     const chat = new ChatStateMachine();
     const stateMachine = new LibsqlStateMachine({ database, tables: chat.tables, applyCommand: chat.applyCommand, scratchDir: config.dataDir });
-    const transport = new NatsTransport({
+    const transport = overrides.transport ?? new NatsTransport({
       servers: config.natsServers,
       cluster: config.cluster,
       nodeId: config.id,
