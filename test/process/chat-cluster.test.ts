@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { ConcordClient } from "../../src/client/concord-client.ts";
 import { ProcessCluster } from "./process-cluster.ts";
 
 // The chat API on 5 real node processes: any node serves any request, writes survive
@@ -77,6 +78,59 @@ describe("the chat API on five node processes", () => {
       await cluster.startNode(leader);
     }
   }, 90_000);
+
+  test("an event stream whose node is killed resumes on another node: no event missed, none twice", async () => {
+    cluster = await ProcessCluster.start({ nodes: 5 });
+    const leader = await cluster.leader();
+    const [watched, ...rest] = cluster.running().filter((id) => id !== leader);
+    const url = (id: number) => cluster!.urls.get(id)!;
+    const sender = new ConcordClient({ nodes: [leader, ...rest].map(url) });
+    await sender.signup("alice", PASSWORD);
+    await sender.login("alice", PASSWORD);
+    // Bob's client talks to `watched` first and knows every other node too.
+    const bob = new ConcordClient({ nodes: [watched!, leader, ...rest].map(url) });
+    await bob.signup("bob", PASSWORD);
+    await bob.login("bob", PASSWORD);
+
+    const received: number[] = [];
+    const nodesConnected: string[] = [];
+    let wake = () => {};
+    const subscription = bob.events({
+      onEvent: (event) => {
+        if (event.type === "message") received.push(event.data.id);
+        wake();
+      },
+      onStatus: (status) => {
+        if (status.state === "connected") nodesConnected.push(status.node);
+        wake();
+      },
+    });
+    const until = async (what: string, done: () => boolean, timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 250);
+        });
+      }
+    };
+    try {
+      await until("the stream to connect", () => nodesConnected.length > 0);
+      const sent: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        if (i === 20) await cluster.node(watched!).kill();
+        sent.push((await sender.send("bob", `event ${i}`)).id);
+      }
+      await until("every message event", () => received.length >= sent.length);
+      expect(received).toEqual(sent); // in order, each once
+      expect(nodesConnected[0]).toBe(url(watched!));
+      expect(nodesConnected.length).toBeGreaterThan(1);
+      expect(nodesConnected.at(-1)).not.toBe(url(watched!));
+    } finally {
+      subscription.close();
+    }
+  }, 60_000);
 
   test("clients racing to create the same username: exactly one wins, on every node", async () => {
     cluster = await ProcessCluster.start({ nodes: 5 });
