@@ -26,6 +26,12 @@ export function refusal(code: ChatErrorCode, message: string): ApplyResult {
   return { ok: false, code, message };
 }
 
+/** Which of these usernames have accounts (one query for several). */
+export async function existingAccounts(tx: Transaction, usernames: readonly string[]): Promise<Set<string>> {
+  const rows = await tx.execute({ sql: `SELECT username FROM accounts WHERE username IN (${usernames.map(() => "?").join(",")})`, args: [...usernames] });
+  return new Set(rows.rows.map((row) => String(row[0])));
+}
+
 export async function accountExists(tx: Transaction, username: string): Promise<boolean> {
   const rows = await tx.execute({ sql: "SELECT 1 FROM accounts WHERE username = ?", args: [username] });
   return rows.rows.length > 0;

@@ -40,6 +40,9 @@ export const IDEMPOTENCY_PER_ACCOUNT_MAX = 1000;
 /** Events are kept for replay while they are among the last this many log indexes. */
 export const EVENT_RETENTION_INDEXES = 100_000;
 
+/** Retention pruning runs on every index divisible by this (not on every entry: cost). */
+export const PRUNE_EVERY_INDEXES = 1024;
+
 /** Bytes of one encoded command; anything larger is refused as invalid. */
 export const COMMAND_BYTES_MAX = 256 * 1024;
 

@@ -1,6 +1,6 @@
 import type { Transaction } from "@libsql/client";
 import type { EventBody } from "./apply-context.ts";
-import { EVENT_RETENTION_INDEXES } from "./chat-limits.ts";
+import { EVENT_RETENTION_INDEXES, PRUNE_EVERY_INDEXES } from "./chat-limits.ts";
 import type { ChatEvent } from "./commands.ts";
 
 // The events table is the SSE replay store: a client reconnecting anywhere with
@@ -20,13 +20,14 @@ export async function writeEvents(tx: Transaction, index: number, bodies: readon
 }
 
 /**
- * Keep the events of the last EVENT_RETENTION_INDEXES log indexes. Run for every
- * command entry, so after applying index i nothing at or below i - N is left and
- * everything above it is (see LibsqlChatQueries.eventsAfter).
+ * Keep (at least) the events of the last EVENT_RETENTION_INDEXES log indexes. It runs
+ * on every PRUNE_EVERY_INDEXES-th index rather than every entry (a statement per entry
+ * was a large share of apply): after applying index i everything above i - N is kept,
+ * and nothing at or below i - N - PRUNE_EVERY_INDEXES is (see LibsqlChatQueries.eventsAfter).
  */
 export async function pruneEvents(tx: Transaction, index: number): Promise<void> {
   const horizon = index - EVENT_RETENTION_INDEXES;
-  if (horizon > 0) await tx.execute({ sql: "DELETE FROM events WHERE idx <= ?", args: [horizon] });
+  if (horizon > 0 && index % PRUNE_EVERY_INDEXES === 0) await tx.execute({ sql: "DELETE FROM events WHERE idx <= ?", args: [horizon] });
 }
 
 /**

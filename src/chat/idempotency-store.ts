@@ -1,7 +1,7 @@
 import type { Transaction } from "@libsql/client";
-import { IDEMPOTENCY_PER_ACCOUNT_MAX, IDEMPOTENCY_RETENTION_INDEXES } from "./chat-limits.ts";
+import { IDEMPOTENCY_PER_ACCOUNT_MAX, IDEMPOTENCY_RETENTION_INDEXES, PRUNE_EVERY_INDEXES } from "./chat-limits.ts";
 import type { ApplyResult, Idempotency } from "./commands.ts";
-import { integerAt, textAt } from "./row-values.ts";
+import { textAt } from "./row-values.ts";
 
 // De-duplication as in the Raft dissertation §6.3: the state machine remembers the
 // result of each keyed command, so a retry (say, after the first leader died having
@@ -22,18 +22,18 @@ export async function rememberResult(tx: Transaction, idempotency: Idempotency, 
     args: [idempotency.account, idempotency.key, index, JSON.stringify(result)],
   });
   // Each entry writes at most one record, so idx is unique and "the newest N" is exact.
-  const kept = await tx.execute({
-    sql: "SELECT idx FROM idempotency WHERE account = ? ORDER BY idx DESC LIMIT 1 OFFSET ?",
-    args: [idempotency.account, IDEMPOTENCY_PER_ACCOUNT_MAX - 1],
+  // One statement: when fewer than N exist the subquery is NULL and nothing matches.
+  await tx.execute({
+    sql: "DELETE FROM idempotency WHERE account = ? AND idx < (SELECT idx FROM idempotency WHERE account = ? ORDER BY idx DESC LIMIT 1 OFFSET ?)",
+    args: [idempotency.account, idempotency.account, IDEMPOTENCY_PER_ACCOUNT_MAX - 1],
   });
-  const oldestKept = kept.rows[0];
-  if (oldestKept !== undefined) {
-    await tx.execute({ sql: "DELETE FROM idempotency WHERE account = ? AND idx < ?", args: [idempotency.account, integerAt(oldestKept, 0)] });
-  }
 }
 
-/** Drop records written IDEMPOTENCY_RETENTION_INDEXES or more indexes ago; run for every command entry. */
+/**
+ * Drop records written IDEMPOTENCY_RETENTION_INDEXES or more indexes ago. Runs on every
+ * PRUNE_EVERY_INDEXES-th index (depends only on the index, so every node prunes alike).
+ */
 export async function pruneIdempotency(tx: Transaction, index: number): Promise<void> {
   const horizon = index - IDEMPOTENCY_RETENTION_INDEXES;
-  if (horizon > 0) await tx.execute({ sql: "DELETE FROM idempotency WHERE idx <= ?", args: [horizon] });
+  if (horizon > 0 && index % PRUNE_EVERY_INDEXES === 0) await tx.execute({ sql: "DELETE FROM idempotency WHERE idx <= ?", args: [horizon] });
 }

@@ -3,6 +3,7 @@ import {
   EVENT_RETENTION_INDEXES,
   IDEMPOTENCY_PER_ACCOUNT_MAX,
   IDEMPOTENCY_RETENTION_INDEXES,
+  PRUNE_EVERY_INDEXES,
   MARK_READ_RANGE_MAX,
   SESSIONS_PER_ACCOUNT_MAX,
 } from "./chat-limits.ts";
@@ -22,35 +23,44 @@ describe("retention keeps the tables bounded", () => {
   });
   afterEach(() => dir.cleanup());
 
-  test("events older than the window are pruned by a later entry, and replay says so", async () => {
-    await r.run(send("alice", "bob", "old"), send("bob", "alice", "newer"));
-    const last = EVENT_RETENTION_INDEXES + 3;
-    // An entry at `last` prunes events at indexes <= 3 and keeps index 4.
-    await r.runAt(last, createAccount("carol"));
-    expect(await r.count("events", "idx <= 3")).toBe(0);
-    expect(await r.count("events", "idx = 4")).toBe(2);
+  /** The first index that runs retention and whose horizon reaches `atLeast`. */
+  const pruningIndex = (window: number, atLeast: number) => Math.ceil((window + atLeast) / PRUNE_EVERY_INDEXES) * PRUNE_EVERY_INDEXES;
+
+  test("events older than the window are pruned at the next pruning index, and replay says so", async () => {
+    const p = pruningIndex(EVENT_RETENTION_INDEXES, 4);
+    const horizon = p - EVENT_RETENTION_INDEXES;
+    await r.one(send("alice", "bob", "old")); // index 3
+    await r.runAt(horizon + 1, send("bob", "alice", "newer"));
+    // Not a pruning index: the old events are still there.
+    await r.runAt(p - 1, createAccount("dave"));
+    expect(await r.count("events", "idx <= 3")).toBe(2);
+    // The pruning index drops everything at or below its horizon and keeps the rest.
+    await r.runAt(p, createAccount("carol"));
+    expect(await r.count("events", `idx <= ${horizon}`)).toBe(0);
+    expect(await r.count("events", `idx = ${horizon + 1}`)).toBe(2);
 
     const fromStart = await r.queries.eventsAfter("bob", 0, 100);
     expect(fromStart.complete).toBe(false);
-    expect(fromStart.events.map((e) => e.index)).toEqual([4]);
-    expect(await r.queries.eventsAfter("bob", 2, 100)).toEqual(expect.objectContaining({ complete: false }));
-    expect(await r.queries.eventsAfter("bob", 3, 100)).toEqual(expect.objectContaining({ complete: true }));
+    expect(fromStart.events.map((e) => e.index)).toEqual([horizon + 1]);
+    expect(await r.queries.eventsAfter("bob", horizon - 1, 100)).toEqual(expect.objectContaining({ complete: false }));
+    expect(await r.queries.eventsAfter("bob", horizon, 100)).toEqual(expect.objectContaining({ complete: true }));
     // carol was created after the horizon: nothing of hers can have been pruned.
     expect(await r.queries.eventsAfter("carol", 0, 100)).toEqual({ events: [], complete: true });
   });
 
   test("even an unreadable entry advances retention (it depends on the index alone)", async () => {
     await r.one(send("alice", "bob", "old"));
-    await r.runAt(EVENT_RETENTION_INDEXES + 3, new Uint8Array([1]));
+    await r.runAt(pruningIndex(EVENT_RETENTION_INDEXES, 3), new Uint8Array([1]));
     expect(await r.count("events")).toBe(0);
   });
 
-  test("idempotency records expire after the window; a later retry runs again", async () => {
+  test("idempotency records expire at the pruning index past the window; a later retry runs again", async () => {
     const key = { account: "alice", key: "k" };
-    await r.one(send("alice", "bob", "first", key));
-    await r.runAt(3 + IDEMPOTENCY_RETENTION_INDEXES - 1, send("alice", "bob", "second", key));
+    const p = pruningIndex(IDEMPOTENCY_RETENTION_INDEXES, 3);
+    await r.one(send("alice", "bob", "first", key)); // index 3
+    await r.runAt(p - 1, send("alice", "bob", "second", key));
     expect(await r.count("messages")).toBe(1);
-    await r.runAt(3 + IDEMPOTENCY_RETENTION_INDEXES, send("alice", "bob", "third", key));
+    await r.runAt(p, send("alice", "bob", "third", key));
     expect(await r.count("messages")).toBe(2);
     expect(await r.count("idempotency")).toBe(1);
   });

@@ -1,4 +1,4 @@
-import { accountExists, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
+import { existingAccounts, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
 import type { ApplyResult, ChatMessage } from "./commands.ts";
 import { trimContent } from "./message-content.ts";
 
@@ -6,8 +6,9 @@ import { trimContent } from "./message-content.ts";
 export async function sendMessage(context: ApplyContext, command: CommandOf<"sendMessage">): Promise<ApplyResult> {
   const { tx, index, time } = context;
   const { from, to } = command;
-  if (!(await accountExists(tx, from))) return refusal("no_such_account", `there is no account '${from}'`);
-  if (!(await accountExists(tx, to))) return refusal("no_such_recipient", `there is no account '${to}'`);
+  const existing = await existingAccounts(tx, [from, to]);
+  if (!existing.has(from)) return refusal("no_such_account", `there is no account '${from}'`);
+  if (!existing.has(to)) return refusal("no_such_recipient", `there is no account '${to}'`);
   const message: ChatMessage = { id: index, from, fromDeleted: false, to, content: trimContent(command.content), sentAt: time, readAt: null };
   await tx.execute({
     sql: "INSERT INTO messages (id, sender, recipient, content, sent_at, read_at, sender_deleted) VALUES (?, ?, ?, ?, ?, NULL, 0)",
