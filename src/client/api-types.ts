@@ -14,12 +14,8 @@ export interface Session {
   readonly unread: number;
 }
 
-export interface AccountPage {
-  readonly accounts: readonly AccountView[];
-  readonly total: number;
-  /** Pass it back as `cursor` for the next page; null on the last page. */
-  readonly nextCursor: string | null;
-}
+/** GET /v1/accounts: the same page the node's queries produce. */
+export type { AccountPage } from "../chat/chat-queries.ts";
 
 export interface MessagePage {
   /** Newest first. */

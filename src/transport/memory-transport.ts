@@ -1,6 +1,6 @@
 import type { Message, NodeId } from "../raft/types.ts";
-import { decodeBatch, encodeBatches, encodeRpcRequest } from "./codec.ts";
-import { errorMessage } from "./log.ts";
+import { deliverBatch } from "./batch-delivery.ts";
+import { encodeBatches, encodeRpcRequest } from "./codec.ts";
 import { Outbox } from "./outbox.ts";
 import { RequestServer, unwrapRpcReply } from "./rpc.ts";
 import { SnapshotReceiver } from "./snapshot-receiver.ts";
@@ -227,19 +227,7 @@ export class MemoryTransport implements Transport {
   receive(frame: Uint8Array): void {
     const handlers = this.handlers;
     if (this.closed || handlers === null) return;
-    let messages: Message[];
-    try {
-      messages = decodeBatch(frame);
-    } catch (error) {
-      this.tuning.log("bad_frame", { error: errorMessage(error) });
-      return;
-    }
-    try {
-      handlers.onMessages(messages);
-    } catch (error) {
-      // The driver's bug, but one bad batch must not stop delivery to everyone else.
-      this.tuning.log("handler_failed", { handler: "onMessages", error: errorMessage(error) });
-    }
+    deliverBatch(frame, handlers, this.tuning.log);
   }
 
   /** @internal Answer a snapshot chunk or a request. */

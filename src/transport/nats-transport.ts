@@ -11,7 +11,8 @@ import {
   connect,
 } from "@nats-io/transport-node";
 import type { Message, NodeId } from "../raft/types.ts";
-import { decodeBatch, encodeBatches, encodeRpcRequest } from "./codec.ts";
+import { deliverBatch } from "./batch-delivery.ts";
+import { encodeBatches, encodeRpcRequest } from "./codec.ts";
 import { errorMessage } from "./log.ts";
 import { Outbox } from "./outbox.ts";
 import { RequestServer, unwrapRpcReply } from "./rpc.ts";
@@ -217,19 +218,7 @@ export class NatsTransport implements Transport {
 
   private receiveBatch(handlers: TransportHandlers, frame: Uint8Array): void {
     if (this.closed) return;
-    let messages: Message[];
-    try {
-      messages = decodeBatch(frame);
-    } catch (error) {
-      this.tuning.log("bad_frame", { error: errorMessage(error) });
-      return;
-    }
-    try {
-      handlers.onMessages(messages);
-    } catch (error) {
-      // The driver's bug, but it must not kill the client's read loop.
-      this.tuning.log("handler_failed", { handler: "onMessages", error: errorMessage(error) });
-    }
+    deliverBatch(frame, handlers, this.tuning.log);
   }
 
   private respond(msg: Msg, reply: Uint8Array): void {
