@@ -67,7 +67,11 @@ export function createApp(options: ApiOptions): OpenAPIHono<AppEnv> {
   app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error) => {
     const apiError = toApiError(error);
-    if (apiError.status >= 500 && apiError.code === "internal") console.error("concord api: unexpected error", error);
+    if (apiError.status >= 500 && apiError.code === "internal") {
+      // A bug, not a condition: one structured line with the stack (stderr, web-standard console).
+      const detail = error instanceof Error ? { message: error.message, stack: error.stack ?? "" } : { message: String(error) };
+      console.error(JSON.stringify({ time: new Date().toISOString(), level: "error", event: "api_internal_error", ...detail }));
+    }
     return errorResponse(apiError);
   });
   return app;
