@@ -6,7 +6,7 @@ export type NodeErrorCode =
   | "stopped" // this node is shutting down
   | "invalid"; // the request makes no sense here (e.g. a bad membership change)
 
-/** Why a node could not do what was asked; `code` is stable, `retryable` says whether to retry. */
+/** Why a node could not do what was asked; `code` is stable. */
 export class NodeError extends Error {
   override readonly name = "NodeError";
   constructor(
@@ -14,9 +14,5 @@ export class NodeError extends Error {
     message: string,
   ) {
     super(message);
-  }
-
-  get retryable(): boolean {
-    return this.code === "unavailable" || this.code === "not_leader" || this.code === "overloaded";
   }
 }

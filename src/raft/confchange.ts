@@ -60,9 +60,3 @@ export function decodeConfEntry(data: Uint8Array): DecodedConfEntry {
   }
   return { kind: "change", change: { type, nodeId: view.getUint32(2) } };
 }
-
-/** The single change in a conf entry, or null when the entry sets the whole configuration. */
-export function decodeConfChange(data: Uint8Array): ConfChange | null {
-  const decoded = decodeConfEntry(data);
-  return decoded.kind === "change" ? decoded.change : null;
-}

@@ -27,10 +27,6 @@ export class SeededRng implements Rng {
     return Math.floor((this.nextUint32() / 0x1_0000_0000) * bound);
   }
 
-  /** A float in [0, 1). */
-  nextFloat(): number {
-    return this.nextUint32() / 0x1_0000_0000;
-  }
 }
 
 function mix32(input: number): number {

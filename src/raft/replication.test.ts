@@ -18,6 +18,19 @@ const appsTo = (ms: readonly Message[], to: NodeId): Message[] =>
   ms.filter((m) => m.type === "app" && m.to === to && m.entries.length > 0);
 const bytesOf = (m: Message): number => m.entries.reduce((s, e) => s + e.data.length, 0);
 
+/** Keep `from`'s acknowledgements out of the network (returned for delivery later). */
+function holdAcksFrom(net: Network, from: NodeId): Message[] {
+  const held: Message[] = [];
+  net.drop = (m) => {
+    if (m.type === "appResp" && m.from === from) {
+      held.push(m);
+      return true;
+    }
+    return false;
+  };
+  return held;
+}
+
 describe("§5.3 commitment", () => {
   test("§5.3 a leader commits an entry once a majority stores it; every node applies it; a lagging node catches up", () => {
     const net = Network.cluster({ voters: [1, 2, 3] });
@@ -360,14 +373,7 @@ describe("flow control", () => {
   test("progress: replicate pipelines appends, bounded by maxInflightMsgs unacknowledged messages", () => {
     const net = Network.cluster({ voters: [1, 2, 3], config: { maxInflightMsgs: 3 } });
     net.elect(1);
-    const held: Message[] = [];
-    net.drop = (m) => {
-      if (m.type === "appResp" && m.from === 2) {
-        held.push(m);
-        return true;
-      }
-      return false;
-    };
+    const held = holdAcksFrom(net, 2);
     const start = net.sent.length;
     for (let i = 0; i < 10; i++) net.propose(1, `q${i}`);
     expect(appsTo(net.sent.slice(start), 2).length).toBe(3);
@@ -381,14 +387,7 @@ describe("flow control", () => {
   test("progress: unacknowledged bytes in flight are bounded by maxInflightBytes (plus at most one message)", () => {
     const net = Network.cluster({ voters: [1, 2, 3], config: { maxInflightBytes: 100 } });
     net.elect(1);
-    const held: Message[] = [];
-    net.drop = (m) => {
-      if (m.type === "appResp" && m.from === 2) {
-        held.push(m);
-        return true;
-      }
-      return false;
-    };
+    const held = holdAcksFrom(net, 2);
     const start = net.sent.length;
     for (let i = 0; i < 10; i++) net.propose(1, "b".repeat(40));
     const apps = appsTo(net.sent.slice(start), 2);
