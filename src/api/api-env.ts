@@ -1,3 +1,4 @@
+import type { FaultControl } from "./fault-routes.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import type { ChatBackend, PasswordHasher } from "./chat-backend.ts";
@@ -22,6 +23,8 @@ export interface ApiOptions {
   eventBufferLimit?: number;
   /** Open SSE connections at most, both streams together (default 1000); more get 429. */
   maxStreams?: number;
+  /** The node's fault hook (harness only, `--fault-injection`); mounts /v1/debug/faults. */
+  faults?: FaultControl;
 }
 
 /** What the feature routers share: the options with defaults filled in, plus per-app state. */

@@ -7,6 +7,7 @@ import { clusterEventRoutes, clusterRoutes } from "./cluster-routes.ts";
 import { Deadline } from "./deadline.ts";
 import { ApiError, errorResponse, toApiError } from "./errors.ts";
 import { eventRoutes } from "./events.ts";
+import { faultRoutes } from "./fault-routes.ts";
 import { messageRoutes } from "./messages.ts";
 import { HttpMetrics, metricsRoutes } from "./metrics.ts";
 import { sessionRoutes } from "./sessions.ts";
@@ -48,6 +49,7 @@ export function createApp(options: ApiOptions): OpenAPIHono<AppEnv> {
   app.route("/", messageRoutes(deps));
   app.route("/", eventRoutes(deps));
   app.route("/", metricsRoutes(deps, metrics));
+  if (options.faults !== undefined) app.route("/", faultRoutes(deps, options.faults));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -25,7 +25,7 @@ export async function runNodeCommand(
   const options = parseNodeOptions(argv, env);
   const logger = new JsonLogger((line) => process.stderr.write(line), options.logLevel, { node: options.id });
   const node = await startConcordNode(options, logger);
-  const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken });
+  const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken, ...(node.faults !== null ? { faults: node.faults } : {}) });
   const server = serve({ hostname: options.httpHost, port: options.httpPort, idleTimeout: 60, fetch: app.fetch });
   // One line on stdout so a supervisor (or a person) knows where we are.
   process.stdout.write(`${JSON.stringify({ event: "listening", node: options.id, http: `http://${options.httpHost}:${options.httpPort}`, data: options.dataDir })}\n`);

@@ -32,6 +32,8 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
   --heartbeat-ticks N  heartbeat interval in ticks (default 2)
   --snapshot-every N   snapshot + compact after N applied entries (default 10000)
   --admin-token T      enables admin routes for this bearer token  env CONCORD_ADMIN_TOKEN
+  --fault-injection    obey the harness's link cuts (PUT /v1/debug/faults, admin
+                       token); for tests and demos, never production
   --log-level L        debug|info|warn|error (default warn)         env CONCORD_LOG_LEVEL
   --config FILE        JSON file with any of the above (camelCase keys); flags win
 `;
@@ -70,6 +72,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
         "snapshot-every": { type: "string" },
         "log-level": { type: "string" },
         "admin-token": { type: "string" },
+        "fault-injection": { type: "boolean" },
         config: { type: "string" },
       },
     });
@@ -107,6 +110,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
     snapshotEveryEntries: positiveInt(pick(flags["snapshot-every"], "CONCORD_SNAPSHOT_EVERY", "snapshotEvery") ?? String(DEFAULTS.snapshotEvery), "--snapshot-every"),
     logLevel,
     adminToken: pick(flags["admin-token"], "CONCORD_ADMIN_TOKEN", "adminToken") ?? null,
+    faultInjection: flags["fault-injection"] ?? file["faultInjection"] === true,
   };
 }
 

@@ -6,6 +6,7 @@ import { LibsqlChatQueries } from "../chat/libsql-chat-queries.ts";
 import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
 import { LibsqlRaftStorage } from "../storage/libsql-storage.ts";
 import { closeNodeDatabase, openNodeDatabase, openReader, type NodeDatabase } from "../storage/node-database.ts";
+import { FaultInjectingTransport } from "../transport/fault-injecting-transport.ts";
 import { NatsTransport } from "../transport/nats-transport.ts";
 import type { Transport } from "../transport/transport.ts";
 import { LibsqlStateMachine } from "./libsql-state-machine.ts";
@@ -26,6 +27,8 @@ export interface ConcordNodeConfig {
   electionTimeoutTicks: number;
   heartbeatIntervalTicks: number;
   snapshotEveryEntries: number;
+  /** Wrap the transport in a fault hook the harness drives (never in production). */
+  faultInjection?: boolean;
 }
 
 export interface ConcordNode {
@@ -33,6 +36,8 @@ export interface ConcordNode {
   readonly database: NodeDatabase;
   readonly stateMachine: LibsqlStateMachine;
   readonly backend: NodeChatBackend;
+  /** The fault hook, when started with faultInjection. */
+  readonly faults: FaultInjectingTransport | null;
   stop(options?: { transferLeadership?: boolean }): Promise<void>;
 }
 
@@ -50,7 +55,7 @@ export async function startConcordNode(
   try {
     const chat = new ChatStateMachine();
     const stateMachine = new LibsqlStateMachine({ database, tables: chat.tables, applyCommand: chat.applyCommand, scratchDir: config.dataDir });
-    const transport = overrides.transport ?? new NatsTransport({
+    const wire = overrides.transport ?? new NatsTransport({
       servers: config.natsServers,
       cluster: config.cluster,
       nodeId: config.id,
@@ -58,6 +63,8 @@ export async function startConcordNode(
       ...(config.natsPass !== undefined ? { pass: config.natsPass } : {}),
       log: (event, fields) => logger.log("debug", event, { ...fields, layer: "transport" }),
     });
+    const faults = config.faultInjection === true ? new FaultInjectingTransport(wire) : null;
+    const transport = faults ?? wire;
     let backend: NodeChatBackend | null = null;
     const raft = await RaftNode.start({
       id: config.id,
@@ -87,6 +94,7 @@ export async function startConcordNode(
       database,
       stateMachine,
       backend: started,
+      faults,
       stop: async (options = {}) => {
         await raft.stop(options);
         reader.close();
