@@ -49,7 +49,9 @@ export class NodeProcess {
     }
     // Append: a restarted node's log continues the same file.
     const logFd = openSync(this.spec.logPath, "a");
-    const child = Bun.spawn([process.execPath, MAIN, "node", ...this.spec.args], {
+    // Extra runtime flags for every node, e.g. CONCORD_NODE_BUN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (benchmarks).
+    const flags = (process.env["CONCORD_NODE_BUN_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
+    const child = Bun.spawn([process.execPath, ...flags, MAIN, "node", ...this.spec.args], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: logFd,

@@ -1,31 +1,45 @@
-// bench:http — 64 clients sending 200-byte messages over HTTP to a 5-node cluster on
-// this machine (each client talks to one node; followers forward to the leader).
-// Prints messages/s, p50/p99/max latency, and logins/s.
+// bench:http — closed-loop clients sending 200-byte messages over HTTP to a 5-node cluster
+// on this machine (each client talks to one node; followers forward to the leader), with
+// 1 and then 64 clients by default. Prints messages/s, p50/p99/max latency, fsyncs and
+// CPU µs per message by process (from /proc: wall-clock figures are noisy on a shared
+// machine, CPU per message much less so), and logins/s.
 //
-// Usage: bun test/bench/http.ts [--seconds 5] [--warmup 1] [--clients 64] [--login-clients 16] [--json]
+// Usage: bun test/bench/http.ts [--seconds 5] [--warmup 1] [--clients 1,64] [--login-clients 16] [--json]
+//        [--profile DIR]   run the nodes under `bun --cpu-prof`, profiles in DIR (summarize with profile-summary.ts)
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ProcessCluster } from "../process/process-cluster.ts";
+import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
     seconds: { type: "string", default: "5" },
     warmup: { type: "string", default: "1" },
-    clients: { type: "string", default: "64" },
+    clients: { type: "string", default: "1,64" },
     "login-clients": { type: "string", default: "16" },
+    profile: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
 const seconds = Number(values.seconds);
 const warmupMs = Number(values.warmup) * 1000;
-const clients = Number(values.clients);
+const clientCounts = values.clients.split(",").map(Number);
+const maxClients = Math.max(...clientCounts);
 const loginClients = Number(values["login-clients"]);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const PASSWORD = "bench-password-1";
 const CONTENT = "x".repeat(200);
 
+if (values.profile !== undefined) process.env["CONCORD_NODE_BUN_FLAGS"] = `--cpu-prof --cpu-prof-dir=${values.profile}`;
+
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
 }
 
 async function post(url: string, body: unknown, token?: string): Promise<Response> {
@@ -36,8 +50,22 @@ async function post(url: string, body: unknown, token?: string): Promise<Respons
   });
 }
 
-/** Run `clients` closed loops of `op` for the measured window; returns latencies (ms) of successes. */
-async function closedLoop(count: number, op: (client: number) => Promise<boolean>): Promise<{ latencies: number[]; errors: number; elapsedS: number }> {
+interface Measured {
+  latencies: number[];
+  errors: number;
+  elapsedS: number;
+  cpuMs: Record<string, number>;
+  fsyncs: number;
+  applyBatches: number;
+}
+
+async function ioTotals(cluster: ProcessCluster): Promise<{ fsyncs: number; applyBatches: number }> {
+  const views = (await Promise.all(cluster.running().map((id) => cluster.view(id)))) as ClusterView[];
+  return { fsyncs: views.reduce((sum, v) => sum + v.io.fsyncs, 0), applyBatches: views.reduce((sum, v) => sum + v.io.applyBatches, 0) };
+}
+
+/** Run `count` closed loops of `op` for the measured window; returns latencies (ms) of successes and CPU used by process. */
+async function closedLoop(cluster: ProcessCluster, pids: Record<string, number>, count: number, op: (client: number) => Promise<boolean>): Promise<Measured> {
   let measuring = false;
   let stop = false;
   let errors = 0;
@@ -52,24 +80,52 @@ async function closedLoop(count: number, op: (client: number) => Promise<boolean
     }
   });
   await Bun.sleep(warmupMs);
+  const ioBefore = await ioTotals(cluster);
+  const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
   measuring = true;
   const startedAt = performance.now();
   await Bun.sleep(seconds * 1000);
   measuring = false;
   const elapsedS = (performance.now() - startedAt) / 1000;
+  const cpuAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const ioAfter = await ioTotals(cluster);
   stop = true;
   await Promise.all(loops);
   latencies.sort((a, b) => a - b);
-  return { latencies, errors, elapsedS };
+  const cpu = Object.fromEntries(Object.keys(pids).map((name) => [name, cpuAfter[name]! - cpuBefore[name]!]));
+  return { latencies, errors, elapsedS, cpuMs: cpu, fsyncs: ioAfter.fsyncs - ioBefore.fsyncs, applyBatches: ioAfter.applyBatches - ioBefore.applyBatches };
+}
+
+function summary(m: Measured, nodes: number) {
+  const count = Math.max(1, m.latencies.length);
+  const perMessage = (ms: number) => +((ms * 1000) / count).toFixed(1);
+  const followers = Object.entries(m.cpuMs).filter(([name]) => name.startsWith("node "));
+  return {
+    perSecond: Math.round(m.latencies.length / m.elapsedS),
+    latencyMsP50: +percentile(m.latencies, 50).toFixed(2),
+    latencyMsP99: +percentile(m.latencies, 99).toFixed(2),
+    latencyMsMax: +(m.latencies[m.latencies.length - 1] ?? NaN).toFixed(2),
+    errors: m.errors,
+    fsyncsPerMessage: +(m.fsyncs / count).toFixed(3),
+    messagesPerApplyBatch: +((count * nodes) / Math.max(1, m.applyBatches)).toFixed(1),
+    /** CPU µs per message, by process; "follower (mean)" averages the four followers. */
+    cpuUsPerMessage: {
+      ...Object.fromEntries(Object.entries(m.cpuMs).map(([name, ms]) => [name, perMessage(ms)])),
+      "follower (mean)": perMessage(followers.reduce((sum, [, ms]) => sum + ms, 0) / Math.max(1, followers.length)),
+    },
+  };
 }
 
 progress("bench:http  starting nats-server and 5 node processes …");
 const cluster = await ProcessCluster.start({ nodes: 5, snapshotEvery: 50_000 });
 try {
-  await cluster.leader();
+  const leader = await cluster.leader();
+  const ids = [...cluster.urls.keys()];
   const urls = [...cluster.urls.values()];
-  const names = Array.from({ length: clients }, (_, i) => `bench${i}`);
-  progress(`bench:http  creating ${clients} accounts and sessions …`);
+  const pids: Record<string, number> = { "nats-server": cluster.nats.pid!, bench: process.pid };
+  for (const id of cluster.running()) pids[id === leader ? "leader" : `node ${id}`] = cluster.node(id).pid!;
+  const names = Array.from({ length: maxClients }, (_, i) => `bench${i}`);
+  progress(`bench:http  leader is node ${leader}; creating ${maxClients} accounts and sessions …`);
   const tokens: string[] = [];
   for (const [i, username] of names.entries()) {
     const url = urls[i % urls.length]!;
@@ -80,16 +136,22 @@ try {
     tokens.push(((await session.json()) as { token: string }).token);
   }
 
-  progress(`bench:http  ${clients} senders, ${seconds}s after ${warmupMs / 1000}s warm-up …`);
-  const send = await closedLoop(clients, async (i) => {
-    const response = await post(`${urls[i % urls.length]}/v1/messages`, { to: names[(i + 1) % clients], content: CONTENT }, tokens[i]);
-    await response.arrayBuffer();
-    return response.status === 201;
-  });
+  const phases = [];
+  for (const clients of clientCounts) {
+    // One client talks to the leader (the fast path); many spread over all nodes.
+    const urlOf = (i: number) => (clients === 1 ? cluster.urls.get(leader)! : urls[i % urls.length]!);
+    progress(`bench:http  ${clients} senders, ${seconds}s after ${warmupMs / 1000}s warm-up …`);
+    const send = await closedLoop(cluster, pids, clients, async (i) => {
+      const response = await post(`${urlOf(i)}/v1/messages`, { to: names[(i + 1) % maxClients], content: CONTENT }, tokens[i]);
+      await response.arrayBuffer();
+      return response.status === 201;
+    });
+    phases.push({ clients, ...summary(send, ids.length) });
+  }
 
   progress(`bench:http  ${loginClients} concurrent logins …`);
-  const login = await closedLoop(loginClients, async (i) => {
-    const response = await post(`${urls[i % urls.length]}/v1/sessions`, { username: names[i % clients], password: PASSWORD });
+  const login = await closedLoop(cluster, pids, loginClients, async (i) => {
+    const response = await post(`${urls[i % urls.length]}/v1/sessions`, { username: names[i % maxClients], password: PASSWORD });
     await response.arrayBuffer();
     return response.status === 201;
   });
@@ -97,14 +159,9 @@ try {
   const result = {
     benchmark: "bench:http",
     nodes: 5,
-    clients,
     contentBytes: CONTENT.length,
     seconds,
-    messagesPerSecond: Math.round(send.latencies.length / send.elapsedS),
-    latencyMsP50: +percentile(send.latencies, 50).toFixed(2),
-    latencyMsP99: +percentile(send.latencies, 99).toFixed(2),
-    latencyMsMax: +(send.latencies[send.latencies.length - 1] ?? NaN).toFixed(2),
-    sendErrors: send.errors,
+    phases,
     loginClients,
     loginsPerSecond: Math.round(login.latencies.length / login.elapsedS),
     loginLatencyMsP50: +percentile(login.latencies, 50).toFixed(2),
@@ -114,14 +171,20 @@ try {
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
-    process.stdout.write(
-      [
-        `bench:http  5 node processes + nats-server, ${clients} clients over HTTP, ${CONTENT.length}-byte messages`,
-        `  messages/s     ${result.messagesPerSecond}   (p50 ${result.latencyMsP50} ms, p99 ${result.latencyMsP99} ms, max ${result.latencyMsMax} ms, ${result.sendErrors} errors)`,
-        `  logins/s       ${result.loginsPerSecond}   (${loginClients} clients, p50 ${result.loginLatencyMsP50} ms, argon2id, ${result.loginErrors} errors)`,
-        `  machine        bun ${Bun.version}, ${navigator.hardwareConcurrency} cpus`,
-      ].join("\n") + "\n",
-    );
+    const lines = [`bench:http  5 node processes + nats-server, clients over HTTP, ${CONTENT.length}-byte messages`];
+    lines.push("  clients   messages/s   p50 ms   p99 ms   max ms   errors   fsyncs/msg   msgs/apply batch");
+    for (const p of phases) {
+      lines.push(`  ${String(p.clients).padStart(7)}   ${String(p.perSecond).padStart(10)}   ${p.latencyMsP50.toFixed(2).padStart(6)}   ${p.latencyMsP99.toFixed(2).padStart(6)}   ${p.latencyMsMax.toFixed(1).padStart(6)}   ${String(p.errors).padStart(6)}   ${p.fsyncsPerMessage.toFixed(2).padStart(10)}   ${p.messagesPerApplyBatch.toFixed(1).padStart(16)}`);
+    }
+    lines.push("  CPU µs per message, by process (from /proc, 10 ms ticks):");
+    for (const p of phases) {
+      const { "follower (mean)": follower, ...byProcess } = p.cpuUsPerMessage;
+      const total = Object.values(byProcess).reduce((a, b) => a + b, 0);
+      lines.push(`    ${String(p.clients).padStart(3)} clients: ${Object.entries(byProcess).map(([n, us]) => `${n} ${us}`).join(", ")}; follower mean ${follower}; total ${total.toFixed(0)}`);
+    }
+    lines.push(`  logins/s  ${result.loginsPerSecond}   (${loginClients} clients, p50 ${result.loginLatencyMsP50} ms, argon2id, ${result.loginErrors} errors)`);
+    lines.push(`  machine   bun ${Bun.version}, ${navigator.hardwareConcurrency} cpus`);
+    process.stdout.write(`${lines.join("\n")}\n`);
   }
 } finally {
   await cluster.stop();
