@@ -21,6 +21,7 @@ export interface NodeProcessSpec {
  */
 export class NodeProcess {
   private child: Subprocess<"ignore", "pipe", number> | null = null;
+  private stopped = false;
   private exitHooked = false;
   private readonly killOnExit = (): void => {
     if (this.child !== null && this.child.exitCode === null) this.child.kill("SIGKILL");
@@ -34,6 +35,11 @@ export class NodeProcess {
 
   get pid(): number | null {
     return this.child?.pid ?? null;
+  }
+
+  /** SIGSTOPped and not yet continued. */
+  get paused(): boolean {
+    return this.running && this.stopped;
   }
 
   get running(): boolean {
@@ -59,6 +65,7 @@ export class NodeProcess {
     });
     closeSync(logFd);
     this.child = child;
+    this.stopped = false;
     const reader = child.stdout.getReader();
     const decoder = new TextDecoder();
     let buffered = "";
@@ -96,11 +103,14 @@ export class NodeProcess {
   }
 
   pause(): void {
+    if (!this.running) return;
     this.child?.kill("SIGSTOP");
+    this.stopped = true;
   }
 
   resume(): void {
     this.child?.kill("SIGCONT");
+    this.stopped = false;
   }
 
   /** Forget the exit hook once the process is gone for good. */
@@ -113,6 +123,7 @@ export class NodeProcess {
     const child = this.child;
     if (child === null || !this.running) return;
     child.kill("SIGCONT"); // a paused process cannot act on SIGTERM
+    this.stopped = false;
     child.kill(signal);
     const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
     await child.exited;
