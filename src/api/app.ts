@@ -1,5 +1,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import type { WebAppOptions } from "../web/web-assets.ts";
+import { webRoutes } from "../web/web-routes.ts";
 import { accountRoutes } from "./accounts.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { createRouter, StreamSlots, type ApiDeps, type ApiOptions, type AppEnv } from "./api-env.ts";
@@ -18,7 +21,7 @@ export type { ApiOptions } from "./api-env.ts";
  * The whole HTTP API of one node (API.md). Web standards only: the same app runs under
  * Bun.serve and Deno.serve; the entry point injects the node and the password hasher.
  */
-export function createApp(options: ApiOptions): OpenAPIHono<AppEnv> {
+export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAPIHono<AppEnv> {
   const deps: ApiDeps = {
     backend: options.backend,
     passwords: options.passwords,
@@ -33,6 +36,18 @@ export function createApp(options: ApiOptions): OpenAPIHono<AppEnv> {
   const metrics = new HttpMetrics();
   const app = createRouter();
 
+  // The web page calls every node, not only the one it came from. Bearer tokens, never
+  // cookies, cross origins (no credentials mode), so any origin may ask.
+  app.use(
+    "*",
+    cors({
+      origin: "*",
+      allowMethods: ["GET", "POST", "DELETE", "PUT"],
+      allowHeaders: ["authorization", "content-type", "idempotency-key", "last-event-id", "cache-control", "accept"],
+      exposeHeaders: ["retry-after"],
+      maxAge: 600,
+    }),
+  );
   app.use("*", metrics.middleware());
   app.use("*", async (c, next) => {
     c.set("deadline", new Deadline(deps.now() + deps.requestTimeoutMs, deps.now));
@@ -50,6 +65,9 @@ export function createApp(options: ApiOptions): OpenAPIHono<AppEnv> {
   app.route("/", eventRoutes(deps));
   app.route("/", metricsRoutes(deps, metrics));
   if (options.faults !== undefined) app.route("/", faultRoutes(deps, options.faults));
+
+  // The page at / and /cluster, when the entry point built it (API-only nodes skip it).
+  if (options.web !== undefined) app.route("/", webRoutes(options.web));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -70,6 +70,8 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
     await nats.stop();
     process.stdout.write("stopped\n");
   };
+  // Every node tells the web page about all of them, so the page can fail over.
+  const webPeers = ids.map((id) => `http://127.0.0.1:${httpPort + id - 1}`).join(",");
   try {
     for (const id of ids) {
       const dir = join(dataDir, `node-${id}`);
@@ -79,7 +81,7 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
         id,
         logPath: join(dir, "node.log"),
         args: ["--id", String(id), "--data", dir, "--nats", nats.url, "--nats-user", user, "--nats-pass", pass,
-          "--http", `127.0.0.1:${httpPort + id - 1}`, "--peers", ids.join(","), "--log-level", values["log-level"]],
+          "--http", `127.0.0.1:${httpPort + id - 1}`, "--peers", ids.join(","), "--log-level", values["log-level"], "--web-peers", webPeers],
         env: { CONCORD_ADMIN_TOKEN: adminToken },
       });
       nodes.push(node);
@@ -90,7 +92,7 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
     await stopAll();
     throw error;
   }
-  process.stdout.write(`cluster up: ${count} nodes, NATS at ${nats.url}. Admin token in ${join(dataDir, "admin-token")}. Ctrl+C stops everything.\n`);
+  process.stdout.write(`cluster up: ${count} nodes, NATS at ${nats.url}. Web app at http://127.0.0.1:${httpPort}/ (dashboard: /cluster). Admin token in ${join(dataDir, "admin-token")}. Ctrl+C stops everything.\n`);
   await new Promise<void>((done) => {
     let stopping = false;
     const handler = () => {

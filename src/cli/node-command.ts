@@ -1,6 +1,8 @@
 import { createApp } from "../api/app.ts";
 import { startConcordNode } from "../node/concord-node.ts";
 import { JsonLogger } from "../node/logger.ts";
+import { buildWebAssets } from "../web/build-web-assets.ts";
+import type { WebAssets } from "../web/web-assets.ts";
 import { bunPasswordHasher } from "./bun-password-hasher.ts";
 import { parseNodeOptions } from "./node-options.ts";
 
@@ -24,8 +26,15 @@ export async function runNodeCommand(
 ): Promise<void> {
   const options = parseNodeOptions(argv, env);
   const logger = new JsonLogger((line) => process.stderr.write(line), options.logLevel, { node: options.id });
+  // The web page is bundled while the node starts; a failed build leaves the API serving.
+  const assets = buildWebAssets().catch((error: unknown): WebAssets | null => {
+    logger.log("warn", "web_build_failed", { error: error instanceof Error ? error.message : String(error) });
+    return null;
+  });
   const node = await startConcordNode(options, logger);
-  const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken, ...(node.faults !== null ? { faults: node.faults } : {}) });
+  const webAssets = await assets;
+  const web = webAssets === null ? {} : { web: { assets: webAssets, nodes: options.webPeers } };
+  const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken, ...(node.faults !== null ? { faults: node.faults } : {}), ...web });
   const server = serve({ hostname: options.httpHost, port: options.httpPort, idleTimeout: 60, fetch: app.fetch });
   // One line on stdout so a supervisor (or a person) knows where we are.
   process.stdout.write(`${JSON.stringify({ event: "listening", node: options.id, http: `http://${options.httpHost}:${options.httpPort}`, data: options.dataDir })}\n`);

@@ -9,6 +9,8 @@ export interface NodeProcessOptions extends ConcordNodeConfig {
   logLevel: LogLevel;
   /** Bearer token for the admin routes (membership, transfer); null disables them. */
   adminToken: string | null;
+  /** Every node's HTTP base URL, for the web page's failover; empty: the page knows only this node. */
+  webPeers: string[];
 }
 
 /** A usage mistake: the message says what to fix; the process exits 2. */
@@ -34,6 +36,8 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
   --admin-token T      enables admin routes for this bearer token  env CONCORD_ADMIN_TOKEN
   --fault-injection    obey the harness's link cuts (PUT /v1/debug/faults, admin
                        token); for tests and demos, never production
+  --web-peers URLS     every node's HTTP URL, comma-separated, for the web page
+                       to fail over between (default: only this node)  env CONCORD_WEB_PEERS
   --log-level L        debug|info|warn|error (default warn)         env CONCORD_LOG_LEVEL
   --config FILE        JSON file with any of the above (camelCase keys); flags win
 `;
@@ -72,6 +76,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
         "snapshot-every": { type: "string" },
         "log-level": { type: "string" },
         "admin-token": { type: "string" },
+        "web-peers": { type: "string" },
         "fault-injection": { type: "boolean" },
         config: { type: "string" },
       },
@@ -110,6 +115,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
     snapshotEveryEntries: positiveInt(pick(flags["snapshot-every"], "CONCORD_SNAPSHOT_EVERY", "snapshotEvery") ?? String(DEFAULTS.snapshotEvery), "--snapshot-every"),
     logLevel,
     adminToken: pick(flags["admin-token"], "CONCORD_ADMIN_TOKEN", "adminToken") ?? null,
+    webPeers: urlList(pick(flags["web-peers"], "CONCORD_WEB_PEERS", "webPeers") ?? ""),
     faultInjection: flags["fault-injection"] ?? file["faultInjection"] === true,
   };
 }
@@ -135,6 +141,14 @@ function idList(text: string): number[] {
   const ids = text.split(",").map((s) => positiveInt(s.trim(), "--peers entry"));
   if (new Set(ids).size !== ids.length) throw new UsageError(`--peers has duplicates: ${text}`);
   return ids;
+}
+
+function urlList(text: string): string[] {
+  const urls = text.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const url of urls) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(url)) throw new UsageError(`--web-peers entries are http(s)://HOST:PORT, got '${url}'`);
+  }
+  return urls.map((url) => url.replace(/\/$/, ""));
 }
 
 function splitHostPort(address: string): [string, string] {

@@ -1,0 +1,66 @@
+/// <reference lib="dom" />
+// The signed-in person's menu: log out, or delete the account after typing the password
+// into a confirmation dialog (it cannot be undone).
+
+import type { ConcordClient } from "../../client/concord-client.ts";
+import { ConcordError } from "../../client/concord-error.ts";
+import { avatar } from "./avatar.ts";
+import { h } from "./dom.ts";
+
+export function accountMenu(client: ConcordClient, me: string, onSignedOut: () => void): HTMLElement {
+  const logout = h("button", { type: "button", class: "menu-item", id: "logout" }, "Log out");
+  const remove = h("button", { type: "button", class: "menu-item danger", id: "delete-account" }, "Delete account…");
+  const menu = h("div", { class: "menu", attrs: { role: "menu" } }, h("div", { class: "menu-label" }, `Signed in as ${me}`), logout, remove);
+  const details = h("details", { class: "account-menu" }, h("summary", { attrs: { "aria-label": "Account" } }, avatar(me, "small"), h("span", { class: "account-name" }, me)), menu);
+
+  logout.addEventListener("click", async () => {
+    logout.disabled = true;
+    // Signing out locally must work even when no node answers.
+    await client.logout().catch(() => {});
+    onSignedOut();
+  });
+
+  const password = h("input", { type: "password", id: "delete-password", autocomplete: "current-password", required: true, attrs: { "aria-label": "Password" } });
+  const error = h("p", { class: "form-error", attrs: { role: "alert" } });
+  const confirm = h("button", { type: "submit", class: "button danger", id: "confirm-delete" }, "Delete forever");
+  const cancel = h("button", { type: "button", class: "button subtle" }, "Cancel");
+  const dialog = h(
+    "dialog",
+    { class: "dialog", id: "delete-dialog" },
+    h(
+      "form",
+      { method: "dialog" },
+      h("h2", null, "Delete your account?"),
+      h("p", null, "Your account, your sessions and the messages you received are deleted on every node. Messages you sent stay with their recipients. This cannot be undone."),
+      h("label", { class: "field" }, h("span", null, "Type your password to confirm"), password),
+      error,
+      h("div", { class: "dialog-actions" }, cancel, confirm),
+    ),
+  );
+  cancel.addEventListener("click", () => dialog.close());
+  remove.addEventListener("click", () => {
+    details.open = false;
+    password.value = "";
+    error.textContent = "";
+    dialog.showModal();
+    password.focus();
+  });
+  dialog.querySelector("form")!.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    confirm.disabled = true;
+    error.textContent = "";
+    try {
+      await client.deleteAccount(password.value);
+      dialog.close();
+      onSignedOut();
+    } catch (e) {
+      error.textContent = e instanceof ConcordError && e.code === "wrong_password" ? "That password is not right." : e instanceof Error ? e.message : "Could not delete the account.";
+    } finally {
+      confirm.disabled = false;
+    }
+  });
+  document.addEventListener("click", (event) => {
+    if (details.open && !details.contains(event.target as Node)) details.open = false;
+  });
+  return h("div", { class: "account" }, details, dialog);
+}
