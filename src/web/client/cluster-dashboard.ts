@@ -59,7 +59,7 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
     const leaderStatus = leader?.status ?? null;
     const member = s !== null ? leaderStatus?.members.find((m) => m.id === s.nodeId) : undefined;
     const lag = s !== null && leaderStatus !== null ? Math.max(0, leaderStatus.commitIndex - s.appliedIndex) : null;
-    const lastContact = isLeader ? "leader" : member?.lastContactMs != null ? `${Math.round(member.lastContactMs)} ms ago` : "—";
+    const lastContact = isLeader ? "leader" : member?.lastContactMs != null ? ago(member.lastContactMs) : "—";
     const row = (label: string, value: string, testId: string) => h("div", { class: "stat" }, h("dt", null, label), h("dd", { dataset: { field: testId } }, value));
     const title = s !== null ? `Node ${s.nodeId}` : nodeLabel(card.url);
     const badge = !card.up ? h("span", { class: "role-badge down" }, "Down") : h("span", { class: `role-badge ${s?.role ?? ""}` }, ROLE_NAMES[s?.role ?? ""] ?? "…");
@@ -90,7 +90,7 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
         row("Applied", s !== null ? String(s.appliedIndex) : "—", "applied"),
         row("Lag", lag !== null ? String(lag) : "—", "lag"),
         row("Last contact", lastContact, "contact"),
-        row("Heard from", card.heardAt !== null ? (card.up ? "live" : `${Math.round((Date.now() - card.heardAt) / 1000)} s ago`) : "never", "heard"),
+        row("Heard from", card.heardAt !== null ? (card.up ? "live" : ago(Date.now() - card.heardAt)) : "never", "heard"),
       ),
       actions.length > 0 ? h("div", { class: "node-actions" }, ...actions) : null,
     );
@@ -142,6 +142,8 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
     client.clusterEvents({
       node: card.url,
       onUpdate: (status) => {
+        // The first figure starts the plot's clock, so its first point comes a second later.
+        if (cards.every((c) => c.status === null)) queueMicrotask(sample);
         card.status = status;
         card.up = true;
         card.heardAt = Date.now();
@@ -157,10 +159,14 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
     }),
   );
 
-  const sampler = setInterval(() => {
+  const sample = () => {
     let highest: number | null = null;
     for (const c of cards) if (c.up && c.status !== null) highest = Math.max(highest ?? 0, c.status.commitIndex);
     plot.sample(highest);
+  };
+  const sampler = setInterval(() => {
+    sample();
+    // Also ages the "heard from" and "last contact" figures of nodes that went quiet.
     render();
   }, 1000);
 
@@ -182,4 +188,8 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
       for (const s of streams) s.close();
     },
   };
+}
+
+function ago(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms ago` : ms < 120_000 ? `${Math.round(ms / 1000)} s ago` : `${Math.round(ms / 60_000)} min ago`;
 }

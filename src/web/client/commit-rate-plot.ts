@@ -28,7 +28,7 @@ export function commitRatePlot(): CommitRatePlot {
   const line = document.createElementNS(SVG, "path");
   line.setAttribute("class", "plot-line");
   svg.append(area, line);
-  const current = h("span", { class: "plot-current", id: "commit-rate" }, "–");
+  const current = h("span", { class: "plot-current", id: "commit-rate" }, "measuring…");
   const peak = h("span", { class: "plot-peak" });
   const element = h(
     "section",
