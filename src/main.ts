@@ -12,6 +12,8 @@ commands:
   cluster   cluster up: a local nats-server and 5 nodes (concord cluster up --help)
   setup     install what Concord needs here (nats-server), or say how
   chat      use the chat from a terminal (concord chat --help)
+  demo      the failover demo: fail nodes one by one and watch (concord demo --help)
+  harness   run failure scenarios and check the history (concord harness --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -45,6 +47,14 @@ async function main(argv: string[]): Promise<number> {
     case "chat": {
       const [{ runChatCommand }, { processChatIo }] = await Promise.all([import("./cli/chat-command.ts"), import("./cli/chat-terminal.ts")]);
       return runChatCommand(rest, processChatIo(onSignal));
+    }
+    case "harness": {
+      const [{ runHarnessCommand }, { processHarnessIo }] = await Promise.all([import("../harness/cli/harness-command.ts"), import("../harness/cli/harness-terminal.ts")]);
+      return runHarnessCommand(rest, processHarnessIo());
+    }
+    case "demo": {
+      const [{ runDemoCommand }, { processHarnessIo }] = await Promise.all([import("../harness/cli/demo-command.ts"), import("../harness/cli/harness-terminal.ts")]);
+      return runDemoCommand(rest, processHarnessIo());
     }
     case undefined:
     case "--help":

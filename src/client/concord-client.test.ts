@@ -105,6 +105,19 @@ describe("failover", () => {
     expect(a.requests.length + b.requests.length).toBe(5);
   });
 
+  test("some nodes down, the rest answering 503: the error is 'unavailable', not 'network'", async () => {
+    const down = await nodes.dead();
+    const sick = nodes.start(() => apiError(503, "unavailable", "no quorum", { "retry-after": "0" }));
+    // The last attempt lands on the dead node; the answer that matters is the 503.
+    const client = new ConcordClient({ nodes: [sick.url, down], token: "t", maxAttempts: 4 });
+
+    const error = await caught(client.send("bob", "hi"));
+
+    expect(error.code).toBe("unavailable");
+    expect(error.status).toBe(503);
+    expect(sick.requests.length).toBe(2);
+  });
+
   test("Retry-After is honoured between passes, within the total deadline", async () => {
     let calls = 0;
     const node = nodes.start(() => (++calls === 1 ? apiError(503, "unavailable", "electing", { "retry-after": "1" }) : jsonResponse(200, { conversations: [] })));

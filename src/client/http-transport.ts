@@ -76,6 +76,8 @@ export class HttpTransport {
     const firstIndex = pool.currentIndex;
     const failures: string[] = [];
     let lastError: ConcordError | null = null;
+    // A node that answered "no quorum" says more than one that could not be reached.
+    let answeredUnavailable: ConcordError | null = null;
     let roundRetryAfterMs = 0;
 
     for (let attempt = 0; attempt < attempts; attempt++) {
@@ -106,6 +108,7 @@ export class HttpTransport {
       }
       if (spec.node === undefined) pool.failed(node);
       lastError = result.error;
+      if (result.error.code === "unavailable") answeredUnavailable = result.error;
       roundRetryAfterMs = Math.max(roundRetryAfterMs, result.retryAfterMs ?? 0);
       failures.push(`${node}: ${result.error.message}`);
     }
@@ -114,12 +117,13 @@ export class HttpTransport {
       throw new ConcordError("timeout", `${spec.method} ${pathWithoutQuery(spec)}: deadline of ${deadlineMs} ms passed before any attempt`, null, spec.idempotencyKey ?? null);
     }
     if (spec.node !== undefined) throw withKey(lastError, spec.idempotencyKey);
+    const reported = answeredUnavailable !== null && (lastError.code === "network" || lastError.code === "timeout") ? answeredUnavailable : lastError;
     const shown = failures.slice(-MAX_REPORTED_FAILURES);
     const more = failures.length > shown.length ? `; … ${failures.length - shown.length} earlier` : "";
     throw new ConcordError(
-      lastError.code,
+      reported.code,
       `no node could serve ${spec.method} ${pathWithoutQuery(spec)} (${failures.length} attempts): ${shown.join("; ")}${more}`,
-      lastError.status,
+      reported.status,
       spec.idempotencyKey ?? null,
     );
   }

@@ -113,6 +113,8 @@ export class RaftNode {
   private readonly proposalLatency = new LatencyHistogram();
   private readonly raftWriteLatency = new LatencyHistogram();
   private leaderChanges = 0;
+  /** When this node last lost sight of a leader; null while it knows one. */
+  private leaderlessSinceMs: number | null = Date.now();
 
   private constructor(options: RaftNodeOptions, raft: Raft, appliedIndex: number, snapshotIndex: number) {
     this.options = options;
@@ -579,10 +581,21 @@ export class RaftNode {
     this.appliedWaiters.length = kept;
   }
 
+  /**
+   * Wait for a leader, but fail fast once none has been known for two election timeouts:
+   * an election that takes that long is not going to succeed soon (no quorum reachable),
+   * and a client is better served by a 503 now than by one at its deadline.
+   */
   private async awaitLeader(deadlineAt: number): Promise<void> {
+    const failFastAfterMs = 2 * this.tickIntervalMs * (this.options.electionTimeoutTicks ?? 15);
     while (this.raft.softState().leader === NONE) {
       this.assertRunning();
-      await this.awaitStatusChange(deadlineAt);
+      const leaderlessMs = this.leaderlessSinceMs === null ? 0 : Date.now() - this.leaderlessSinceMs;
+      if (leaderlessMs > failFastAfterMs) throw unavailable(`no leader for ${leaderlessMs} ms: a quorum is not reachable`);
+      // Wake up when the fail-fast point passes, even if nothing changes.
+      await this.awaitStatusChange(Math.min(deadlineAt, Date.now() + failFastAfterMs - leaderlessMs + 1)).catch((error: unknown) => {
+        if (Date.now() >= deadlineAt) throw error;
+      });
     }
   }
 
@@ -604,6 +617,16 @@ export class RaftNode {
 
   private announceStatus(role: string, leader: NodeId): void {
     this.leaderChanges++;
+    if (leader === NONE) this.leaderlessSinceMs ??= Date.now();
+    else this.leaderlessSinceMs = null;
+    if (role !== "leader" && this.applyWaiters.size > 0) {
+      // A deposed leader cannot tell whether its pending entries will commit under the
+      // next one: answer now (503, outcome unknown; a retry with the same idempotency key
+      // is safe) rather than hold the caller until its deadline.
+      const lost = new NodeError("unavailable", `node ${this.id} lost leadership; the write may or may not have committed`);
+      for (const waiter of this.applyWaiters.values()) waiter.reject(lost);
+      this.applyWaiters.clear();
+    }
     this.logger.log("info", "role_changed", { id: this.id, role, leader, term: this.raft.status().term });
     const status = this.status();
     for (const listener of [...this.statusListeners]) listener(status);

@@ -1,0 +1,70 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.ts";
+import type { LocatedStep } from "../scenario/steps.ts";
+import { HarnessUsageError, parseHarnessArgs, runScenario, type HarnessIo } from "./harness-command.ts";
+import type { ScenarioRunner } from "../runner/scenario-runner.ts";
+
+export const DEMO_USAGE = `usage: concord demo [--interactive] [--seed N] [--http-port P]
+       concord demo --machine-id 1|2 --peer IP [--interactive] [--seed N]
+
+The original demo, on this machine: five nodes, fail two, fail a third, restart them,
+with a live table and a sentence at each step saying what should happen and whether it
+did. --interactive waits for you at each step: Enter runs it, or type any harness step
+(fail 1, partition 1,2 | 3,4,5, status, …) to run that first.
+
+With --machine-id and --peer, the two-machine version: nodes 1-2 run on machine 1 and
+3-5 on machine 2, each with its own nats-server joined by a route; a step typed on
+either machine acts on the machine that hosts the node.
+`;
+
+const DEMO_SCENARIO = fileURLToPath(new URL("../scenarios/original-demo.scn", import.meta.url));
+
+export async function runDemoCommand(argv: string[], io: HarnessIo): Promise<number> {
+  if (argv.includes("--help")) {
+    io.out.write(DEMO_USAGE);
+    return 0;
+  }
+  let args;
+  try {
+    args = parseHarnessArgs(argv, DEMO_USAGE, { interactive: { type: "boolean" }, "machine-id": { type: "string" }, peer: { type: "string" }, listen: { type: "string" } });
+  } catch (error) {
+    io.err(`${(error as Error).message}\n`);
+    return 2;
+  }
+  if (args.values["machine-id"] !== undefined) {
+    const { runTwoMachineDemo } = await import("./two-machine-demo.ts");
+    return runTwoMachineDemo(args, io);
+  }
+  const steps = parseScenarioLocated(await readFile(DEMO_SCENARIO, "utf8"), "original-demo.scn");
+  const rerun = "concord demo";
+  if (args.values["interactive"] !== true) return runScenario(steps, args, io, { rerun });
+  const input = io.lines();
+  try {
+    return await runScenario(steps, args, io, { rerun, beforeStep: (located, runner) => askBeforeStep(located, runner, io, input) });
+  } finally {
+    input.close();
+  }
+}
+
+/**
+ * Interactive mode: show the next step; Enter runs it, any other step runs first (and the
+ * prompt comes back), "quit" ends the demo.
+ */
+async function askBeforeStep(located: LocatedStep, runner: ScenarioRunner, io: HarnessIo, input: { readLine(prompt: string): Promise<string | null> }): Promise<boolean> {
+  if (located.step.kind === "say") return true;
+  for (;;) {
+    const line = await input.readLine(`next: ${formatStep(located.step)}   [Enter runs it, or type a step; quit ends] > `);
+    if (line === null) return true; // end of input: run the rest unattended
+    if (line.trim() === "") return true;
+    if (/^\s*(quit|exit)\s*$/.test(line)) return false;
+    try {
+      const step = parseLine(line, "<demo>", located.line);
+      if (step !== null) await runner.run(step);
+    } catch (error) {
+      io.out.write(`${(error as Error).message}\n`);
+    }
+  }
+}
+
+export { HarnessUsageError };

@@ -1,0 +1,1 @@
+export async function runTwoMachineDemo(): Promise<number> { return 2; }
