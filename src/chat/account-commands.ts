@@ -3,13 +3,10 @@ import type { ApplyResult } from "./commands.ts";
 import { forgetAccountEvents, forgetReceivedMessageEvents } from "./event-log.ts";
 import { textAt } from "./row-values.ts";
 
-export async function createAccount(context: ApplyContext, command: CommandOf<"createAccount">): Promise<ApplyResult> {
+export function createAccount(context: ApplyContext, command: CommandOf<"createAccount">): ApplyResult {
   const { tx, index, time } = context;
-  if (await accountExists(tx, command.username)) return refusal("username_taken", `the username '${command.username}' is taken`);
-  await tx.execute({
-    sql: "INSERT INTO accounts (username, password_hash, created_at, created_index) VALUES (?, ?, ?, ?)",
-    args: [command.username, command.passwordHash, time, index],
-  });
+  if (accountExists(tx, command.username)) return refusal("username_taken", `the username '${command.username}' is taken`);
+  tx.run("INSERT INTO accounts (username, password_hash, created_at, created_index) VALUES (?, ?, ?, ?)", [command.username, command.passwordHash, time, index]);
   return { ok: true, type: "accountCreated", account: { username: command.username, createdAt: time } };
 }
 
@@ -19,28 +16,26 @@ export async function createAccount(context: ApplyContext, command: CommandOf<"c
  * free again, so nothing left behind may be mistaken for a later account of that name:
  * its sent messages carry sender_deleted = 1, and its event stream is dropped.
  */
-export async function deleteAccount(context: ApplyContext, command: CommandOf<"deleteAccount">): Promise<ApplyResult> {
+export function deleteAccount(context: ApplyContext, command: CommandOf<"deleteAccount">): ApplyResult {
   const { tx } = context;
   const username = command.username;
-  if (!(await accountExists(tx, username))) return refusal("no_such_account", `there is no account '${username}'`);
+  if (!accountExists(tx, username)) return refusal("no_such_account", `there is no account '${username}'`);
 
   // Partners are live accounts it exchanged messages with; a sender_deleted row names a
   // previous holder of a name, not the account living under it now.
-  const partners = await tx.execute({
-    sql: `SELECT recipient AS partner FROM messages WHERE sender = ?1 AND sender_deleted = 0
-          UNION SELECT sender FROM messages WHERE recipient = ?1 AND sender_deleted = 0
-          ORDER BY partner`,
-    args: [username],
-  });
-  await forgetReceivedMessageEvents(tx, username);
-  await tx.batch([
-    { sql: "DELETE FROM messages WHERE recipient = ?", args: [username] },
-    { sql: "UPDATE messages SET sender_deleted = 1 WHERE sender = ? AND sender_deleted = 0", args: [username] },
-    { sql: "DELETE FROM sessions WHERE username = ?", args: [username] },
-    { sql: "DELETE FROM accounts WHERE username = ?", args: [username] },
-  ]);
-  await forgetAccountEvents(tx, username);
-  for (const row of partners.rows) {
+  const partners = tx.all(
+    `SELECT recipient AS partner FROM messages WHERE sender = ?1 AND sender_deleted = 0
+     UNION SELECT sender FROM messages WHERE recipient = ?1 AND sender_deleted = 0
+     ORDER BY partner`,
+    [username],
+  );
+  forgetReceivedMessageEvents(tx, username);
+  tx.run("DELETE FROM messages WHERE recipient = ?", [username]);
+  tx.run("UPDATE messages SET sender_deleted = 1 WHERE sender = ? AND sender_deleted = 0", [username]);
+  tx.run("DELETE FROM sessions WHERE username = ?", [username]);
+  tx.run("DELETE FROM accounts WHERE username = ?", [username]);
+  forgetAccountEvents(tx, username);
+  for (const row of partners) {
     const partner = textAt(row, 0);
     if (partner !== username) context.emit({ account: partner, type: "account_deleted", data: { username } });
   }

@@ -1,4 +1,4 @@
-import type { Transaction } from "@libsql/client";
+import type { SqlConnection } from "../storage/sql-connection.ts";
 import type { ApplyResult, ChatCommand, ChatCommandType, ChatErrorCode, ChatEvent } from "./commands.ts";
 
 /** An event before it is tied to the entry that produced it. */
@@ -8,7 +8,8 @@ export type CommandOf<T extends ChatCommandType> = Extract<ChatCommand, { type: 
 
 /** What a command handler gets: the apply transaction and the entry it is applying. */
 export interface ApplyContext {
-  readonly tx: Transaction;
+  /** The writer connection, inside the batch's transaction. */
+  readonly tx: SqlConnection;
   /** The entry's log index: message ids and every ordering come from it. */
   readonly index: number;
   /** The proposing leader's clock, ISO 8601; apply never reads the local clock. */
@@ -18,21 +19,28 @@ export interface ApplyContext {
    * entry, so an SSE id (the log index) names one event per stream.
    */
   emit(event: EventBody): void;
+  /**
+   * Insert a message row, possibly later in the same transaction (with others, as one
+   * statement). Only sendMessage uses it; every other command sees the rows written
+   * before it runs.
+   */
+  insertMessage(row: MessageRow): void;
 }
 
-export type CommandHandler<T extends ChatCommandType> = (context: ApplyContext, command: CommandOf<T>) => Promise<ApplyResult>;
+/** A new message's columns: id, sender, recipient, content, sent_at (read_at NULL, sender_deleted 0). */
+export type MessageRow = readonly [id: number, sender: string, recipient: string, content: string, sentAt: string];
+
+export type CommandHandler<T extends ChatCommandType> = (context: ApplyContext, command: CommandOf<T>) => ApplyResult;
 
 export function refusal(code: ChatErrorCode, message: string): ApplyResult {
   return { ok: false, code, message };
 }
 
-/** Which of these usernames have accounts (one query for several). */
-export async function existingAccounts(tx: Transaction, usernames: readonly string[]): Promise<Set<string>> {
-  const rows = await tx.execute({ sql: `SELECT username FROM accounts WHERE username IN (${usernames.map(() => "?").join(",")})`, args: [...usernames] });
-  return new Set(rows.rows.map((row) => String(row[0])));
+/** Which of two usernames have accounts (one query for both). */
+export function existingAccounts(tx: SqlConnection, a: string, b: string): Set<string> {
+  return new Set(tx.all("SELECT username FROM accounts WHERE username IN (?, ?)", [a, b]).map((row) => String(row[0])));
 }
 
-export async function accountExists(tx: Transaction, username: string): Promise<boolean> {
-  const rows = await tx.execute({ sql: "SELECT 1 FROM accounts WHERE username = ?", args: [username] });
-  return rows.rows.length > 0;
+export function accountExists(tx: SqlConnection, username: string): boolean {
+  return tx.get("SELECT 1 FROM accounts WHERE username = ?", [username]) !== undefined;
 }

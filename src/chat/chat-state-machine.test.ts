@@ -293,9 +293,11 @@ describe("ChatStateMachine", () => {
     test("events of a rolled-back apply are forgotten when the index is applied again", async () => {
       await threeAccounts();
       const data = encodeProposal(timeAt(4), encodeCommand(send("alice", "bob", "hi")));
-      const tx = await r.database.client.transaction("write");
-      await r.chat.applyCommand(tx, 4, data);
-      await tx.rollback();
+      const writer = r.database.writer;
+      writer.run("BEGIN IMMEDIATE");
+      r.chat.applyCommand(writer, 4, data);
+      r.chat.finishBatch(writer);
+      writer.run("ROLLBACK");
       await r.run(send("alice", "bob", "hi"));
       expect(r.chat.drainEvents().map((e) => e.account)).toEqual(["alice", "bob"]);
     });

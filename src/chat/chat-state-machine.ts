@@ -1,11 +1,12 @@
-import type { Transaction } from "@libsql/client";
+import type { SqlConnection } from "../storage/sql-connection.ts";
 import { createAccount, deleteAccount } from "./account-commands.ts";
 import { refusal, type ApplyContext, type EventBody } from "./apply-context.ts";
 import { readProposal } from "./command-codec.ts";
 import { commandProblem } from "./command-validation.ts";
 import type { ApplyResult, ChatCommand, ChatEvent } from "./commands.ts";
+import { DeferredRows } from "./deferred-rows.ts";
 import { deleteMessages } from "./delete-messages.ts";
-import { pruneEvents, writeEvents } from "./event-log.ts";
+import { pruneEvents } from "./event-log.ts";
 import { firstResult, pruneIdempotency, rememberResult } from "./idempotency-store.ts";
 import { markRead } from "./mark-read.ts";
 import { PendingEvents } from "./pending-events.ts";
@@ -24,6 +25,7 @@ export const CHAT_TABLES = ["accounts", "sessions", "messages", "idempotency", "
 export class ChatStateMachine {
   readonly tables: string[] = [...CHAT_TABLES];
   private readonly pending = new PendingEvents();
+  private readonly deferred = new DeferredRows();
 
   /** Events of the entries applied since the last drain; the node publishes them once their transaction committed. */
   drainEvents(): ChatEvent[] {
@@ -33,13 +35,15 @@ export class ChatStateMachine {
   /**
    * Apply one entry's bytes inside the apply transaction; fits the node's ApplyCommand
    * (declared here, not imported: chat sits below node and must not depend on it).
-   * Never throws for bad bytes; throws only when the database fails.
+   * Never throws for bad bytes; throws only when the database fails. New message and
+   * event rows may be written later in the transaction: finishBatch writes them.
    */
-  readonly applyCommand = async (tx: Transaction, index: number, data: Uint8Array): Promise<ApplyResult> => {
+  readonly applyCommand = (tx: SqlConnection, index: number, data: Uint8Array): ApplyResult => {
     this.pending.dropFrom(index);
+    this.deferred.dropFrom(index);
     // Retention runs for every entry, whatever it holds, so it depends only on the index.
-    await pruneEvents(tx, index);
-    await pruneIdempotency(tx, index);
+    pruneEvents(tx, index);
+    pruneIdempotency(tx, index);
     const proposal = readProposal(data);
     if (!proposal.ok) return refusal("invalid_command", proposal.reason);
     const { command, leaderTimeMs } = proposal.value;
@@ -48,19 +52,42 @@ export class ChatStateMachine {
 
     const key = command.idempotency;
     if (key !== undefined) {
-      const first = await firstResult(tx, key);
+      const first = firstResult(tx, key);
       if (first !== null) return first;
     }
+    // sendMessage reads only accounts; everything else may read messages or events.
+    if (command.type !== "sendMessage" && !this.deferred.empty) this.deferred.write(tx);
     const emitted: EventBody[] = [];
-    const context: ApplyContext = { tx, index, time: new Date(leaderTimeMs).toISOString(), emit: (event) => emitted.push(event) };
-    const result = await run(context, command);
-    this.pending.add(await writeEvents(tx, index, emitted));
-    if (key !== undefined) await rememberResult(tx, key, index, result);
+    const deferred = this.deferred;
+    const context: ApplyContext = {
+      tx,
+      index,
+      time: new Date(leaderTimeMs).toISOString(),
+      emit: (event) => emitted.push(event),
+      insertMessage: (row) => deferred.addMessage(row),
+    };
+    const result = run(context, command);
+    if (emitted.length > 0) {
+      const events = emitted.map((body) => ({ index, ...body }) as ChatEvent);
+      deferred.addEvents(events);
+      this.pending.add(events);
+    }
+    if (key !== undefined) rememberResult(tx, key, index, result);
     return result;
+  };
+
+  /** Write what applyCommand deferred; called once per batch, before its commit. */
+  readonly finishBatch = (tx: SqlConnection): void => {
+    this.deferred.write(tx);
+  };
+
+  /** The batch's transaction rolled back: nothing it deferred may be written. */
+  readonly abortBatch = (): void => {
+    this.deferred.clear();
   };
 }
 
-function run(context: ApplyContext, command: ChatCommand): Promise<ApplyResult> {
+function run(context: ApplyContext, command: ChatCommand): ApplyResult {
   switch (command.type) {
     case "createAccount":
       return createAccount(context, command);

@@ -1,34 +1,33 @@
-import type { Row } from "@libsql/client";
 import { accountExists, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
 import type { ApplyResult } from "./commands.ts";
 import { forgetMessageEvents } from "./event-log.ts";
-import { integerAt, textAt } from "./row-values.ts";
+import { integerAt, textAt, type RowValues } from "./row-values.ts";
 
 /**
  * Delete messages the user sent or received: gone for both sides. Ids that do not exist
  * or belong to others are reported as notFound (indistinguishable, so ids of other
  * people's messages leak nothing). Both sides hear `messages_deleted`.
  */
-export async function deleteMessages(context: ApplyContext, command: CommandOf<"deleteMessages">): Promise<ApplyResult> {
+export function deleteMessages(context: ApplyContext, command: CommandOf<"deleteMessages">): ApplyResult {
   const { tx } = context;
   const user = command.username;
-  if (!(await accountExists(tx, user))) return refusal("no_such_account", `there is no account '${user}'`);
+  if (!(accountExists(tx, user))) return refusal("no_such_account", `there is no account '${user}'`);
   const requested = [...new Set(command.ids)].sort((a, b) => a - b);
   // A sender_deleted row was sent by a previous holder of the name, not by this user.
-  const owned = await tx.execute({
-    sql: `SELECT id, sender, recipient, sender_deleted FROM messages
-          WHERE id IN (SELECT value FROM json_each(?)) AND (recipient = ? OR (sender = ? AND sender_deleted = 0))
-          ORDER BY id`,
-    args: [JSON.stringify(requested), user, user],
-  });
-  const deleted = owned.rows.map((row) => integerAt(row, 0));
+  const owned = tx.all(
+    `SELECT id, sender, recipient, sender_deleted FROM messages
+     WHERE id IN (SELECT value FROM json_each(?)) AND (recipient = ? OR (sender = ? AND sender_deleted = 0))
+     ORDER BY id`,
+    [JSON.stringify(requested), user, user],
+  );
+  const deleted = owned.map((row) => integerAt(row, 0));
   const deletedSet = new Set(deleted);
   const notFound = requested.filter((id) => !deletedSet.has(id));
   if (deleted.length > 0) {
-    await tx.execute({ sql: "DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))", args: [JSON.stringify(deleted)] });
-    await forgetMessageEvents(tx, deleted);
+    tx.run("DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))", [JSON.stringify(deleted)]);
+    forgetMessageEvents(tx, deleted);
     context.emit({ account: user, type: "messages_deleted", data: { ids: deleted } });
-    for (const [partner, ids] of idsByLivePartner(owned.rows, user)) {
+    for (const [partner, ids] of idsByLivePartner(owned, user)) {
       context.emit({ account: partner, type: "messages_deleted", data: { ids } });
     }
   }
@@ -36,7 +35,7 @@ export async function deleteMessages(context: ApplyContext, command: CommandOf<"
 }
 
 /** The other side of each message, in name order; the user and deleted senders are left out. */
-function idsByLivePartner(rows: readonly Row[], user: string): Map<string, number[]> {
+function idsByLivePartner(rows: readonly RowValues[], user: string): Map<string, number[]> {
   const byPartner = new Map<string, number[]>();
   for (const row of rows) {
     const sender = textAt(row, 1);

@@ -23,7 +23,7 @@ const NO_BEFORE = Number.MAX_SAFE_INTEGER;
 export class LibsqlChatQueries implements ChatQueries {
   private readonly client: Client;
 
-  constructor(database: NodeDatabase) {
+  constructor(database: Pick<NodeDatabase, "client" | "db" | "path">) {
     this.client = database.client;
   }
 

@@ -1,8 +1,7 @@
-import type { Row } from "@libsql/client";
 import { accountExists, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
 import { MARK_READ_RANGE_MAX } from "./chat-limits.ts";
 import type { ApplyResult } from "./commands.ts";
-import { integerAt, textAt } from "./row-values.ts";
+import { integerAt, textAt, type RowValues } from "./row-values.ts";
 
 /**
  * Mark messages the reader received as read, at the leader's time: either the listed
@@ -10,27 +9,27 @@ import { integerAt, textAt } from "./row-values.ts";
  * from `with` with id <= upTo, oldest first and at most MARK_READ_RANGE_MAX of them.
  * The reader and each (live) sender hear `messages_read` with the ids that concern them.
  */
-export async function markRead(context: ApplyContext, command: CommandOf<"markRead">): Promise<ApplyResult> {
+export function markRead(context: ApplyContext, command: CommandOf<"markRead">): ApplyResult {
   const { tx, time } = context;
   const reader = command.username;
-  if (!(await accountExists(tx, reader))) return refusal("no_such_account", `there is no account '${reader}'`);
+  if (!(accountExists(tx, reader))) return refusal("no_such_account", `there is no account '${reader}'`);
   const unread =
     command.ids !== null
-      ? await tx.execute({
-          sql: `SELECT id, sender, sender_deleted FROM messages
-                WHERE recipient = ? AND read_at IS NULL AND id IN (SELECT value FROM json_each(?)) ORDER BY id`,
-          args: [reader, JSON.stringify(command.ids)],
-        })
-      : await tx.execute({
-          sql: `SELECT id, sender, sender_deleted FROM messages
-                WHERE recipient = ? AND sender = ? AND read_at IS NULL AND id <= ? ORDER BY id LIMIT ?`,
-          args: [reader, command.with, command.upTo, MARK_READ_RANGE_MAX],
-        });
-  const ids = unread.rows.map((row) => integerAt(row, 0));
+      ? tx.all(
+          `SELECT id, sender, sender_deleted FROM messages
+           WHERE recipient = ? AND read_at IS NULL AND id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+          [reader, JSON.stringify(command.ids)],
+        )
+      : tx.all(
+          `SELECT id, sender, sender_deleted FROM messages
+           WHERE recipient = ? AND sender = ? AND read_at IS NULL AND id <= ? ORDER BY id LIMIT ?`,
+          [reader, command.with, command.upTo, MARK_READ_RANGE_MAX],
+        );
+  const ids = unread.map((row) => integerAt(row, 0));
   if (ids.length > 0) {
-    await tx.execute({ sql: "UPDATE messages SET read_at = ? WHERE id IN (SELECT value FROM json_each(?))", args: [time, JSON.stringify(ids)] });
+    tx.run("UPDATE messages SET read_at = ? WHERE id IN (SELECT value FROM json_each(?))", [time, JSON.stringify(ids)]);
     context.emit({ account: reader, type: "messages_read", data: { ids, by: reader } });
-    for (const [sender, theirs] of idsByLiveSender(unread.rows, reader)) {
+    for (const [sender, theirs] of idsByLiveSender(unread, reader)) {
       context.emit({ account: sender, type: "messages_read", data: { ids: theirs, by: reader } });
     }
   }
@@ -38,7 +37,7 @@ export async function markRead(context: ApplyContext, command: CommandOf<"markRe
 }
 
 /** Ids grouped by sender, senders in name order; the reader and deleted senders are left out. */
-function idsByLiveSender(rows: readonly Row[], reader: string): Map<string, number[]> {
+function idsByLiveSender(rows: readonly RowValues[], reader: string): Map<string, number[]> {
   const bySender = new Map<string, number[]>();
   for (const row of rows) {
     const sender = textAt(row, 1);

@@ -1,11 +1,10 @@
-import type { Row } from "@libsql/client";
 import type { ChatMessage } from "./commands.ts";
-import { integerAt, textAt, textOrNullAt } from "./row-values.ts";
+import { integerAt, textAt, textOrNullAt, type RowValues } from "./row-values.ts";
 
 /** The columns `toChatMessage` reads, in its order; select them as `SELECT ${MESSAGE_COLUMNS} ...`. */
 export const MESSAGE_COLUMNS = "id, sender, recipient, content, sent_at, read_at, sender_deleted";
 
-export function toChatMessage(row: Row): ChatMessage {
+export function toChatMessage(row: RowValues): ChatMessage {
   return {
     id: integerAt(row, 0),
     from: textAt(row, 1),

@@ -3,17 +3,14 @@ import type { ApplyResult, ChatMessage } from "./commands.ts";
 import { trimContent } from "./message-content.ts";
 
 /** The message's id is the entry's log index: unique, increasing, the same on every node. */
-export async function sendMessage(context: ApplyContext, command: CommandOf<"sendMessage">): Promise<ApplyResult> {
+export function sendMessage(context: ApplyContext, command: CommandOf<"sendMessage">): ApplyResult {
   const { tx, index, time } = context;
   const { from, to } = command;
-  const existing = await existingAccounts(tx, [from, to]);
+  const existing = existingAccounts(tx, from, to);
   if (!existing.has(from)) return refusal("no_such_account", `there is no account '${from}'`);
   if (!existing.has(to)) return refusal("no_such_recipient", `there is no account '${to}'`);
   const message: ChatMessage = { id: index, from, fromDeleted: false, to, content: trimContent(command.content), sentAt: time, readAt: null };
-  await tx.execute({
-    sql: "INSERT INTO messages (id, sender, recipient, content, sent_at, read_at, sender_deleted) VALUES (?, ?, ?, ?, ?, NULL, 0)",
-    args: [message.id, message.from, message.to, message.content, message.sentAt],
-  });
+  context.insertMessage([message.id, message.from, message.to, message.content, message.sentAt]);
   context.emit({ account: from, type: "message", data: message });
   // A note to oneself is one message, so one event.
   if (to !== from) context.emit({ account: to, type: "message", data: message });

@@ -54,7 +54,7 @@ export async function startConcordNode(
   const reader = await openReader(path);
   try {
     const chat = new ChatStateMachine();
-    const stateMachine = new LibsqlStateMachine({ database, tables: chat.tables, applyCommand: chat.applyCommand, scratchDir: config.dataDir });
+    const stateMachine = new LibsqlStateMachine({ database, tables: chat.tables, applyCommand: chat.applyCommand, finishBatch: chat.finishBatch, abortBatch: chat.abortBatch, scratchDir: config.dataDir });
     const wire = overrides.transport ?? new NatsTransport({
       servers: config.natsServers,
       cluster: config.cluster,

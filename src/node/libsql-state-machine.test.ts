@@ -2,16 +2,16 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Transaction } from "@libsql/client";
 import type { Entry } from "../raft/types.ts";
 import { LibsqlRaftStorage } from "../storage/libsql-storage.ts";
-import { openNodeDatabase, type NodeDatabase } from "../storage/node-database.ts";
+import { closeNodeDatabase, openNodeDatabase, type NodeDatabase } from "../storage/node-database.ts";
+import type { SqlConnection } from "../storage/sql-connection.ts";
 import { LibsqlStateMachine } from "./libsql-state-machine.ts";
 
 // A register table made for this test: each command "key=value" sets a key.
-async function setRegister(tx: Transaction, index: number, data: Uint8Array): Promise<unknown> {
+function setRegister(sql: SqlConnection, index: number, data: Uint8Array): unknown {
   const [key, value] = new TextDecoder().decode(data).split("=");
-  await tx.execute({ sql: "INSERT INTO test_register (k, v, idx) VALUES (?, ?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v, idx = excluded.idx", args: [key!, value!, index] });
+  sql.run("INSERT INTO test_register (k, v, idx) VALUES (?, ?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v, idx = excluded.idx", [key!, value!, index]);
   return { key, index };
 }
 
@@ -24,8 +24,8 @@ describe("LibsqlStateMachine", () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "concord-sm-"));
   });
-  afterEach(() => {
-    for (const d of opened.splice(0)) d.client.close();
+  afterEach(async () => {
+    for (const d of opened.splice(0)) await closeNodeDatabase(d);
     rmSync(dir, { recursive: true, force: true });
   });
 

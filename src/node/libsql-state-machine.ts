@@ -2,20 +2,31 @@ import { createHash, randomUUID } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, type Client, type InStatement, type Transaction } from "@libsql/client";
+import { createClient, type Client, type InStatement } from "@libsql/client";
 import type { Entry, SnapshotMeta } from "../raft/types.ts";
 import type { NodeDatabase } from "../storage/node-database.ts";
-import { withRelaxedDurability } from "../storage/relaxed-durability.ts";
+import { withRelaxedDurabilitySync } from "../storage/relaxed-durability.ts";
+import type { SqlConnection } from "../storage/sql-connection.ts";
 import type { StateMachine } from "./state-machine.ts";
 
-/** Applies one command inside the apply transaction; returns the proposer's result. */
-export type ApplyCommand = (tx: Transaction, index: number, data: Uint8Array) => Promise<unknown>;
+/**
+ * Applies one command inside the apply transaction (synchronously, on the writer
+ * connection); returns the proposer's result.
+ */
+export type ApplyCommand = (sql: SqlConnection, index: number, data: Uint8Array) => unknown;
 
 export interface LibsqlStateMachineOptions {
   database: NodeDatabase;
   /** The tables that make up the replicated state (copied by snapshots). */
   tables: readonly string[];
   applyCommand: ApplyCommand;
+  /**
+   * Called once per batch after its last command and before the commit: a state machine
+   * that defers writes (to batch them into multi-row statements) writes them here.
+   */
+  finishBatch?: (sql: SqlConnection) => void;
+  /** Called when a batch's transaction rolls back: deferred writes and events are void. */
+  abortBatch?: () => void;
   /** Where snapshot files are staged (defaults to the OS temp dir). */
   scratchDir?: string;
 }
@@ -53,29 +64,30 @@ export class LibsqlStateMachine implements StateMachine {
     const last = entries[entries.length - 1];
     if (last === undefined) return [];
     const digestBefore = this.digestHex ?? (await this.appliedState()).digest;
+    const writer = this.options.database.writer;
     // Applying is redone from the durable log after a crash, so it needs no fsync.
-    return withRelaxedDurability(this.options.database.client, () => this.applyInTransaction(entries, last.index, digestBefore));
+    return withRelaxedDurabilitySync(writer, () => this.applyInTransaction(writer, entries, last.index, digestBefore));
   }
 
-  private async applyInTransaction(entries: readonly Entry[], lastIndex: number, digestBefore: string): Promise<unknown[]> {
+  private applyInTransaction(writer: SqlConnection, entries: readonly Entry[], lastIndex: number, digestBefore: string): unknown[] {
     let digest = digestBefore;
-    const tx = await this.options.database.client.transaction("write");
     try {
-      const results: unknown[] = [];
-      for (const entry of entries) {
-        // Leader no-ops and membership entries change no table.
-        results.push(entry.kind === "normal" && entry.data.length > 0 ? await this.options.applyCommand(tx, entry.index, entry.data) : null);
-        digest = chainDigest(digest, entry);
-      }
-      await tx.execute(setAppliedState(lastIndex, digest));
-      await tx.commit();
-      this.digestHex = digest;
-      return results;
+      return writer.transaction(() => {
+        const results: unknown[] = [];
+        for (const entry of entries) {
+          // Leader no-ops and membership entries change no table.
+          results.push(entry.kind === "normal" && entry.data.length > 0 ? this.options.applyCommand(writer, entry.index, entry.data) : null);
+          digest = chainDigest(digest, entry);
+        }
+        this.options.finishBatch?.(writer);
+        writer.run(SET_APPLIED_STATE, [lastIndex, digest]);
+        this.digestHex = digest;
+        return results;
+      });
     } catch (error) {
       this.digestHex = null;
+      this.options.abortBatch?.();
       throw error;
-    } finally {
-      tx.close();
     }
   }
 
@@ -134,11 +146,11 @@ export class LibsqlStateMachine implements StateMachine {
   }
 }
 
+const SET_APPLIED_STATE =
+  "INSERT INTO state_machine_meta (singleton, applied_index, digest) VALUES (1, ?, ?) ON CONFLICT(singleton) DO UPDATE SET applied_index = excluded.applied_index, digest = excluded.digest";
+
 function setAppliedState(index: number, digest: string): InStatement {
-  return {
-    sql: "INSERT INTO state_machine_meta (singleton, applied_index, digest) VALUES (1, ?, ?) ON CONFLICT(singleton) DO UPDATE SET applied_index = excluded.applied_index, digest = excluded.digest",
-    args: [index, digest],
-  };
+  return { sql: SET_APPLIED_STATE, args: [index, digest] };
 }
 
 const KIND_BYTE = { normal: 0, conf: 1 } as const;

@@ -13,11 +13,13 @@ describeRaftStorage("libSQL", async () => {
   return {
     storage,
     reopen: async () => {
+      database.writer.close();
       database.client.close();
       database = await openNodeDatabase({ path, cluster: "test", nodeId: 1 });
       return new LibsqlRaftStorage(database);
     },
     cleanup: async () => {
+      database.writer.close();
       database.client.close();
       rmSync(dir, { recursive: true, force: true });
     },

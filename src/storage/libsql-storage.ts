@@ -2,18 +2,22 @@ import type { Client, InStatement } from "@libsql/client";
 import type { Entry, HardState, SnapshotMeta } from "../raft/types.ts";
 import type { NodeDatabase } from "./node-database.ts";
 import type { RaftStorage, RaftWrite, StoredRaftState } from "./raft-storage.ts";
+import { rowChunks, valuesSql } from "./row-chunks.ts";
+import { blobArg, type SqlConnection, type SqlValue } from "./sql-connection.ts";
 import { StorageError } from "./storage-error.ts";
 
-// SQLite allows 32,766 bound parameters per statement; 4 per entry.
-const ENTRIES_PER_INSERT = 1000;
+const HARD_STATE_UPSERT =
+  "INSERT INTO raft_hard_state (singleton, term, vote, commit_index) VALUES (1, ?, ?, ?) ON CONFLICT(singleton) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_index = excluded.commit_index";
 
 /**
- * Raft storage in the node's libSQL file. The hot path (one transaction per Ready)
- * uses prepared SQL through the client directly: building Drizzle queries per entry
- * would cost more than the write itself. Drizzle owns the schema and migrations.
+ * Raft storage in the node's libSQL file. The hot path (one fsync'd transaction per
+ * Ready) runs on the synchronous writer connection with statements prepared once:
+ * building Drizzle queries, or preparing SQL per call, would cost more than the write
+ * itself. Drizzle owns the schema and migrations.
  */
 export class LibsqlRaftStorage implements RaftStorage {
   private readonly client: Client;
+  private readonly writer: SqlConnection;
   private closed = false;
   /** The stored log's extent, known after the first load or write. */
   private extent: { snapshotIndex: number; lastIndex: number } | null = null;
@@ -23,6 +27,7 @@ export class LibsqlRaftStorage implements RaftStorage {
 
   constructor(database: NodeDatabase) {
     this.client = database.client;
+    this.writer = database.writer;
   }
 
   async load(): Promise<StoredRaftState> {
@@ -78,28 +83,30 @@ export class LibsqlRaftStorage implements RaftStorage {
     if (first !== undefined && (first.index <= snapshotIndex || first.index > lastIndex + 1)) {
       throw new StorageError("log_gap", `entries start at ${first.index}; the stored log covers ${snapshotIndex + 1}..${lastIndex}`);
     }
-    const statements: InStatement[] = [];
-    if (write.snapshot !== null) {
-      statements.push("DELETE FROM raft_log");
-      statements.push(snapshotUpsert(write.snapshot));
-    }
-    if (first !== undefined) {
-      statements.push({ sql: "DELETE FROM raft_log WHERE idx >= ?", args: [first.index] });
-      for (let at = 0; at < write.entries.length; at += ENTRIES_PER_INSERT) {
-        const chunk = write.entries.slice(at, at + ENTRIES_PER_INSERT);
-        const args: (number | Uint8Array)[] = [];
-        for (const e of chunk) args.push(e.index, e.term, e.kind === "conf" ? 1 : 0, e.data);
-        statements.push({ sql: `INSERT INTO raft_log (idx, term, kind, data) VALUES ${chunk.map(() => "(?,?,?,?)").join(",")}`, args });
+    const writer = this.writer;
+    writer.transaction(() => {
+      if (write.snapshot !== null) {
+        writer.run("DELETE FROM raft_log");
+        const { sql, args } = snapshotUpsert(write.snapshot);
+        writer.run(sql, args);
       }
-    }
-    if (write.hardState !== null) {
-      const { term, vote, commit } = write.hardState;
-      statements.push({
-        sql: "INSERT INTO raft_hard_state (singleton, term, vote, commit_index) VALUES (1, ?, ?, ?) ON CONFLICT(singleton) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_index = excluded.commit_index",
-        args: [term, vote, commit],
-      });
-    }
-    await this.client.batch(statements, "write");
+      if (first !== undefined) {
+        // Only a follower overwriting a conflicting suffix has anything to delete.
+        if (first.index <= lastIndex) writer.run("DELETE FROM raft_log WHERE idx >= ?", [first.index]);
+        for (const [at, count] of rowChunks(write.entries.length)) {
+          const args: SqlValue[] = [];
+          for (let i = at; i < at + count; i++) {
+            const e = write.entries[i]!;
+            args.push(e.index, e.term, e.kind === "conf" ? 1 : 0, blobArg(e.data));
+          }
+          writer.run(`INSERT INTO raft_log (idx, term, kind, data) VALUES ${valuesSql(4, count)}`, args);
+        }
+      }
+      if (write.hardState !== null) {
+        const { term, vote, commit } = write.hardState;
+        writer.run(HARD_STATE_UPSERT, [term, vote, commit]);
+      }
+    });
     this.synced++;
     if (hs !== null) this.durableTermVote = { term: hs.term, vote: hs.vote };
     const last = write.entries[write.entries.length - 1];
@@ -138,7 +145,7 @@ export class LibsqlRaftStorage implements RaftStorage {
   }
 }
 
-function snapshotUpsert(snapshot: SnapshotMeta): InStatement {
+function snapshotUpsert(snapshot: SnapshotMeta): { sql: string; args: SqlValue[] } {
   return {
     sql: "INSERT INTO raft_snapshot (singleton, idx, term, voters, learners) VALUES (1, ?, ?, ?, ?) ON CONFLICT(singleton) DO UPDATE SET idx = excluded.idx, term = excluded.term, voters = excluded.voters, learners = excluded.learners",
     args: [snapshot.index, snapshot.term, JSON.stringify(snapshot.conf.voters), JSON.stringify(snapshot.conf.learners)],

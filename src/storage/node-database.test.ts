@@ -33,6 +33,7 @@ describe("opening a node's data directory", () => {
     const again = await openNodeDatabase({ path, cluster: "alpha", nodeId: 1 });
     const tables = await again.client.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name");
     expect(tables.rows.map((r) => r[0])).toContain("raft_log");
+    again.writer.close();
     again.client.close();
   });
 
@@ -76,6 +77,7 @@ describe("opening a node's data directory", () => {
       sql: "INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)",
       args: ["from-the-future", Date.now() + 365 * 24 * 3600 * 1000],
     });
+    database.writer.close();
     database.client.close();
     const before = readFileSync(path);
     const error = await refusal(openNodeDatabase({ path, cluster: "alpha", nodeId: 1 }));

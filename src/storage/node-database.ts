@@ -6,12 +6,20 @@ import { eq } from "drizzle-orm";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import * as schema from "./schema.ts";
+import { SqlConnection } from "./sql-connection.ts";
 import { StorageError } from "./storage-error.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations", import.meta.url));
 
 export interface NodeDatabase {
   readonly client: Client;
+  /**
+   * The hot-path writer: raft writes and apply run here, with statements prepared once
+   * (see SqlConnection). It is a second connection to the same file, used by the same
+   * driver loop one transaction at a time, so it never waits on `client`. Its
+   * `synchronous` is FULL except inside withRelaxedDurability.
+   */
+  readonly writer: SqlConnection;
   readonly db: LibSQLDatabase<typeof schema>;
   readonly path: string;
 }
@@ -36,10 +44,10 @@ export async function openNodeDatabase(options: OpenNodeDatabaseOptions): Promis
   if (existed) assertSqliteHeader(path);
   else mkdirSync(dirname(path), { recursive: true });
 
-  // One connection, on purpose: PRAGMA synchronous is per connection, and our durability
-  // depends on knowing which mode each write runs in (see relaxed-durability.ts). With a
-  // pool, a toggle and the transaction after it could land on different connections.
-  // Only the driver loop writes, one operation at a time; readers use openReader().
+  // One client connection, on purpose: PRAGMA synchronous is per connection, and our
+  // durability depends on knowing which mode each write runs in (see relaxed-durability.ts).
+  // With a pool, a toggle and the transaction after it could land on different connections.
+  // Only the driver loop writes (here or on `writer`), one operation at a time; readers use openReader().
   const client = createClient({ url: `file:${path}`, concurrency: 1 });
   try {
     await client.execute("PRAGMA journal_mode=WAL");
@@ -54,7 +62,15 @@ export async function openNodeDatabase(options: OpenNodeDatabaseOptions): Promis
     const db = drizzle(client, { schema });
     await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
     await claimIdentity(db, path, cluster, nodeId);
-    return { client, db, path };
+    const writer = new SqlConnection(path);
+    try {
+      // FULL, as above: the writer commits raft entries and votes that are acknowledged.
+      writer.exec("PRAGMA synchronous=FULL");
+    } catch (error) {
+      writer.close();
+      throw error;
+    }
+    return { client, db, path, writer };
   } catch (error) {
     client.close();
     if (error instanceof StorageError) throw error;
@@ -105,6 +121,7 @@ async function claimIdentity(db: LibSQLDatabase<typeof schema>, path: string, cl
 
 /** Fold the write-ahead log into the main file and close (a clean shutdown). */
 export async function closeNodeDatabase(database: NodeDatabase): Promise<void> {
+  database.writer.close();
   await database.client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
   database.client.close();
 }

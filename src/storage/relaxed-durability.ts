@@ -1,4 +1,5 @@
 import type { Client } from "@libsql/client";
+import type { SqlConnection } from "./sql-connection.ts";
 
 /**
  * Run `body` with `synchronous=NORMAL`: its commit is atomic but not fsync'd.
@@ -18,5 +19,15 @@ export async function withRelaxedDurability<T>(client: Client, body: () => Promi
     return await body();
   } finally {
     await client.execute("PRAGMA synchronous=FULL");
+  }
+}
+
+/** withRelaxedDurability for the synchronous writer connection (same reasoning, same rules). */
+export function withRelaxedDurabilitySync<T>(connection: SqlConnection, body: () => T): T {
+  connection.exec("PRAGMA synchronous=NORMAL");
+  try {
+    return body();
+  } finally {
+    connection.exec("PRAGMA synchronous=FULL");
   }
 }

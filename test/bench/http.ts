@@ -179,7 +179,7 @@ try {
     lines.push("  CPU µs per message, by process (from /proc, 10 ms ticks):");
     for (const p of phases) {
       const { "follower (mean)": follower, ...byProcess } = p.cpuUsPerMessage;
-      const total = Object.values(byProcess).reduce((a, b) => a + b, 0);
+      const total = Object.values(byProcess as Record<string, number>).reduce((a, b) => a + b, 0);
       lines.push(`    ${String(p.clients).padStart(3)} clients: ${Object.entries(byProcess).map(([n, us]) => `${n} ${us}`).join(", ")}; follower mean ${follower}; total ${total.toFixed(0)}`);
     }
     lines.push(`  logins/s  ${result.loginsPerSecond}   (${loginClients} clients, p50 ${result.loginLatencyMsP50} ms, argon2id, ${result.loginErrors} errors)`);
@@ -187,5 +187,7 @@ try {
     process.stdout.write(`${lines.join("\n")}\n`);
   }
 } finally {
+  // A profile is written when its process exits normally: stop the nodes with SIGTERM first.
+  if (values.profile !== undefined) await Promise.all(cluster.running().map((id) => cluster.node(id).stop()));
   await cluster.stop();
 }

@@ -35,7 +35,10 @@ export class ReplicaDir {
   }
 
   cleanup(): void {
-    for (const database of this.opened.splice(0)) database.client.close();
+    for (const database of this.opened.splice(0)) {
+      database.writer.close();
+      database.client.close();
+    }
     rmSync(this.path, { recursive: true, force: true });
   }
 }
@@ -51,7 +54,7 @@ export class ChatReplica {
     readonly database: NodeDatabase,
     scratchDir: string,
   ) {
-    this.machine = new LibsqlStateMachine({ database, tables: this.chat.tables, applyCommand: this.chat.applyCommand, scratchDir });
+    this.machine = new LibsqlStateMachine({ database, tables: this.chat.tables, applyCommand: this.chat.applyCommand, finishBatch: this.chat.finishBatch, abortBatch: this.chat.abortBatch, scratchDir });
     this.queries = new LibsqlChatQueries(database);
   }
 
