@@ -15,7 +15,12 @@ did. --interactive waits for you at each step: Enter runs it, or type any harnes
 
 With --machine-id and --peer, the two-machine version: nodes 1-2 run on machine 1 and
 3-5 on machine 2, each with its own nats-server joined by a route; a step typed on
-either machine acts on the machine that hosts the node.
+either machine acts on the machine that hosts the node. Ports: NATS 4222, routes 6222,
+node i's HTTP 8080+i, on --listen (default 0.0.0.0).
+
+  --scenario FILE     another scenario instead of the original sequence (two machines)
+  --link-device DEV   this machine's link to the other: "partition 1,2 | 3,4,5" and "heal"
+                      take it down and up (ip link, needs root) instead of the fault hook
 `;
 
 const DEMO_SCENARIO = fileURLToPath(new URL("../scenarios/original-demo.scn", import.meta.url));
@@ -27,7 +32,7 @@ export async function runDemoCommand(argv: string[], io: HarnessIo): Promise<num
   }
   let args;
   try {
-    args = parseHarnessArgs(argv, DEMO_USAGE, { interactive: { type: "boolean" }, "machine-id": { type: "string" }, peer: { type: "string" }, listen: { type: "string" } });
+    args = parseHarnessArgs(argv, DEMO_USAGE, { interactive: { type: "boolean" }, "machine-id": { type: "string" }, peer: { type: "string" }, listen: { type: "string" }, "link-device": { type: "string" }, scenario: { type: "string" } });
   } catch (error) {
     io.err(`${(error as Error).message}\n`);
     return 2;

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.ts";
 import { ScenarioSyntaxError, type LocatedStep, type Step } from "../scenario/steps.ts";
-import { ScenarioRunner, StepFailure } from "../runner/scenario-runner.ts";
+import { ScenarioRunner, StepFailure, type RunnerOptions } from "../runner/scenario-runner.ts";
 import { StatusBoard, type Output } from "../runner/status-board.ts";
 
 export const HARNESS_USAGE = `usage: concord harness run FILE.scn [FILE.scn …] [--seed N]
@@ -97,11 +97,16 @@ export async function runScenario(
   steps: readonly LocatedStep[],
   args: ParsedHarnessArgs,
   io: HarnessIo,
-  options: { rerun: string; beforeStep?: (step: LocatedStep, runner: ScenarioRunner) => Promise<boolean> },
+  options: {
+    rerun: string;
+    beforeStep?: (step: LocatedStep, runner: ScenarioRunner) => Promise<boolean>;
+    /** Two machines: which nodes run here, and the other machine. */
+    runner?: Pick<RunnerOptions, "cluster" | "peer">;
+  },
 ): Promise<number> {
   const { beforeStep } = options;
   const board = new StatusBoard(io.out);
-  const runner = new ScenarioRunner({ seed: args.seed, board, ...(args.httpPortBase !== undefined ? { httpPortBase: args.httpPortBase } : {}) });
+  const runner = new ScenarioRunner({ seed: args.seed, board, ...(args.httpPortBase !== undefined ? { httpPortBase: args.httpPortBase } : {}), ...options.runner });
   board.start();
   let lastWasCheck = false;
   try {

@@ -1,6 +1,6 @@
 import { formatDuration, formatStep } from "../scenario/parse.ts";
 import type { NodeId, Step, Target } from "../scenario/steps.ts";
-import { LocalCluster, type ClusterView, type LinkFaults } from "../cluster/local-cluster.ts";
+import { LocalCluster, type ClusterView, type LinkFaults, type LocalClusterOptions } from "../cluster/local-cluster.ts";
 import { ChatWorkload, DEFAULT_OPERATION_DEADLINE_MS, type WorkloadResult } from "../workload/chat-workload.ts";
 import { HistoryRecorder } from "../workload/history-recorder.ts";
 import { SeededRandom } from "../workload/seeded-random.ts";
@@ -19,6 +19,19 @@ export interface RunnerOptions {
   readonly httpPortBase?: number;
   /** Snapshot after this many applied entries; small so scenarios exercise snapshots. */
   readonly snapshotEvery?: number;
+  /** Extra cluster settings (two machines: hosted ids, remote URLs, the local NATS server). */
+  readonly cluster?: Partial<LocalClusterOptions>;
+  /** The other machine of a two-machine run: steps on nodes it hosts go there. */
+  readonly peer?: PeerMachine;
+}
+
+/**
+ * Runs a step on the other machine and resolves once it is done there. For a partition
+ * or heal it resolves true when it carried the step out as a real network change (a link
+ * cut between the machines), so the nodes' fault hooks must stay out of it.
+ */
+export interface PeerMachine {
+  run(step: Step): Promise<boolean | void>;
 }
 
 /** A step that did not do what it promised; the scenario stops with a non-zero exit. */
@@ -76,50 +89,57 @@ export class ScenarioRunner {
     switch (step.kind) {
       case "fail":
       case "kill":
-        for (const id of await this.resolve(step.target)) {
-          await cluster.kill(id);
-          board.print(`  node ${id} killed (SIGKILL)`);
-        }
-        return;
       case "stop":
-        for (const id of await this.resolve(step.target)) {
-          await cluster.stopNode(id);
-          board.print(`  node ${id} stopped (SIGTERM)`);
+      case "pause": {
+        const ids = await this.resolve(step.target);
+        const local = await this.forwardRemote(ids, (remote) => ({ ...step, target: remote }));
+        for (const id of local) {
+          if (step.kind === "stop") await cluster.stopNode(id);
+          else if (step.kind === "pause") cluster.pause(id);
+          else await cluster.kill(id);
+          board.print(`  node ${id} ${step.kind === "stop" ? "stopped (SIGTERM)" : step.kind === "pause" ? "paused (SIGSTOP)" : "killed (SIGKILL)"}`);
         }
         return;
-      case "pause":
-        for (const id of await this.resolve(step.target)) {
-          cluster.pause(id);
-          board.print(`  node ${id} paused (SIGSTOP)`);
-        }
-        return;
+      }
       case "resume":
-        for (const id of step.nodes) {
+        for (const id of await this.forwardRemote(step.nodes, (remote) => ({ ...step, nodes: remote }))) {
           cluster.resume(id);
           board.print(`  node ${id} resumed (SIGCONT)`);
         }
         return;
-      case "restart":
-        await Promise.all(step.nodes.map((id) => cluster.startNode(id)));
-        board.print(`  restarted ${step.nodes.map((id) => `node ${id}`).join(", ")} on their own data`);
+      case "restart": {
+        const local = await this.forwardRemote(step.nodes, (remote) => ({ ...step, nodes: remote }));
+        // Restarting a node that runs is a no-op, so "restart 1,2,3,4,5" brings back
+        // whichever nodes an earlier `fail leader` happened to take down.
+        const down = local.filter((id) => cluster.processState(id) === "down");
+        const up = local.filter((id) => !down.includes(id));
+        await Promise.all(down.map((id) => cluster.startNode(id)));
+        if (down.length > 0) board.print(`  restarted ${down.map((id) => `node ${id}`).join(", ")} on their own data`);
+        if (up.length > 0) board.print(`  ${up.map((id) => `node ${id}`).join(", ")} already running`);
         return;
+      }
       case "partition":
+        if ((await this.peer?.run(step)) === true) return;
         return this.applyFaults(partitionFaults(cluster.nodeIds(), step.groups), `partitioned ${step.groups.map((g) => g.join(",")).join(" | ")}`);
       case "cut": {
+        await this.peer?.run(step);
         const faults = new Map(cluster.nodeIds().map((id) => [id, cluster.linkFaults(id)]));
         for (const from of step.from) faults.set(from, addPeers(faults.get(from), step.to, []));
         for (const to of step.to) faults.set(to, addPeers(faults.get(to), [], step.from));
         return this.applyFaults(faults, `cut ${step.from.join(",")} -> ${step.to.join(",")} (one way)`);
       }
       case "isolate": {
+        const targets = await this.resolve(step.target);
+        await this.peer?.run({ kind: "isolate", target: targets });
         const faults = new Map(cluster.nodeIds().map((id) => [id, cluster.linkFaults(id)]));
-        for (const id of await this.resolve(step.target)) {
+        for (const id of targets) {
           const others = cluster.nodeIds().filter((o) => o !== id);
           faults.set(id, { dropTo: others, dropFrom: others });
         }
         return this.applyFaults(faults, `isolated ${step.target === "leader" ? "the leader" : step.target.join(",")}`);
       }
       case "heal":
+        if ((await this.peer?.run(step)) === true) return;
         return this.applyFaults(new Map(cluster.nodeIds().map((id) => [id, { dropTo: [], dropFrom: [] }])), "healed every link");
       case "add":
         return this.addMember(step.node);
@@ -181,12 +201,29 @@ export class ScenarioRunner {
       faultInjection: true,
       snapshotEvery: this.options.snapshotEvery ?? 1000,
       ...(this.options.httpPortBase !== undefined ? { httpPortBase: this.options.httpPortBase } : {}),
+      ...this.options.cluster,
     });
     this.cluster = cluster;
-    this.workload = new ChatWorkload(() => cluster.nodeIds().map((id) => cluster.urls.get(id)).filter((u): u is string => u !== undefined), this.recorder, this.random);
+    await this.peer?.run({ kind: "cluster", nodes });
+    this.workload = new ChatWorkload(() => reachableUrls(cluster), this.recorder, this.random);
     this.options.board.attach({ rows: () => clusterRows(cluster) });
     const urls = cluster.nodeIds().map((id) => `${id}=${cluster.urls.get(id)}`).join("  ");
     this.options.board.print(`  ${nodes} nodes up: ${urls}`);
+  }
+
+  private get peer(): PeerMachine | undefined {
+    return this.options.peer;
+  }
+
+  /** Send the ids hosted elsewhere to the peer (as `make(ids)`); returns the ids hosted here. */
+  private async forwardRemote(ids: readonly NodeId[], make: (remote: NodeId[]) => Step): Promise<NodeId[]> {
+    const cluster = this.requireCluster();
+    const remote = ids.filter((id) => !cluster.isHosted(id));
+    if (remote.length > 0) {
+      if (this.peer === undefined) throw new StepFailure("step_failed", `node ${remote.join(",")} does not run on this machine`);
+      await this.peer.run(make(remote));
+    }
+    return ids.filter((id) => cluster.isHosted(id));
   }
 
   private async resolve(target: Target): Promise<NodeId[]> {
@@ -217,7 +254,8 @@ export class ScenarioRunner {
 
   private async applyFaults(faults: ReadonlyMap<number, LinkFaults>, what: string): Promise<void> {
     const cluster = this.requireCluster();
-    await Promise.all([...faults].map(([id, f]) => cluster.setLinkFaults(id, f)));
+    // Each machine sets the cuts of the nodes it hosts (the other machine got the step too).
+    await Promise.all([...faults].filter(([id]) => cluster.isHosted(id)).map(([id, f]) => cluster.setLinkFaults(id, f)));
     this.options.board.print(`  ${what}`);
   }
 
@@ -283,6 +321,24 @@ export function partitionFaults(nodeIds: readonly number[], groups: readonly (re
 function addPeers(current: LinkFaults | undefined, dropTo: readonly number[], dropFrom: readonly number[]): LinkFaults {
   const union = (a: readonly number[], b: readonly number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
   return { dropTo: union(current?.dropTo ?? [], dropTo), dropFrom: union(current?.dropFrom ?? [], dropFrom) };
+}
+
+/**
+ * The nodes a client on this machine can reach: every hosted node (a killed one refuses
+ * at once, a paused one hangs — both are what clients meet), and the other machine's
+ * nodes that answer now (behind a cut link they would only swallow each attempt).
+ */
+async function reachableUrls(cluster: LocalCluster): Promise<string[]> {
+  const urls = await Promise.all(
+    cluster.nodeIds().map(async (id) => {
+      const url = cluster.urls.get(id);
+      if (url === undefined) return null;
+      if (cluster.isHosted(id)) return url;
+      const answered = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
+      return answered ? url : null;
+    }),
+  );
+  return urls.filter((u): u is string => u !== null);
 }
 
 async function clusterRows(cluster: LocalCluster): Promise<NodeRow[]> {

@@ -50,9 +50,11 @@ interface MessageAccount {
 export class ChatWorkload {
   private readonly accounts: MessageAccount[] = [];
   private sendSeq = 0;
+  private nodes: readonly string[] = [];
   
   constructor(
-    private readonly nodeUrls: () => readonly string[],
+    /** The nodes clients may use for the next workload (asked once per run). */
+    private readonly nodeUrls: () => Promise<readonly string[]>,
     private readonly recorder: HistoryRecorder,
     private readonly random: SeededRandom,
   ) {}
@@ -65,6 +67,11 @@ export class ChatWorkload {
   async run(options: WorkloadOptions): Promise<WorkloadResult> {
     const startedMs = performance.now();
     const tally = new Tally();
+    this.nodes = await this.nodeUrls();
+    if (this.nodes.length === 0) {
+      tally.count("failed", 0, "network", true);
+      return tally.result(performance.now() - startedMs, options.deadlineMs);
+    }
     await this.ensureAccounts(Math.max(2, options.clients), options.deadlineMs, tally);
     const ready = this.accounts.filter((a) => a.token !== null);
     if (ready.length >= 2) {
@@ -75,7 +82,7 @@ export class ChatWorkload {
   }
 
   private client(index: number, deadlineMs: number, token: string | null): ConcordClient {
-    const nodes = this.nodeUrls();
+    const nodes = this.nodes;
     return new ConcordClient({
       nodes,
       preferredNode: nodes[index % nodes.length]!,

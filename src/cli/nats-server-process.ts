@@ -28,6 +28,10 @@ export interface NatsServerOptions {
   readonly port?: number;
   /** Keep config and logs here, and reuse credentials saved in it (default: a temp dir, removed at stop). */
   readonly dir?: string;
+  /** Interface to listen on (default 127.0.0.1; another machine's nodes need a routable one). */
+  readonly host?: string;
+  /** Join other servers (one per machine) into one NATS cluster by routes. */
+  readonly routes?: { readonly port: number; readonly peers: readonly string[] };
 }
 
 /** nats-server is not installed: the message says how to get it. */
@@ -72,6 +76,8 @@ export class NatsServer {
   intruder: NatsCredentials = { user: "intruder", pass: password() };
   /** May send forwarded requests to nodes (benchmarks, tools), nothing else. */
   client: NatsCredentials = { user: "client", pass: password() };
+  /** The harnesses of a two-machine demo keep in step on their own subjects. */
+  harness: NatsCredentials = { user: "harness", pass: password() };
   private readonly nodes = new Map<number, NatsCredentials>();
   private readonly binary = findNatsServer();
   private process: Subprocess | null = null;
@@ -87,7 +93,8 @@ export class NatsServer {
     private readonly options: NatsServerOptions,
     private readonly ownsDir: boolean,
   ) {
-    this.url = `nats://127.0.0.1:${port}`;
+    const host = options.host ?? "127.0.0.1";
+    this.url = `nats://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
     for (const id of options.nodeIds) this.nodes.set(id, { user: `node${id}`, pass: password() });
   }
 
@@ -148,17 +155,18 @@ export class NatsServer {
   private async loadSavedCredentials(): Promise<void> {
     const path = join(this.dir, "credentials.json");
     const saved = await readFile(path, "utf8").then(
-      (text) => JSON.parse(text) as { nodes: Record<string, NatsCredentials>; client: NatsCredentials; intruder: NatsCredentials },
+      (text) => JSON.parse(text) as { nodes: Record<string, NatsCredentials>; client: NatsCredentials; intruder: NatsCredentials; harness?: NatsCredentials },
       () => null,
     );
     if (saved !== null) {
       for (const [id, c] of Object.entries(saved.nodes)) if (this.nodes.has(Number(id))) this.nodes.set(Number(id), c);
       this.client = saved.client;
       this.intruder = saved.intruder;
+      if (saved.harness !== undefined) this.harness = saved.harness;
     }
     if (!this.ownsDir) {
       const nodes = Object.fromEntries([...this.nodes].map(([id, c]) => [String(id), c]));
-      await writeFile(path, JSON.stringify({ nodes, client: this.client, intruder: this.intruder }, null, 2), { mode: 0o600 });
+      await writeFile(path, JSON.stringify({ nodes, client: this.client, intruder: this.intruder, harness: this.harness }, null, 2), { mode: 0o600 });
     }
   }
 
@@ -178,12 +186,23 @@ export class NatsServer {
     );
     const rpc = JSON.stringify([`concord.${cluster}.rpc.*`]);
     users.push(`    { user: "${this.client.user}", password: "${this.client.pass}", permissions: { publish: ${rpc}, subscribe: ["_INBOX.>"] } }`);
+    const sync = JSON.stringify([`concord-harness.${cluster}.>`, "_INBOX.>"]);
+    users.push(`    { user: "${this.harness.user}", password: "${this.harness.pass}", permissions: { publish: ${sync}, subscribe: ${sync} } }`);
     users.push(
       `    { user: "${this.intruder.user}", password: "${this.intruder.pass}", permissions: { ` +
         `publish: { allow: [">"], deny: ["concord.${cluster}.>"] }, subscribe: { allow: [">"] } } }`,
     );
+    const routes = this.options.routes;
+    const cluster_ = routes === undefined ? [] : [
+      "cluster {",
+      `  name: "${cluster}"`,
+      `  listen: "${this.options.host ?? "127.0.0.1"}:${routes.port}"`,
+      `  routes: [${routes.peers.map((p) => `"nats-route://${p}"`).join(", ")}]`,
+      "}",
+    ];
     return [
-      `listen: "127.0.0.1:${this.port}"`,
+      `listen: "${this.options.host ?? "127.0.0.1"}:${this.port}"`,
+      ...cluster_,
       `max_payload: ${this.options.maxPayloadBytes ?? 1024 * 1024}`,
       "authorization {",
       "  users = [",

@@ -1,0 +1,113 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// The two-machine demo on one machine: two network namespaces joined by a veth pair, a
+// harness and a nats-server in each, nodes 1-2 in "machine 1" and 3-5 in "machine 2".
+// Besides the original sequence (fail 2 and 3 → ok, fail 4 → unavailable, restart → ok,
+// with node kills acting across machines), the link between the machines is really cut
+// (ip link set down): machine 1's two nodes lose quorum while machine 2's three keep it,
+// and after the link comes back everything converges. Needs root for `ip netns`.
+
+const isRoot = process.getuid?.() === 0;
+const hasIp = spawnSync("ip", ["-V"]).status === 0;
+const MAIN = join(import.meta.dir, "../../src/main.ts");
+const tag = `cc${process.pid % 100000}`;
+const [nsA, nsB, vethA, vethB] = [`${tag}a`, `${tag}b`, `${tag}va`, `${tag}vb`];
+const subnet = `10.${100 + (process.pid % 100)}.${(process.pid >> 8) % 250}`;
+const [ipA, ipB] = [`${subnet}.1`, `${subnet}.2`];
+const work = mkdtempSync(join(tmpdir(), "concord-two-machines-"));
+
+function ip(...args: string[]): void {
+  const result = spawnSync("ip", args, { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`ip ${args.join(" ")}: ${result.stderr}`);
+}
+
+function cleanUp(): void {
+  // Everything the demos started lives in the namespaces: end it by the PIDs they hold.
+  for (const ns of [nsA, nsB]) {
+    const pids = spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    spawnSync("ip", ["netns", "del", ns]);
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+afterAll(cleanUp);
+
+const SCENARIO = `# The original two-machine demo, then a real cut of the link between the machines.
+cluster 5
+wait leader
+workload 100 --clients 4
+expect ok
+fail 2
+fail 3
+workload 100 --clients 4
+expect ok
+fail 4
+workload 10 --clients 4 --deadline 3s
+expect unavailable
+restart 2,3,4
+wait leader
+workload 100 --clients 4
+expect ok
+say "Cutting the link between the machines: machine 1 keeps 2 of 5 nodes."
+partition 1,2 | 3,4,5
+wait 2s
+workload 10 --clients 4 --deadline 3s
+expect unavailable
+heal
+wait leader
+workload 100 --clients 4
+expect ok
+check
+`;
+
+describe.skipIf(!isRoot || !hasIp)("two machines in two network namespaces (needs root and iproute2)", () => {
+  test("the two-machine demo survives failures across machines and a real link cut", async () => {
+    ip("netns", "add", nsA);
+    ip("netns", "add", nsB);
+    ip("link", "add", vethA, "type", "veth", "peer", "name", vethB);
+    ip("link", "set", vethA, "netns", nsA);
+    ip("link", "set", vethB, "netns", nsB);
+    ip("-n", nsA, "addr", "add", `${ipA}/24`, "dev", vethA);
+    ip("-n", nsB, "addr", "add", `${ipB}/24`, "dev", vethB);
+    for (const [ns, dev] of [[nsA, vethA], [nsB, vethB]] as const) {
+      ip("-n", ns, "link", "set", "lo", "up");
+      ip("-n", ns, "link", "set", dev, "up");
+    }
+    const scenario = join(work, "two-machines.scn");
+    writeFileSync(scenario, SCENARIO);
+
+    const demo = (ns: string, machine: number, listen: string, peer: string, extra: string[]) =>
+      Bun.spawn(["ip", "netns", "exec", ns, process.execPath, MAIN, "demo", "--machine-id", String(machine), "--peer", peer, "--listen", listen, "--seed", "7", ...extra], {
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...process.env, TMPDIR: work },
+      });
+    const machine2 = demo(nsB, 2, ipB, ipA, []);
+    const machine1 = demo(nsA, 1, ipA, ipB, ["--scenario", scenario, "--link-device", vethA]);
+    const [code1, code2] = await Promise.all([machine1.exited, machine2.exited]);
+    const out1 = (await new Response(machine1.stdout).text()) + (await new Response(machine1.stderr).text());
+    const out2 = (await new Response(machine2.stdout).text()) + (await new Response(machine2.stderr).text());
+    if (code1 !== 0 || code2 !== 0) console.error(`── machine 1 ──\n${out1}\n── machine 2 ──\n${out2}`);
+    expect(code1).toBe(0);
+    expect(code2).toBe(0);
+    expect(out1).toContain(`link ${vethA} cut (ip link set down)`);
+    expect(out1).toContain(`link ${vethA} restored (ip link set up)`);
+    expect(out1.match(/✓ as expected: unavailable/g)?.length).toBe(2);
+    expect(out1).toContain("✓ scenario passed");
+    // Machine 2 killed and restarted its own nodes when machine 1 said so.
+    expect(out2).toContain("node 3 killed (SIGKILL)");
+    expect(out2).toContain("restarted node 3, node 4 on their own data");
+  }, 300_000);
+});
