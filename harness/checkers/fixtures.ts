@@ -1,5 +1,5 @@
 /** Builders for hand-made histories in the checkers' tests. */
-import type { AccountOperation, Operation, ReadMessage, ReadOperation, SendOperation } from "./history.ts";
+import type { AccountOperation, DeleteMessagesOperation, Operation, ReadMessage, ReadOperation, SendOperation } from "./history.ts";
 
 let nextId = 1;
 export function resetIds(): void {
@@ -58,4 +58,18 @@ export function account<K extends AccountKind>(
     input: { username },
     output: answered ? { result } : null,
   } as Operation;
+}
+
+/** Delete `ids` as `account`; "ok" means every id was deleted. */
+export function deleteMessages(account: string, ids: readonly number[], at: [number, number | null], result: "ok" | "fail" | "unknown"): DeleteMessagesOperation {
+  return {
+    id: nextId++,
+    client: `deleter-${account}`,
+    kind: "deleteMessages",
+    invokedAtMs: at[0],
+    completedAtMs: result === "unknown" ? null : at[1],
+    outcome: result,
+    input: { account, ids },
+    output: result === "ok" ? { deleted: ids } : null,
+  };
 }

@@ -17,9 +17,10 @@
  *     `output` is null;
  * - `input` / `output`: typed by `kind`, see below.
  *
- * The checkers assume the message workload neither deletes messages nor deletes accounts
- * that exchange messages, and that every read returns the whole inbox or conversation
- * (no paging).
+ * The checkers assume the message workload does not delete accounts that exchange
+ * messages, and that every read returns the whole inbox or conversation. Messages may be
+ * deleted (`deleteMessages`): a message that may have been deleted is not required in
+ * later reads, and one whose deletion was acknowledged must never be read again.
  */
 import type { ChatMessage } from "../../src/chat/commands.ts";
 
@@ -64,6 +65,15 @@ export interface UsernameInput {
   readonly username: string;
 }
 
+/** Delete messages by id, as `account` (its sender or recipient). */
+export interface DeleteMessagesInput {
+  readonly account: string;
+  readonly ids: readonly number[];
+}
+export interface DeleteMessagesOutput {
+  readonly deleted: readonly number[];
+}
+
 export type SendOperation = OperationBase & { readonly kind: "send"; readonly input: SendInput; readonly output: SendOutput | null };
 export type ReadOperation = OperationBase & { readonly kind: "read"; readonly input: ReadInput; readonly output: ReadOutput | null };
 export type CreateAccountOperation = OperationBase & {
@@ -82,8 +92,14 @@ export type DeleteAccountOperation = OperationBase & {
   readonly output: { readonly result: "ok" | "missing" } | null;
 };
 
+export type DeleteMessagesOperation = OperationBase & {
+  readonly kind: "deleteMessages";
+  readonly input: DeleteMessagesInput;
+  readonly output: DeleteMessagesOutput | null;
+};
+
 export type AccountOperation = CreateAccountOperation | CheckAccountOperation | DeleteAccountOperation;
-export type Operation = SendOperation | ReadOperation | AccountOperation;
+export type Operation = SendOperation | ReadOperation | AccountOperation | DeleteMessagesOperation;
 export type OperationKind = Operation["kind"];
 
 /** A violation: which rule, the smallest set of records that shows it, and why. */
@@ -155,4 +171,18 @@ export function checkWellFormed(history: readonly Operation[]): CheckResult {
     }
   }
   return passed;
+}
+
+/**
+ * When each message id may have stopped existing: the invocation time of the earliest
+ * delete of it that did not definitely fail (an unknown delete may have taken effect).
+ */
+export function possibleDeletions(history: readonly Operation[]): Map<number, number> {
+  const since = new Map<number, number>();
+  for (const op of history) {
+    if (op.kind !== "deleteMessages" || op.outcome === "fail") continue;
+    const ids = op.outcome === "ok" && op.output !== null ? op.output.deleted : op.input.ids;
+    for (const id of ids) since.set(id, Math.min(since.get(id) ?? Infinity, op.invokedAtMs));
+  }
+  return since;
 }

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from "bun:test";
-import { msg, read, resetIds, send } from "./fixtures.ts";
+import { deleteMessages, msg, read, resetIds, send } from "./fixtures.ts";
 import { checkLostWrites } from "./lost-writes.ts";
 
 beforeEach(resetIds);
@@ -66,5 +66,17 @@ describe("checkLostWrites", () => {
     const s = send("ann", "bob", "hi", [0, 10], { messageId: 1 });
     const r = checkLostWrites([s, read("bob", [5, 50], [])]);
     expect(r.ok ? null : [r.rule, r.excerpt]).toEqual(["lost-writes.unverifiable", [s]]);
+  });
+
+  test("a deleted message may be missing from the final read; one never deleted may not", () => {
+    const kept = send("ann", "bob", "keep", [0, 10], { messageId: 1 });
+    const gone = send("ann", "bob", "drop", [0, 10], { messageId: 2 });
+    const del = deleteMessages("ann", [2], [11, 12], "ok");
+    const final = read("bob", [20, 30], [msg(1, "ann", "bob", "keep")]);
+    expect(checkLostWrites([kept, gone, del, final])).toEqual({ ok: true });
+
+    const failedDelete = deleteMessages("ann", [2], [11, 12], "fail");
+    const r = checkLostWrites([kept, gone, failedDelete, final]);
+    expect(r.ok ? null : r.rule).toBe("lost-writes.lost");
   });
 });

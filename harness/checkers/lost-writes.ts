@@ -13,6 +13,7 @@ import {
   failure,
   isOkRead,
   passed,
+  possibleDeletions,
   readCovers,
   type CheckResult,
   type OkRead,
@@ -25,6 +26,7 @@ const SEP = "\u0000";
 
 export function checkLostWrites(history: readonly Operation[]): CheckResult {
   const reads = history.filter(isOkRead).sort((a, b) => a.id - b.id);
+  const deletedSince = possibleDeletions(history);
   const groups = new Map<string, SendOperation[]>();
   for (const op of history) {
     if (op.kind !== "send" || op.outcome === "fail") continue;
@@ -54,6 +56,7 @@ export function checkLostWrites(history: readonly Operation[]): CheckResult {
     }
     const copies = finalRead.output.messages.filter((m) => m.id === id);
     const copy = copies[0];
+    if (copy === undefined && (deletedSince.get(id) ?? Infinity) <= finalRead.completedAtMs) continue;
     if (copy === undefined) {
       return failure("lost-writes.lost", excerptOf(first, finalRead), `message ${id} (send ${first.id}) is missing from the final read ${finalRead.id}`);
     }

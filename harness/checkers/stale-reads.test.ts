@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from "bun:test";
-import { msg, read, resetIds, send } from "./fixtures.ts";
+import { deleteMessages, msg, read, resetIds, send } from "./fixtures.ts";
 import { checkStaleReads } from "./stale-reads.ts";
 
 beforeEach(resetIds);
@@ -21,5 +21,21 @@ describe("checkStaleReads", () => {
     const stale = read("ann", [30, 40], [msg(2, "cat", "bob", "yo")].slice(1), "bob");
     const r = checkStaleReads([noise, s, ok, stale]);
     expect(r.ok ? null : [r.rule, r.excerpt]).toEqual(["stale-reads.missing-acknowledged", [s, stale]]);
+  });
+
+  test("accepts: a message deleted (or perhaps deleted) before a later read may be missing from it", () => {
+    const s = send("ann", "bob", "hi", [0, 10], { messageId: 1 });
+    const del = deleteMessages("ann", [1], [12, 15], "unknown");
+    const later = read("bob", [20, 30], []);
+    expect(checkStaleReads([s, del, later])).toEqual({ ok: true });
+  });
+
+  test("rejects a read started after a delete was acknowledged that still shows the message", () => {
+    const s = send("ann", "bob", "hi", [0, 10], { messageId: 1 });
+    const del = deleteMessages("bob", [1], [12, 15], "ok");
+    const concurrent = read("bob", [13, 16], [msg(1, "ann", "bob", "hi")]);
+    const resurrected = read("ann", [20, 30], [msg(1, "ann", "bob", "hi")], "bob");
+    const r = checkStaleReads([s, del, concurrent, resurrected]);
+    expect(r.ok ? null : [r.rule, r.excerpt]).toEqual(["stale-reads.deleted-visible", [del, resurrected]]);
   });
 });

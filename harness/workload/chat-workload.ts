@@ -118,15 +118,20 @@ export class ChatWorkload {
     const me = accounts[index % accounts.length]!;
     const name = `client-${index}`;
     const client = this.client(index, deadlineMs, me.token);
+    const sent: number[] = [];
     for (let i = 0; i < operations; i++) {
       const roll = random.below(100);
       const started = performance.now();
-      const result = roll < 55 ? await this.send(name, client, me, random, accounts) : roll < 80 ? await this.read(name, client, me, random, accounts) : await this.race(name, index, random, deadlineMs);
+      const result =
+        roll < 50 ? await this.send(name, client, me, random, accounts, sent)
+        : roll < 75 ? await this.read(name, client, me, random, accounts)
+        : roll < 80 && sent.length > 0 ? await this.deleteOne(name, client, me, random, sent)
+        : await this.race(name, index, random, deadlineMs);
       tally.count(result.outcome, performance.now() - started, result.code, result.write);
     }
   }
 
-  private async send(name: string, client: ConcordClient, me: MessageAccount, random: SeededRandom, accounts: readonly MessageAccount[]): Promise<Step> {
+  private async send(name: string, client: ConcordClient, me: MessageAccount, random: SeededRandom, accounts: readonly MessageAccount[], sent: number[]): Promise<Step> {
     const others = accounts.filter((a) => a !== me);
     const to = random.pick(others).username;
     const seq = ++this.sendSeq;
@@ -136,6 +141,7 @@ export class ChatWorkload {
     try {
       const message = await client.send(to, content, { idempotencyKey });
       op.ok({ messageId: message.id });
+      sent.push(message.id);
       return { outcome: "ok", write: true };
     } catch (error) {
       return settleWriteError(op, error);
@@ -153,6 +159,19 @@ export class ChatWorkload {
     } catch (error) {
       op.fail(); // a read changes nothing: a failed one simply did not happen
       return { outcome: "failed", code: codeOf(error), write: false };
+    }
+  }
+
+  /** Delete one of the messages this client sent (gone for both sides). */
+  private async deleteOne(name: string, client: ConcordClient, me: MessageAccount, random: SeededRandom, sent: number[]): Promise<Step> {
+    const id = sent.splice(random.below(sent.length), 1)[0]!;
+    const op = this.recorder.begin("deleteMessages", name, { account: me.username, ids: [id] });
+    try {
+      const result = await client.deleteMessages([id], { idempotencyKey: `delete-${me.username}-${id}` });
+      op.ok({ deleted: result.deleted });
+      return { outcome: "ok", write: true };
+    } catch (error) {
+      return settleWriteError(op, error);
     }
   }
 

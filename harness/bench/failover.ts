@@ -1,0 +1,91 @@
+// Failover trials: a write loop against the nodes that will survive, kill -9 the leader,
+// and the longest interval between two acknowledged writes around the kill.
+import type { LocalCluster } from "../cluster/local-cluster.ts";
+import { longestGap, median, round } from "./stats.ts";
+import { type Account, runLoops, senders } from "./workload.ts";
+
+export interface FailoverTrial {
+  killedLeader: number;
+  newLeader: number;
+  /** Longest interval between consecutive acknowledged writes from 1 s before the kill on. */
+  longestGapMs: number;
+  /** Time from the kill to the first write acknowledged after the longest gap. */
+  resumedAfterKillMs: number;
+  acknowledged: number;
+  errors: number;
+  /** Time for the restarted old leader to catch up with the new one. */
+  rejoinMs: number;
+}
+
+export interface FailoverResult {
+  clients: number;
+  trials: FailoverTrial[];
+  longestGapMs: { median: number; max: number };
+}
+
+const BEFORE_KILL_MS = 1000;
+/** Keep writing this long after writes resumed, so a second stall would show. */
+const AFTER_RESUME_MS = 1000;
+const MAX_TRIAL_MS = 20_000;
+
+export async function failoverTrials(
+  cluster: LocalCluster,
+  accounts: readonly Account[],
+  options: { trials: number; clients: number },
+  progress: (line: string) => void,
+): Promise<FailoverResult> {
+  const trials: FailoverTrial[] = [];
+  for (let t = 1; t <= options.trials; t++) {
+    const leader = await cluster.leader();
+    const survivors = cluster.running().filter((id) => id !== leader);
+    const list = senders(accounts, survivors.map((id) => cluster.urls.get(id)!), options.clients);
+    progress(`  trial ${t}/${options.trials}: ${options.clients} clients on nodes ${survivors.join(",")}; kill -9 leader ${leader} after ${BEFORE_KILL_MS} ms …`);
+    const acks: number[] = [];
+    let errors = 0;
+    let stopped = false;
+    // Requests to a follower whose leader vanished wait for the node's own 5 s deadline.
+    const loops = runLoops(list, () => stopped, (ok, _s, endedAt) => (ok ? acks.push(endedAt) : errors++), { errorBackoffMs: 5, timeoutMs: 6000 });
+    await Bun.sleep(BEFORE_KILL_MS);
+    const killedAt = performance.now();
+    await cluster.kill(leader);
+    // Wait for writes to resume and then keep going a little.
+    const deadline = killedAt + MAX_TRIAL_MS;
+    let resumedAt = NaN;
+    for (;;) {
+      await Bun.sleep(50);
+      const now = performance.now();
+      const gap = longestGap(acks, killedAt - BEFORE_KILL_MS);
+      const last = acks[acks.length - 1] ?? 0;
+      // Resumed: acknowledged writes that were sent after the kill keep coming.
+      if (last > killedAt && now - gap.end > AFTER_RESUME_MS && now - last < 200) {
+        resumedAt = gap.end;
+        break;
+      }
+      if (now > deadline) break;
+    }
+    stopped = true;
+    const endedAt = performance.now();
+    await loops;
+    const measured = longestGap(acks, killedAt - BEFORE_KILL_MS);
+    // Writes that never resumed: the silence since the last acknowledgement counts too.
+    const lastAck = acks[acks.length - 1] ?? killedAt - BEFORE_KILL_MS;
+    const gap = Number.isNaN(resumedAt) && endedAt - lastAck > measured.gap ? { gap: endedAt - lastAck, end: endedAt } : measured;
+    const newLeader = await cluster.leader(20_000, survivors);
+    progress(`    longest gap ${gap.gap.toFixed(0)} ms; new leader ${newLeader}; restarting node ${leader} …`);
+    const rejoinStarted = performance.now();
+    await cluster.startNode(leader);
+    const commit = (await cluster.view(newLeader))?.commitIndex ?? 0;
+    await cluster.converged(commit, 60_000);
+    trials.push({
+      killedLeader: leader,
+      newLeader,
+      longestGapMs: round(gap.gap, 1),
+      resumedAfterKillMs: round((Number.isNaN(resumedAt) ? gap.end : resumedAt) - killedAt, 1),
+      acknowledged: acks.length,
+      errors,
+      rejoinMs: round(performance.now() - rejoinStarted, 0),
+    });
+  }
+  const gaps = trials.map((t) => t.longestGapMs);
+  return { clients: options.clients, trials, longestGapMs: { median: round(median(gaps), 1), max: round(Math.max(...gaps), 1) } };
+}

@@ -1,0 +1,161 @@
+// The closed-loop workload of `concord bench`: each client sends a 200-byte message, waits
+// for the answer, and sends the next. Raw fetch (no client library retries or idempotency
+// keys), so what is timed is one POST /v1/messages and nothing else.
+import { percentile, round } from "./stats.ts";
+import type { ProcessMeter, ProcessUsage } from "./proc-stats.ts";
+
+export const CONTENT = "x".repeat(200);
+export const PASSWORD = "bench-password-1";
+const REQUEST_TIMEOUT_MS = 10_000;
+const SIGN_IN_CONCURRENCY = 8;
+
+/** One signed-in client: the node it talks to, its token, and whom it writes to. */
+export interface Sender {
+  url: string;
+  token: string;
+  to: string;
+}
+
+export interface Account {
+  username: string;
+  token: string;
+}
+
+async function post(url: string, body: unknown, token?: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+}
+
+/** Create (or reuse) `count` accounts and sign each in; logins are argon2id and not timed. */
+export async function signIn(urls: readonly string[], count: number, progress: (line: string) => void): Promise<Account[]> {
+  const accounts: Account[] = new Array(count);
+  let next = 0;
+  let done = 0;
+  let lastReport = Date.now();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const url = urls[i % urls.length]!;
+      const username = `bench-${i}`;
+      const created = await post(`${url}/v1/accounts`, { username, password: PASSWORD });
+      if (created.status !== 201 && created.status !== 409) throw new Error(`sign-up ${username}: ${created.status} ${await created.text()}`);
+      await created.arrayBuffer();
+      const session = await post(`${url}/v1/sessions`, { username, password: PASSWORD });
+      if (session.status !== 201) throw new Error(`login ${username}: ${session.status} ${await session.text()}`);
+      accounts[i] = { username, token: ((await session.json()) as { token: string }).token };
+      done++;
+      if (Date.now() - lastReport > 3000) {
+        lastReport = Date.now();
+        progress(`  signed in ${done} / ${count} clients …`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SIGN_IN_CONCURRENCY, count) }, worker));
+  return accounts;
+}
+
+/**
+ * Client i talks to urls[i % urls.length] (pass the leader's URL first: one client then
+ * talks to the leader, and many spread evenly over every node) and writes to the next account.
+ */
+export function senders(accounts: readonly Account[], urls: readonly string[], count: number): Sender[] {
+  if (accounts.length === 0) throw new Error("no accounts");
+  return Array.from({ length: count }, (_, i) => ({
+    url: urls[i % urls.length]!,
+    token: accounts[i % accounts.length]!.token,
+    to: accounts[(i + 1) % accounts.length]!.username,
+  }));
+}
+
+/** One write; true when acknowledged (201). Never throws. */
+export async function sendOnce(sender: Sender, timeoutMs = REQUEST_TIMEOUT_MS): Promise<boolean> {
+  try {
+    const response = await post(`${sender.url}/v1/messages`, { to: sender.to, content: CONTENT }, sender.token, timeoutMs);
+    await response.arrayBuffer();
+    return response.status === 201;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Run one closed loop per sender until `stop()` says so. `onResult` sees every answer with
+ * its start and end (performance.now() ms). Failed writes pause `errorBackoffMs` so a
+ * cluster without a leader is not spun against.
+ */
+export async function runLoops(
+  list: readonly Sender[],
+  stop: () => boolean,
+  onResult: (ok: boolean, startedAt: number, endedAt: number, client: number) => void,
+  options: { timeoutMs?: number; errorBackoffMs?: number } = {},
+): Promise<void> {
+  await Promise.all(
+    list.map(async (sender, client) => {
+      while (!stop()) {
+        const startedAt = performance.now();
+        const ok = await sendOnce(sender, options.timeoutMs);
+        onResult(ok, startedAt, performance.now(), client);
+        if (!ok && options.errorBackoffMs !== undefined) await Bun.sleep(options.errorBackoffMs);
+      }
+    }),
+  );
+}
+
+export interface LevelResult {
+  clients: number;
+  seconds: number;
+  messages: number;
+  messagesPerSecond: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  errors: number;
+  /** Per process: CPU % of one core, CPU µs per message, RSS MB (empty when not measured). */
+  processes: ProcessUsage[];
+}
+
+/** A warm-up, then a measured window of `measureMs` with `list.length` closed-loop clients. */
+export async function measureLevel(list: readonly Sender[], warmupMs: number, measureMs: number, meter: ProcessMeter | null): Promise<LevelResult> {
+  let measuring = false;
+  let stopped = false;
+  let errors = 0;
+  const latencies: number[] = [];
+  const loops = runLoops(list, () => stopped, (ok, startedAt, endedAt) => {
+    if (!measuring) return;
+    if (ok) latencies.push(endedAt - startedAt);
+    else errors++;
+  }, { errorBackoffMs: 10 });
+  await Bun.sleep(warmupMs);
+  const before = meter?.start() ?? null;
+  measuring = true;
+  const startedAt = performance.now();
+  await Bun.sleep(measureMs);
+  measuring = false;
+  const elapsedMs = performance.now() - startedAt;
+  const processes = before !== null && meter !== null ? meter.finish(before, elapsedMs, latencies.length) : [];
+  stopped = true;
+  await loops;
+  latencies.sort((a, b) => a - b);
+  return summarizeLevel(list.length, latencies, errors, elapsedMs, processes);
+}
+
+/** Pure: a level's figures from sorted latencies (ms). */
+export function summarizeLevel(clients: number, sortedLatencies: readonly number[], errors: number, elapsedMs: number, processes: ProcessUsage[]): LevelResult {
+  const n = sortedLatencies.length;
+  return {
+    clients,
+    seconds: round(elapsedMs / 1000, 2),
+    messages: n,
+    messagesPerSecond: elapsedMs > 0 ? Math.round((n * 1000) / elapsedMs) : 0,
+    latencyMs: {
+      p50: round(percentile(sortedLatencies, 50), 3),
+      p99: round(percentile(sortedLatencies, 99), 3),
+      max: round(sortedLatencies[n - 1] ?? NaN, 3),
+    },
+    errors,
+    processes: processes.map((p) => ({ ...p, cpuPercent: round(p.cpuPercent, 1), cpuUsPerMessage: round(p.cpuUsPerMessage, 1), sysUsPerMessage: round(p.sysUsPerMessage, 1), rssMB: round(p.rssMB, 1) })),
+  };
+}
