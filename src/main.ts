@@ -14,6 +14,7 @@ commands:
   chat      use the chat from a terminal (concord chat --help)
   demo      the failover demo: fail nodes one by one and watch (concord demo --help)
   harness   run failure scenarios and check the history (concord harness --help)
+  bench     throughput, latency, failover and growth of a 5-node cluster here (concord bench --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -55,6 +56,15 @@ async function main(argv: string[]): Promise<number> {
     case "demo": {
       const [{ runDemoCommand }, { processHarnessIo }] = await Promise.all([import("../harness/cli/demo-command.ts"), import("../harness/cli/harness-terminal.ts")]);
       return runDemoCommand(rest, processHarnessIo());
+    }
+    case "bench": {
+      const { runBenchCommand } = await import("../harness/bench/bench-command.ts");
+      return runBenchCommand(rest, {
+        stdout: (text) => void process.stdout.write(text),
+        stderr: (text) => void process.stderr.write(text),
+        onSignal,
+        exit: (code) => process.exit(code),
+      });
     }
     case undefined:
     case "--help":

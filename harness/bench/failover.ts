@@ -9,6 +9,8 @@ export interface FailoverTrial {
   newLeader: number;
   /** Longest interval between consecutive acknowledged writes from 1 s before the kill on. */
   longestGapMs: number;
+  /** Time from the kill until the surviving nodes agreed on a new leader (polled every 25 ms). */
+  electedAfterKillMs: number;
   /** Time from the kill to the first write acknowledged after the longest gap. */
   resumedAfterKillMs: number;
   acknowledged: number;
@@ -48,6 +50,7 @@ export async function failoverTrials(
     await Bun.sleep(BEFORE_KILL_MS);
     const killedAt = performance.now();
     await cluster.kill(leader);
+    const elected = cluster.leader(MAX_TRIAL_MS, survivors).then((id) => ({ id, at: performance.now() }));
     // Wait for writes to resume and then keep going a little.
     const deadline = killedAt + MAX_TRIAL_MS;
     let resumedAt = NaN;
@@ -70,8 +73,9 @@ export async function failoverTrials(
     // Writes that never resumed: the silence since the last acknowledgement counts too.
     const lastAck = acks[acks.length - 1] ?? killedAt - BEFORE_KILL_MS;
     const gap = Number.isNaN(resumedAt) && endedAt - lastAck > measured.gap ? { gap: endedAt - lastAck, end: endedAt } : measured;
+    const election = await elected;
     const newLeader = await cluster.leader(20_000, survivors);
-    progress(`    longest gap ${gap.gap.toFixed(0)} ms; new leader ${newLeader}; restarting node ${leader} …`);
+    progress(`    longest gap ${gap.gap.toFixed(0)} ms; node ${election.id} leads ${(election.at - killedAt).toFixed(0)} ms after the kill; restarting node ${leader} …`);
     const rejoinStarted = performance.now();
     await cluster.startNode(leader);
     const commit = (await cluster.view(newLeader))?.commitIndex ?? 0;
@@ -80,6 +84,7 @@ export async function failoverTrials(
       killedLeader: leader,
       newLeader,
       longestGapMs: round(gap.gap, 1),
+      electedAfterKillMs: round(election.at - killedAt, 0),
       resumedAfterKillMs: round((Number.isNaN(resumedAt) ? gap.end : resumedAt) - killedAt, 1),
       acknowledged: acks.length,
       errors,
