@@ -56,6 +56,8 @@ export class ScenarioRunner {
   private readonly random: SeededRandom;
   private workload: ChatWorkload | null = null;
   private lastWorkload: WorkloadResult | null = null;
+  /** A `workload --background` still running. */
+  private background: Promise<void> | null = null;
 
   constructor(private readonly options: RunnerOptions) {
     this.random = new SeededRandom(options.seed);
@@ -152,9 +154,16 @@ export class ScenarioRunner {
         board.print(`  leader: node ${leader.nodeId} (term ${leader.term})`);
         return;
       }
-      case "workload":
-        return this.runWorkload(step.count, step.clients ?? 8, step.deadlineMs ?? DEFAULT_OPERATION_DEADLINE_MS);
+      case "workload": {
+        await this.settleBackground();
+        const running = this.runWorkload(step.count, step.clients ?? 8, step.deadlineMs ?? DEFAULT_OPERATION_DEADLINE_MS);
+        if (step.background !== true) return running;
+        running.catch(() => {}); // reported when a later step settles it
+        this.background = running;
+        return;
+      }
       case "expect": {
+        await this.settleBackground();
         const last = this.lastWorkload;
         if (last === null) throw new StepFailure("expectation_failed", "expect: no workload has run yet");
         if (last.outcome !== step.outcome) {
@@ -168,8 +177,19 @@ export class ScenarioRunner {
     }
   }
 
+  /** Wait for a background workload, if one runs. */
+  private async settleBackground(): Promise<void> {
+    const running = this.background;
+    this.background = null;
+    if (running !== null) {
+      this.options.board.print("  waiting for the background workload to finish …");
+      await running;
+    }
+  }
+
   /** The checkers over everything recorded so far. */
   async check(): Promise<void> {
+    await this.settleBackground();
     const cluster = this.requireCluster();
     if (this.workload === null) {
       this.options.board.print("  check: no workload has run; nothing to check");
@@ -182,6 +202,7 @@ export class ScenarioRunner {
   }
 
   async close(): Promise<void> {
+    await this.background?.catch(() => {});
     this.options.board.attach(null);
     await this.cluster?.stop();
     this.cluster = null;

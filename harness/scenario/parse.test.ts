@@ -37,6 +37,7 @@ describe("every step parses", () => {
     ["workload 200 --clients 8", { kind: "workload", count: 200, clients: 8 }],
     ["workload 20 --deadline 3s", { kind: "workload", count: 20, deadlineMs: 3000 }],
     ["workload 20 --deadline 3s --clients 2", { kind: "workload", count: 20, clients: 2, deadlineMs: 3000 }],
+    ["workload 300 --clients 8 --background", { kind: "workload", count: 300, clients: 8, background: true }],
     ["expect ok", { kind: "expect", outcome: "ok" }],
     ["expect unavailable", { kind: "expect", outcome: "unavailable" }],
     ["check", { kind: "check" }],

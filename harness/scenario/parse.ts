@@ -351,13 +351,16 @@ function parseTokens(c: Cursor): Step {
       const count = parseCount(c, "an operation count", MAX_WORKLOAD_COUNT);
       let clients: number | undefined;
       let deadlineMs: number | undefined;
-      parseOptions(c, ["clients", "deadline"], (name) => {
+      let background = false;
+      parseOptions(c, ["clients", "deadline", "background"], (name) => {
         if (name === "clients") clients = parseCount(c, "a client count", MAX_CLIENTS);
-        else deadlineMs = parseDuration(c);
+        else if (name === "deadline") deadlineMs = parseDuration(c);
+        else background = true;
       });
       const w: { -readonly [K in keyof WorkloadStep]: WorkloadStep[K] } = { kind: "workload", count };
       if (clients !== undefined) w.clients = clients;
       if (deadlineMs !== undefined) w.deadlineMs = deadlineMs;
+      if (background) w.background = true;
       step = w;
       break;
     }
@@ -478,6 +481,7 @@ export function formatStep(step: Step): string {
       let s = `workload ${step.count}`;
       if (step.clients !== undefined) s += ` --clients ${step.clients}`;
       if (step.deadlineMs !== undefined) s += ` --deadline ${formatDuration(step.deadlineMs)}`;
+      if (step.background === true) s += " --background";
       return s;
     }
     case "expect":

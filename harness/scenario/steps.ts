@@ -18,7 +18,10 @@
  *   heal                                 remove every partition, cut and isolation
  *   add N / remove N / transfer N        membership change / leadership transfer to N
  *   wait leader   / wait 2s              durations: integer or decimal + `ms`, `s` or `m`
- *   workload COUNT [--clients C] [--deadline D]
+ *   workload COUNT [--clients C] [--deadline D] [--background]
+ *                                        --background: the next steps run while it does
+ *                                        (faults under load); `expect`, `check` and the
+ *                                        next workload wait for it to finish
  *   expect ok     / expect unavailable   the last workload's outcome
  *   check                                run the history checkers
  *   status                               print the live table
@@ -72,6 +75,8 @@ export type WorkloadStep = {
   readonly count: number;
   readonly clients?: number;
   readonly deadlineMs?: number;
+  /** Run while the following steps do; `expect`, `check` and the next workload wait for it. */
+  readonly background?: boolean;
 };
 export type Outcome = "ok" | "unavailable";
 export type ExpectStep = { readonly kind: "expect"; readonly outcome: Outcome };
