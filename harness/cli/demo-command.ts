@@ -4,6 +4,7 @@ import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.t
 import type { LocatedStep } from "../scenario/steps.ts";
 import { HarnessUsageError, parseHarnessArgs, runScenario, type HarnessIo } from "./harness-command.ts";
 import type { ScenarioRunner } from "../runner/scenario-runner.ts";
+import type { Output } from "../runner/status-board.ts";
 
 export const DEMO_USAGE = `usage: concord demo [--interactive] [--seed N] [--http-port P]
        concord demo --machine-id 1|2 --peer IP [--interactive] [--seed N]
@@ -46,7 +47,7 @@ export async function runDemoCommand(argv: string[], io: HarnessIo): Promise<num
   if (args.values["interactive"] !== true) return runScenario(steps, args, io, { rerun });
   const input = io.lines();
   try {
-    return await runScenario(steps, args, io, { rerun, beforeStep: (located, runner) => askBeforeStep(located, runner, io, input) });
+    return await runScenario(steps, args, io, { rerun, beforeStep: (located, runner) => askBeforeStep(located, runner, io.out, (prompt) => input.readLine(prompt)) });
   } finally {
     input.close();
   }
@@ -54,20 +55,19 @@ export async function runDemoCommand(argv: string[], io: HarnessIo): Promise<num
 
 /**
  * Interactive mode: show the next step; Enter runs it, any other step runs first (and the
- * prompt comes back), "quit" ends the demo.
+ * prompt comes back), "quit" ends the demo. End of input runs the rest unattended.
  */
-async function askBeforeStep(located: LocatedStep, runner: ScenarioRunner, io: HarnessIo, input: { readLine(prompt: string): Promise<string | null> }): Promise<boolean> {
+export async function askBeforeStep(located: LocatedStep, runner: ScenarioRunner, out: Output, readLine: (prompt: string) => Promise<string | null>): Promise<boolean> {
   if (located.step.kind === "say") return true;
   for (;;) {
-    const line = await input.readLine(`next: ${formatStep(located.step)}   [Enter runs it, or type a step; quit ends] > `);
-    if (line === null) return true; // end of input: run the rest unattended
-    if (line.trim() === "") return true;
+    const line = await readLine(`next: ${formatStep(located.step)}   [Enter runs it, or type a step; quit ends] > `);
+    if (line === null || line.trim() === "") return true;
     if (/^\s*(quit|exit)\s*$/.test(line)) return false;
     try {
       const step = parseLine(line, "<demo>", located.line);
       if (step !== null) await runner.run(step);
     } catch (error) {
-      io.out.write(`${(error as Error).message}\n`);
+      out.write(`${(error as Error).message}\n`);
     }
   }
 }

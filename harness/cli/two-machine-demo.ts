@@ -9,6 +9,7 @@ import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.t
 import type { LocatedStep, Step } from "../scenario/steps.ts";
 import { ScenarioRunner, StepFailure, type PeerMachine } from "../runner/scenario-runner.ts";
 import { StatusBoard, type Output } from "../runner/status-board.ts";
+import { askBeforeStep } from "./demo-command.ts";
 import { runScenario, type HarnessIo, type ParsedHarnessArgs } from "./harness-command.ts";
 
 // The original two-machine demo: machine 1 hosts nodes 1-2, machine 2 hosts nodes 3-5.
@@ -108,22 +109,7 @@ async function driveSteps(bus: NatsConnection, args: ParsedHarnessArgs & { value
       rerun: `concord demo --machine-id 1 --peer … --scenario ${file}`,
       runner: { ...(cluster !== undefined ? { cluster } : {}), peer },
       ...(local !== null
-        ? {
-            beforeStep: async (located: LocatedStep, runner: ScenarioRunner) => {
-              if (located.step.kind === "say") return true;
-              for (;;) {
-                const line = await Promise.race([local.readLine(`next: ${formatStep(located.step)}   [Enter runs it, or type a step] > `), typed.next()]);
-                if (line === null || line.trim() === "") return true;
-                if (/^\s*(quit|exit)\s*$/.test(line)) return false;
-                try {
-                  const step = parseLine(line, "<demo>", located.line);
-                  if (step !== null) await runner.run(step);
-                } catch (error) {
-                  mirrored.out.write(`${(error as Error).message}\n`);
-                }
-              }
-            },
-          }
+        ? { beforeStep: (located: LocatedStep, runner: ScenarioRunner) => askBeforeStep(located, runner, mirrored.out, (prompt) => Promise.race([local.readLine(prompt), typed.next()])) }
         : {}),
     });
     if (linkCut && linkDevice !== null) setLink(linkDevice, "up");
