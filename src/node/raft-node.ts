@@ -109,6 +109,8 @@ export class RaftNode {
   /** Snapshot bytes that arrived beside a "snap" message, until the core installs them. */
   private stagedSnapshot: { index: number; data: Uint8Array } | null = null;
   private readonly snapshotsInFlight = new Set<NodeId>();
+  /** Proposals to forward to a leader at the end of this event-loop turn (see forwardProposal). */
+  private readonly forwardBatches = new Map<NodeId, { data: Uint8Array; deadlineAt: number; resolve(reply: ForwardedReply): void; reject(error: unknown): void }[]>();
   private readonly io: NodeIoCounters = { raftWrites: 0, fsyncs: 0, applyBatches: 0, entriesApplied: 0 };
   private readonly proposalLatency = new LatencyHistogram();
   private readonly raftWriteLatency = new LatencyHistogram();
@@ -336,19 +338,27 @@ export class RaftNode {
       reply = { ok: false, code: "invalid", message: "unreadable forwarded request" };
     } else if (!fromClient && this.raft.softState().role !== "leader") {
       reply = { ok: false, code: "not_leader", message: `node ${this.id} is not the leader` };
+    } else if (request.kind === "proposeBatch") {
+      // Each proposal succeeds or fails on its own, as if it had come alone.
+      const replies = await Promise.all(request.data.map((data) => this.serveOne(fromClient, { kind: "propose", data })));
+      reply = { ok: true, result: replies };
     } else {
-      try {
-        // The caller waits with its own deadline; ours bounds the work here.
-        const result = await this.withDeadline(5000, "forwarded request", (deadlineAt) =>
-          fromClient ? this.submit(request, deadlineAt) : this.submitLocally(request, deadlineAt),
-        );
-        reply = { ok: true, result: result ?? null };
-      } catch (error) {
-        const e = error instanceof NodeError ? error : new NodeError("unavailable", (error as Error).message);
-        reply = { ok: false, code: e.code, message: e.message };
-      }
+      reply = await this.serveOne(fromClient, request);
     }
     return encodeForwardedReply(reply);
+  }
+
+  private async serveOne(fromClient: boolean, request: Exclude<ForwardedRequest, { kind: "proposeBatch" }>): Promise<ForwardedReply> {
+    try {
+      // The caller waits with its own deadline; ours bounds the work here.
+      const result = await this.withDeadline(5000, "forwarded request", (deadlineAt) =>
+        fromClient ? this.submit(request, deadlineAt) : this.submitLocally(request, deadlineAt),
+      );
+      return { ok: true, result: result ?? null };
+    } catch (error) {
+      const e = error instanceof NodeError ? error : new NodeError("unavailable", (error as Error).message);
+      return { ok: false, code: e.code, message: e.message };
+    }
   }
 
   // ───────────────────────────── the loop ─────────────────────────────
@@ -365,6 +375,10 @@ export class RaftNode {
     while (!this.stopped) {
       if (!this.raft.hasReady()) {
         await new Promise<void>((resolve) => (this.wake = resolve));
+        // Group commit: let the rest of this event-loop turn's I/O (more requests, more
+        // raft messages) reach the core first, so one Ready — one fsync, one send per
+        // peer — carries all of it rather than one Ready per request.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
       await this.handleReady(this.raft.ready());
@@ -480,7 +494,7 @@ export class RaftNode {
   // ──────────────────────────── requests ────────────────────────────
 
   /** Run `request` on the leader: here, or forwarded. Retries only what surely did not happen. */
-  private async submit(request: ForwardedRequest, deadlineAt: number): Promise<unknown> {
+  private async submit(request: Exclude<ForwardedRequest, { kind: "proposeBatch" }>, deadlineAt: number): Promise<unknown> {
     for (;;) {
       this.assertRunning();
       const status = this.raft.softState();
@@ -503,7 +517,10 @@ export class RaftNode {
       if (remainingMs <= 0) throw unavailable("no answer from the leader");
       let reply: ForwardedReply;
       try {
-        reply = decodeForwardedReply(await this.options.transport.request(status.leader, encodeForwardedRequest(request), remainingMs));
+        reply =
+          request.kind === "propose"
+            ? await this.forwardProposal(status.leader, request.data, deadlineAt)
+            : decodeForwardedReply(await this.options.transport.request(status.leader, encodeForwardedRequest(request), remainingMs));
       } catch (error) {
         if (error instanceof TransportError && error.code === "no_responder") {
           // Nobody received it (the leader is gone): safe to retry once a new leader is
@@ -523,7 +540,45 @@ export class RaftNode {
     }
   }
 
-  private async submitLocally(request: ForwardedRequest, deadlineAt: number): Promise<unknown> {
+  /**
+   * Forward a proposal to the leader together with the others made in the same
+   * event-loop turn: one request and one reply for all of them (a round trip per
+   * proposal was most of the forwarding cost). Rejects as transport.request would.
+   */
+  private forwardProposal(leader: NodeId, data: Uint8Array, deadlineAt: number): Promise<ForwardedReply> {
+    return new Promise((resolve, reject) => {
+      let batch = this.forwardBatches.get(leader);
+      if (batch === undefined) {
+        batch = [];
+        this.forwardBatches.set(leader, batch);
+        setImmediate(() => this.flushForwardBatch(leader));
+      }
+      batch.push({ data, deadlineAt, resolve, reject });
+    });
+  }
+
+  private async flushForwardBatch(leader: NodeId): Promise<void> {
+    const batch = this.forwardBatches.get(leader) ?? [];
+    this.forwardBatches.delete(leader);
+    if (batch.length === 0) return;
+    const timeoutMs = Math.max(1, Math.max(...batch.map((item) => item.deadlineAt)) - Date.now());
+    const request: ForwardedRequest = batch.length === 1 ? { kind: "propose", data: batch[0]!.data } : { kind: "proposeBatch", data: batch.map((item) => item.data) };
+    let reply: ForwardedReply;
+    try {
+      reply = decodeForwardedReply(await this.options.transport.request(leader, encodeForwardedRequest(request), timeoutMs));
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    if (batch.length === 1 || !reply.ok) {
+      for (const item of batch) item.resolve(reply);
+      return;
+    }
+    const replies = reply.result as ForwardedReply[];
+    batch.forEach((item, i) => item.resolve(replies[i] ?? { ok: false, code: "unavailable", message: "the leader's reply lacks this proposal" }));
+  }
+
+  private async submitLocally(request: Exclude<ForwardedRequest, { kind: "proposeBatch" }>, deadlineAt: number): Promise<unknown> {
     let outcome: { index: number; term: number } | RaftError | null;
     switch (request.kind) {
       case "propose": {

@@ -42,6 +42,12 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
 }
 
+/** System (kernel) CPU time alone, in ms: fsyncs, socket writes. */
+function sysMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(fields[12]) * 10;
+}
+
 async function post(url: string, body: unknown, token?: string): Promise<Response> {
   return fetch(url, {
     method: "POST",
@@ -55,6 +61,7 @@ interface Measured {
   errors: number;
   elapsedS: number;
   cpuMs: Record<string, number>;
+  sysMs: Record<string, number>;
   fsyncs: number;
   applyBatches: number;
 }
@@ -82,18 +89,21 @@ async function closedLoop(cluster: ProcessCluster, pids: Record<string, number>,
   await Bun.sleep(warmupMs);
   const ioBefore = await ioTotals(cluster);
   const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const sysBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sysMs(pid)]));
   measuring = true;
   const startedAt = performance.now();
   await Bun.sleep(seconds * 1000);
   measuring = false;
   const elapsedS = (performance.now() - startedAt) / 1000;
   const cpuAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const sysAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sysMs(pid)]));
   const ioAfter = await ioTotals(cluster);
   stop = true;
   await Promise.all(loops);
   latencies.sort((a, b) => a - b);
   const cpu = Object.fromEntries(Object.keys(pids).map((name) => [name, cpuAfter[name]! - cpuBefore[name]!]));
-  return { latencies, errors, elapsedS, cpuMs: cpu, fsyncs: ioAfter.fsyncs - ioBefore.fsyncs, applyBatches: ioAfter.applyBatches - ioBefore.applyBatches };
+  const sys = Object.fromEntries(Object.keys(pids).map((name) => [name, sysAfter[name]! - sysBefore[name]!]));
+  return { latencies, errors, elapsedS, cpuMs: cpu, sysMs: sys, fsyncs: ioAfter.fsyncs - ioBefore.fsyncs, applyBatches: ioAfter.applyBatches - ioBefore.applyBatches };
 }
 
 function summary(m: Measured, nodes: number) {
@@ -113,6 +123,8 @@ function summary(m: Measured, nodes: number) {
       ...Object.fromEntries(Object.entries(m.cpuMs).map(([name, ms]) => [name, perMessage(ms)])),
       "follower (mean)": perMessage(followers.reduce((sum, [, ms]) => sum + ms, 0) / Math.max(1, followers.length)),
     },
+    /** The kernel's part of it (system time): fsync, sockets. */
+    sysUsPerMessage: Object.fromEntries(Object.entries(m.sysMs).map(([name, ms]) => [name, perMessage(ms)])),
   };
 }
 
@@ -180,7 +192,7 @@ try {
     for (const p of phases) {
       const { "follower (mean)": follower, ...byProcess } = p.cpuUsPerMessage;
       const total = Object.values(byProcess as Record<string, number>).reduce((a, b) => a + b, 0);
-      lines.push(`    ${String(p.clients).padStart(3)} clients: ${Object.entries(byProcess).map(([n, us]) => `${n} ${us}`).join(", ")}; follower mean ${follower}; total ${total.toFixed(0)}`);
+      lines.push(`    ${String(p.clients).padStart(3)} clients: ${Object.entries(byProcess).map(([n, us]) => `${n} ${us} (sys ${p.sysUsPerMessage[n]})`).join(", ")}; follower mean ${follower}; total ${total.toFixed(0)}`);
     }
     lines.push(`  logins/s  ${result.loginsPerSecond}   (${loginClients} clients, p50 ${result.loginLatencyMsP50} ms, argon2id, ${result.loginErrors} errors)`);
     lines.push(`  machine   bun ${Bun.version}, ${navigator.hardwareConcurrency} cpus`);
