@@ -34,6 +34,7 @@ export function deleteAccount(context: ApplyContext, command: CommandOf<"deleteA
   tx.run("UPDATE messages SET sender_deleted = 1 WHERE sender = ? AND sender_deleted = 0", [username]);
   tx.run("DELETE FROM sessions WHERE username = ?", [username]);
   tx.run("DELETE FROM accounts WHERE username = ?", [username]);
+  context.accounts.forget(username);
   forgetAccountEvents(tx, username);
   for (const row of partners) {
     const partner = textAt(row, 0);

@@ -25,6 +25,8 @@ export interface ApplyContext {
    * before it runs.
    */
   insertMessage(row: MessageRow): void;
+  /** Which accounts exist, remembered across entries (see KnownAccounts). */
+  readonly accounts: KnownAccounts;
 }
 
 /** A new message's columns: id, sender, recipient, content, sent_at (read_at NULL, sender_deleted 0). */
@@ -36,9 +38,35 @@ export function refusal(code: ChatErrorCode, message: string): ApplyResult {
   return { ok: false, code, message };
 }
 
-/** Which of two usernames have accounts (one query for both). */
-export function existingAccounts(tx: SqlConnection, a: string, b: string): Set<string> {
-  return new Set(tx.all("SELECT username FROM accounts WHERE username IN (?, ?)", [a, b]).map((row) => String(row[0])));
+/** Names remembered at most; past it the memory starts over. */
+const KNOWN_ACCOUNTS_MAX = 100_000;
+
+/**
+ * Accounts known to exist, so that sending a message need not look both names up. Only
+ * deleteAccount removes an account: it forgets the name here in the same apply. A rolled
+ * back batch or a restored snapshot forgets everything (ChatStateMachine.abortBatch).
+ * It answers exactly as the table would, so apply stays a function of the log.
+ */
+export class KnownAccounts {
+  private readonly known = new Set<string>();
+
+  /** Whether each of two usernames has an account. */
+  exist(tx: SqlConnection, a: string, b: string): [boolean, boolean] {
+    const known = this.known;
+    if (known.has(a) && known.has(b)) return [true, true];
+    const found = new Set(tx.all("SELECT username FROM accounts WHERE username IN (?, ?)", [a, b]).map((row) => String(row[0])));
+    if (known.size + found.size > KNOWN_ACCOUNTS_MAX) known.clear();
+    for (const name of found) known.add(name);
+    return [found.has(a), found.has(b)];
+  }
+
+  forget(username: string): void {
+    this.known.delete(username);
+  }
+
+  clear(): void {
+    this.known.clear();
+  }
 }
 
 export function accountExists(tx: SqlConnection, username: string): boolean {

@@ -1,6 +1,6 @@
 import type { SqlConnection } from "../storage/sql-connection.ts";
 import { createAccount, deleteAccount } from "./account-commands.ts";
-import { refusal, type ApplyContext, type EventBody } from "./apply-context.ts";
+import { KnownAccounts, refusal, type ApplyContext, type EventBody } from "./apply-context.ts";
 import { readProposal } from "./command-codec.ts";
 import { commandProblem } from "./command-validation.ts";
 import type { ApplyResult, ChatCommand, ChatEvent } from "./commands.ts";
@@ -26,6 +26,7 @@ export class ChatStateMachine {
   readonly tables: string[] = [...CHAT_TABLES];
   private readonly pending = new PendingEvents();
   private readonly deferred = new DeferredRows();
+  private readonly accounts = new KnownAccounts();
 
   /** Events of the entries applied since the last drain; the node publishes them once their transaction committed. */
   drainEvents(): ChatEvent[] {
@@ -65,6 +66,7 @@ export class ChatStateMachine {
       time: new Date(leaderTimeMs).toISOString(),
       emit: (event) => emitted.push(event),
       insertMessage: (row) => deferred.addMessage(row),
+      accounts: this.accounts,
     };
     const result = run(context, command);
     if (emitted.length > 0) {
@@ -81,9 +83,13 @@ export class ChatStateMachine {
     this.deferred.write(tx);
   };
 
-  /** The batch's transaction rolled back: nothing it deferred may be written. */
+  /**
+   * The batch's transaction rolled back, or a snapshot replaced the tables: nothing
+   * deferred may be written, and nothing remembered about the tables holds.
+   */
   readonly abortBatch = (): void => {
     this.deferred.clear();
+    this.accounts.clear();
   };
 }
 

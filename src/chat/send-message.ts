@@ -1,4 +1,4 @@
-import { existingAccounts, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
+import { refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
 import type { ApplyResult, ChatMessage } from "./commands.ts";
 import { trimContent } from "./message-content.ts";
 
@@ -6,9 +6,9 @@ import { trimContent } from "./message-content.ts";
 export function sendMessage(context: ApplyContext, command: CommandOf<"sendMessage">): ApplyResult {
   const { tx, index, time } = context;
   const { from, to } = command;
-  const existing = existingAccounts(tx, from, to);
-  if (!existing.has(from)) return refusal("no_such_account", `there is no account '${from}'`);
-  if (!existing.has(to)) return refusal("no_such_recipient", `there is no account '${to}'`);
+  const [fromExists, toExists] = context.accounts.exist(tx, from, to);
+  if (!fromExists) return refusal("no_such_account", `there is no account '${from}'`);
+  if (!toExists) return refusal("no_such_recipient", `there is no account '${to}'`);
   const message: ChatMessage = { id: index, from, fromDeleted: false, to, content: trimContent(command.content), sentAt: time, readAt: null };
   context.insertMessage([message.id, message.from, message.to, message.content, message.sentAt]);
   context.emit({ account: from, type: "message", data: message });

@@ -25,7 +25,10 @@ export interface LibsqlStateMachineOptions {
    * that defers writes (to batch them into multi-row statements) writes them here.
    */
   finishBatch?: (sql: SqlConnection) => void;
-  /** Called when a batch's transaction rolls back: deferred writes and events are void. */
+  /**
+   * Called when a batch's transaction rolls back, and after a snapshot replaced the
+   * tables: deferred writes are void, and whatever the applier remembers about the tables.
+   */
   abortBatch?: () => void;
   /** Where snapshot files are staged (defaults to the OS temp dir). */
   scratchDir?: string;
@@ -136,7 +139,11 @@ export class LibsqlStateMachine implements StateMachine {
         // The row must exist for the UPDATE above to land.
         statements.unshift(setAppliedState(0, ""));
         this.digestHex = null;
-        await client.batch(statements, "write");
+        try {
+          await client.batch(statements, "write");
+        } finally {
+          this.options.abortBatch?.();
+        }
       } finally {
         await client.execute("DETACH DATABASE snap");
       }
