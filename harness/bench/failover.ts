@@ -15,6 +15,8 @@ export interface FailoverTrial {
   resumedAfterKillMs: number;
   acknowledged: number;
   errors: number;
+  /** Failed writes by HTTP status, "timeout" or "network". */
+  errorsBy: Record<string, number>;
   /** Time for the restarted old leader to catch up with the new one. */
   rejoinMs: number;
 }
@@ -44,9 +46,16 @@ export async function failoverTrials(
     progress(`  trial ${t}/${options.trials}: ${options.clients} clients on nodes ${survivors.join(",")}; kill -9 leader ${leader} after ${BEFORE_KILL_MS} ms …`);
     const acks: number[] = [];
     let errors = 0;
+    const errorsBy: Record<string, number> = {};
     let stopped = false;
     // Requests to a follower whose leader vanished wait for the node's own 5 s deadline.
-    const loops = runLoops(list, () => stopped, (ok, _s, endedAt) => (ok ? acks.push(endedAt) : errors++), { errorBackoffMs: 5, timeoutMs: 6000 });
+    const loops = runLoops(list, () => stopped, (ok, _s, endedAt, _c, outcome) => {
+      if (ok) acks.push(endedAt);
+      else {
+        errors++;
+        errorsBy[outcome] = (errorsBy[outcome] ?? 0) + 1;
+      }
+    }, { errorBackoffMs: 5, timeoutMs: 6000 });
     await Bun.sleep(BEFORE_KILL_MS);
     const killedAt = performance.now();
     await cluster.kill(leader);
@@ -88,6 +97,7 @@ export async function failoverTrials(
       resumedAfterKillMs: round((Number.isNaN(resumedAt) ? gap.end : resumedAt) - killedAt, 1),
       acknowledged: acks.length,
       errors,
+      errorsBy,
       rejoinMs: round(performance.now() - rejoinStarted, 0),
     });
   }

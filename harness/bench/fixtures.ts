@@ -9,6 +9,7 @@ export function level(clients: number, perSecond: number, p50: number, p99: numb
     messagesPerSecond: perSecond,
     latencyMs: { p50, p99, max: p99 * 2 },
     errors: 0,
+    errorsBy: {},
     processes: [
       { name: "node 1", pid: 11, cpuPercent: 80, cpuUsPerMessage: 400, sysUsPerMessage: 90, rssMB: 120 },
       { name: "node 2", pid: 12, cpuPercent: 40, cpuUsPerMessage: 200, sysUsPerMessage: 50, rssMB: 110 },
@@ -31,8 +32,8 @@ export function benchResult(): BenchResult {
     failover: {
       clients: 16,
       trials: [
-        { killedLeader: 1, newLeader: 3, electedAfterKillMs: 450, longestGapMs: 900, resumedAfterKillMs: 880, acknowledged: 100, errors: 16, rejoinMs: 700 },
-        { killedLeader: 3, newLeader: 2, electedAfterKillMs: 500, longestGapMs: 1100, resumedAfterKillMs: 1050, acknowledged: 90, errors: 16, rejoinMs: 650 },
+        { killedLeader: 1, newLeader: 3, electedAfterKillMs: 450, longestGapMs: 900, resumedAfterKillMs: 880, acknowledged: 100, errors: 16, errorsBy: { timeout: 16 }, rejoinMs: 700 },
+        { killedLeader: 3, newLeader: 2, electedAfterKillMs: 500, longestGapMs: 1100, resumedAfterKillMs: 1050, acknowledged: 90, errors: 16, errorsBy: { "503": 16 }, rejoinMs: 650 },
       ],
       longestGapMs: { median: 1000, max: 1100 },
     },

@@ -233,13 +233,18 @@ async function wipeAndRejoin(cluster: LocalCluster, id: number): Promise<{ targe
   const leaderSnapshot = leaderView?.snapshotIndex ?? 0;
   const started = performance.now();
   await cluster.startNode(id, { join: true });
-  const added = await cluster.admin(leader, "POST", "/v1/cluster/members", { id, voter: true });
-  if (added.status !== 202) throw new Error(`add node ${id}: ${added.status} ${await added.text()}`);
-  const view = await cluster.waitFor(`node ${id} to catch up to ${targetIndex}`, async () => {
+  // As a learner first: adding a voter waits (within the request deadline) for the catch-up.
+  const added = await cluster.admin(leader, "POST", "/v1/cluster/members", { id, voter: false });
+  if (added.status !== 202) throw new Error(`add node ${id} as a learner: ${added.status} ${await added.text()}`);
+  await cluster.waitFor(`node ${id} to catch up to ${targetIndex}`, async () => {
     const v = await cluster.view(id);
     return v !== null && v.appliedIndex >= targetIndex ? v : undefined;
-  }, 300_000);
+  }, 600_000);
   const catchUpMs = performance.now() - started;
-  await cluster.waitFor(`node ${id} to become a voter`, async () => ((await cluster.view(leader))?.members.some((m) => m.id === id && m.voter) ? true : undefined), 60_000);
+  await cluster.waitFor(`node ${id} to become a voter`, async () => {
+    const promoted = await cluster.admin(leader, "POST", "/v1/cluster/members", { id, voter: true });
+    await promoted.arrayBuffer();
+    return promoted.status === 202 && (await cluster.view(leader))?.members.some((m) => m.id === id && m.voter) ? true : undefined;
+  }, 60_000);
   return { targetIndex, catchUpMs: round(catchUpMs, 0), bySnapshot: leaderSnapshot > 0, snapshotIndex: leaderSnapshot };
 }

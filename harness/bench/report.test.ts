@@ -47,3 +47,9 @@ test("missing latencies print as '-', not NaN", () => {
   result.levels = [{ ...result.levels[0]!, messages: 0, messagesPerSecond: 0, latencyMs: { p50: NaN, p99: NaN, max: NaN } }];
   expect(formatTable(result)).not.toContain("NaN");
 });
+
+test("errors are broken down by status", () => {
+  const result = benchResult();
+  result.levels = [{ ...result.levels[0]!, errors: 7, errorsBy: { "503": 5, timeout: 2 } }];
+  expect(formatTable(result)).toContain("7 (503: 5, timeout: 2)");
+});

@@ -38,6 +38,12 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 const pad = (cells: readonly string[], widths: readonly number[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 
 /** A plain-text table, columns sized to their content. First column left-aligned. */
+/** "0", or the count and what they were: "718 (503: 700, timeout: 18)". */
+export function formatErrors(l: { errors: number; errorsBy?: Record<string, number> }): string {
+  const by = Object.entries(l.errorsBy ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  return by.length === 0 ? String(l.errors) : `${l.errors} (${by.map(([k, n]) => `${k}: ${n}`).join(", ")})`;
+}
+
 export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   return [pad(header, widths), pad(widths.map((w) => "-".repeat(w)), widths), ...rows.map((r) => pad(r, widths))];
@@ -51,7 +57,7 @@ export function formatTable(r: BenchResult): string {
   out.push("");
   out.push(...textTable(
     ["clients", "messages/s", "p50 ms", "p99 ms", "max ms", "errors", "leader"],
-    r.levels.map((l) => [String(l.clients), fmt(l.messagesPerSecond), fmt(l.latencyMs.p50, 2), fmt(l.latencyMs.p99, 2), fmt(l.latencyMs.max, 1), String(l.errors), l.leader === null ? "-" : `node ${l.leader}`]),
+    r.levels.map((l) => [String(l.clients), fmt(l.messagesPerSecond), fmt(l.latencyMs.p50, 2), fmt(l.latencyMs.p99, 2), fmt(l.latencyMs.max, 1), formatErrors(l), l.leader === null ? "-" : `node ${l.leader}`]),
   ));
   const names = [...new Set(r.levels.flatMap((l) => l.processes.map((p) => p.name)))];
   if (names.length > 0) {
@@ -77,7 +83,7 @@ export function formatTable(r: BenchResult): string {
     const f = r.failover;
     out.push(`failover: kill -9 the leader under ${f.clients} writing clients (on the other nodes), ${f.trials.length} trial(s)`);
     out.push(`  longest gap between acknowledged writes: median ${fmt(f.longestGapMs.median)} ms, max ${fmt(f.longestGapMs.max)} ms`);
-    for (const [i, t] of f.trials.entries()) out.push(`  trial ${i + 1}: leader ${t.killedLeader} killed -> node ${t.newLeader} leads after ${fmt(t.electedAfterKillMs)} ms; gap ${fmt(t.longestGapMs)} ms; ${t.errors} failed writes; old leader back in ${fmt(t.rejoinMs)} ms`);
+    for (const [i, t] of f.trials.entries()) out.push(`  trial ${i + 1}: leader ${t.killedLeader} killed -> node ${t.newLeader} leads after ${fmt(t.electedAfterKillMs)} ms; gap ${fmt(t.longestGapMs)} ms; ${formatErrors(t)} failed writes; old leader back in ${fmt(t.rejoinMs)} ms`);
   }
   out.push("");
   if (isSkipped(r.growth)) out.push(`growth: skipped (${r.growth.skipped})`);

@@ -72,14 +72,14 @@ export function senders(accounts: readonly Account[], urls: readonly string[], c
   }));
 }
 
-/** One write; true when acknowledged (201). Never throws. */
-export async function sendOnce(sender: Sender, timeoutMs = REQUEST_TIMEOUT_MS): Promise<boolean> {
+/** One write: "201" when acknowledged, else the status or "timeout" / "network". Never throws. */
+export async function sendOnce(sender: Sender, timeoutMs = REQUEST_TIMEOUT_MS): Promise<string> {
   try {
     const response = await post(`${sender.url}/v1/messages`, { to: sender.to, content: CONTENT }, sender.token, timeoutMs);
     await response.arrayBuffer();
-    return response.status === 201;
-  } catch {
-    return false;
+    return String(response.status);
+  } catch (error) {
+    return (error as Error).name === "TimeoutError" ? "timeout" : "network";
   }
 }
 
@@ -91,15 +91,16 @@ export async function sendOnce(sender: Sender, timeoutMs = REQUEST_TIMEOUT_MS): 
 export async function runLoops(
   list: readonly Sender[],
   stop: () => boolean,
-  onResult: (ok: boolean, startedAt: number, endedAt: number, client: number) => void,
+  onResult: (ok: boolean, startedAt: number, endedAt: number, client: number, outcome: string) => void,
   options: { timeoutMs?: number; errorBackoffMs?: number } = {},
 ): Promise<void> {
   await Promise.all(
     list.map(async (sender, client) => {
       while (!stop()) {
         const startedAt = performance.now();
-        const ok = await sendOnce(sender, options.timeoutMs);
-        onResult(ok, startedAt, performance.now(), client);
+        const outcome = await sendOnce(sender, options.timeoutMs);
+        const ok = outcome === "201";
+        onResult(ok, startedAt, performance.now(), client, outcome);
         if (!ok && options.errorBackoffMs !== undefined) await Bun.sleep(options.errorBackoffMs);
       }
     }),
@@ -113,6 +114,8 @@ export interface LevelResult {
   messagesPerSecond: number;
   latencyMs: { p50: number; p99: number; max: number };
   errors: number;
+  /** Failed writes by HTTP status, "timeout" or "network". */
+  errorsBy: Record<string, number>;
   /** Per process: CPU % of one core, CPU µs per message, RSS MB (empty when not measured). */
   processes: ProcessUsage[];
 }
@@ -121,12 +124,12 @@ export interface LevelResult {
 export async function measureLevel(list: readonly Sender[], warmupMs: number, measureMs: number, meter: ProcessMeter | null): Promise<LevelResult> {
   let measuring = false;
   let stopped = false;
-  let errors = 0;
+  const errorsBy: Record<string, number> = {};
   const latencies: number[] = [];
-  const loops = runLoops(list, () => stopped, (ok, startedAt, endedAt) => {
+  const loops = runLoops(list, () => stopped, (ok, startedAt, endedAt, _client, outcome) => {
     if (!measuring) return;
     if (ok) latencies.push(endedAt - startedAt);
-    else errors++;
+    else errorsBy[outcome] = (errorsBy[outcome] ?? 0) + 1;
   }, { errorBackoffMs: 10 });
   await Bun.sleep(warmupMs);
   const before = meter?.start() ?? null;
@@ -139,11 +142,11 @@ export async function measureLevel(list: readonly Sender[], warmupMs: number, me
   stopped = true;
   await loops;
   latencies.sort((a, b) => a - b);
-  return summarizeLevel(list.length, latencies, errors, elapsedMs, processes);
+  return summarizeLevel(list.length, latencies, errorsBy, elapsedMs, processes);
 }
 
 /** Pure: a level's figures from sorted latencies (ms). */
-export function summarizeLevel(clients: number, sortedLatencies: readonly number[], errors: number, elapsedMs: number, processes: ProcessUsage[]): LevelResult {
+export function summarizeLevel(clients: number, sortedLatencies: readonly number[], errorsBy: Record<string, number>, elapsedMs: number, processes: ProcessUsage[]): LevelResult {
   const n = sortedLatencies.length;
   return {
     clients,
@@ -155,7 +158,8 @@ export function summarizeLevel(clients: number, sortedLatencies: readonly number
       p99: round(percentile(sortedLatencies, 99), 3),
       max: round(sortedLatencies[n - 1] ?? NaN, 3),
     },
-    errors,
+    errors: Object.values(errorsBy).reduce((a, b) => a + b, 0),
+    errorsBy,
     processes: processes.map((p) => ({ ...p, cpuPercent: round(p.cpuPercent, 1), cpuUsPerMessage: round(p.cpuUsPerMessage, 1), sysUsPerMessage: round(p.sysUsPerMessage, 1), rssMB: round(p.rssMB, 1) })),
   };
 }
