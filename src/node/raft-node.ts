@@ -516,11 +516,13 @@ export class RaftNode {
       const remainingMs = deadlineAt - Date.now();
       if (remainingMs <= 0) throw unavailable("no answer from the leader");
       let reply: ForwardedReply;
+      const leaderGone = this.whenLeaderChanges(status.leader);
       try {
-        reply =
+        const forwarded =
           request.kind === "propose"
-            ? await this.forwardProposal(status.leader, request.data, deadlineAt)
-            : decodeForwardedReply(await this.options.transport.request(status.leader, encodeForwardedRequest(request), remainingMs));
+            ? this.forwardProposal(status.leader, request.data, deadlineAt)
+            : this.options.transport.request(status.leader, encodeForwardedRequest(request), remainingMs).then(decodeForwardedReply);
+        reply = await Promise.race([forwarded, leaderGone.promise]);
       } catch (error) {
         if (error instanceof TransportError && error.code === "no_responder") {
           // Nobody received it (the leader is gone): safe to retry once a new leader is
@@ -530,6 +532,8 @@ export class RaftNode {
         }
         // The outcome is unknown: the leader may have committed it. Do not retry.
         throw new NodeError("unavailable", `leader ${status.leader} did not answer: ${(error as Error).message}`);
+      } finally {
+        leaderGone.cancel();
       }
       if (reply.ok) return reply.result;
       if (reply.code === "not_leader") {
@@ -538,6 +542,25 @@ export class RaftNode {
       }
       throw new NodeError(reply.code, reply.message);
     }
+  }
+
+  /**
+   * Rejects once this node stops following `leader` (it died, or lost an election): a
+   * request forwarded to it will likely get no answer, and waiting for the caller's
+   * deadline would hold the client seconds after a failover. The outcome stays unknown
+   * (503; the client's retry with the same idempotency key is safe).
+   */
+  private whenLeaderChanges(leader: NodeId): { promise: Promise<never>; cancel(): void } {
+    let unsubscribe = (): void => {};
+    const promise = new Promise<never>((_, reject) => {
+      unsubscribe = this.onStatusChange(() => {
+        if (this.raft.softState().leader === leader) return;
+        unsubscribe();
+        reject(new NodeError("unavailable", `leader ${leader} changed while a request to it was in flight; it may or may not have been applied`));
+      });
+    });
+    promise.catch(() => {});
+    return { promise, cancel: () => unsubscribe() };
   }
 
   /**
