@@ -16,6 +16,7 @@ import {
 } from "./forwarding.ts";
 import { LatencyHistogram } from "./latency-histogram.ts";
 import { silentLogger, type Logger } from "./logger.ts";
+import { nowUs, stageTrace, type StageTrace } from "./stage-trace.ts";
 import { NodeError } from "./node-error.ts";
 import type { StateMachine } from "./state-machine.ts";
 
@@ -115,6 +116,8 @@ export class RaftNode {
   private readonly proposalLatency = new LatencyHistogram();
   private readonly raftWriteLatency = new LatencyHistogram();
   private leaderChanges = 0;
+  /** Per-proposal stage times when CONCORD_TRACE is set (latency breakdowns). */
+  private readonly trace: StageTrace;
   /** When this node last lost sight of a leader; null while it knows one. */
   private leaderlessSinceMs: number | null = Date.now();
 
@@ -128,6 +131,7 @@ export class RaftNode {
     this.maxPendingRequests = options.maxPendingRequests ?? 8192;
     this.appliedIndex = appliedIndex;
     this.lastSnapshotIndex = snapshotIndex;
+    this.trace = stageTrace(options.id);
   }
 
   /** Load durable state, join the transport and start ticking. */
@@ -295,6 +299,7 @@ export class RaftNode {
     await this.loopDone;
     await this.options.transport.close();
     await this.options.storage.close();
+    this.trace.close();
     const stopped = new NodeError("stopped", `node ${this.id} stopped`);
     for (const waiter of this.applyWaiters.values()) waiter.reject(stopped);
     this.applyWaiters.clear();
@@ -311,6 +316,7 @@ export class RaftNode {
 
   private receive(messages: Message[]): void {
     if (this.stopped) return;
+    if (this.trace.enabled) this.traceMessages("in", messages);
     for (const m of messages) {
       if (m.to === this.id) this.raft.step(m);
     }
@@ -331,6 +337,7 @@ export class RaftNode {
    * one hop to the leader, so a client never needs to know who leads.
    */
   private async serveForwarded(from: NodeId, payload: Uint8Array): Promise<Uint8Array> {
+    const receivedUs = this.trace.enabled ? nowUs() : 0;
     const request = decodeForwardedRequest(payload);
     const fromClient = from === NONE;
     let reply: ForwardedReply;
@@ -344,6 +351,11 @@ export class RaftNode {
       reply = { ok: true, result: replies };
     } else {
       reply = await this.serveOne(fromClient, request);
+    }
+    if (this.trace.enabled && reply.ok && request?.kind === "propose") {
+      const index = (reply.result as Proposed | null)?.index ?? 0;
+      this.trace.mark("rpc_in", index, receivedUs);
+      this.trace.mark("reply", index);
     }
     return encodeForwardedReply(reply);
   }
@@ -386,17 +398,28 @@ export class RaftNode {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
+    const trace = this.trace.enabled ? this.trace : null;
+    if (trace !== null) {
+      const lastEntry = ready.entries[ready.entries.length - 1];
+      if (lastEntry !== undefined) trace.mark("ready", lastEntry.index, ready.entries.length);
+      const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
+      if (lastCommitted !== undefined) trace.mark("commit_ready", lastCommitted.index, ready.committedEntries.length);
+    }
     // 1. Replication to followers runs in parallel with our own disk write.
     this.sendMessages(ready.messages);
+    if (trace !== null) this.traceMessages("out", ready.messages);
     if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
     if (ready.entries.length > 0 || ready.hardState !== null || ready.snapshot !== null) {
       const startedMs = performance.now();
       await this.options.storage.write({ hardState: ready.hardState, snapshot: ready.snapshot, entries: ready.entries });
       this.raftWriteLatency.observeMs(performance.now() - startedMs);
       this.io.raftWrites++;
+      const lastEntry = ready.entries[ready.entries.length - 1];
+      if (trace !== null && lastEntry !== undefined) trace.mark("persisted", lastEntry.index);
     }
     // 2. Votes and acknowledgements promise durability: only now may they leave.
     this.sendMessages(ready.messagesAfterPersist);
+    if (trace !== null) this.traceMessages("out", ready.messagesAfterPersist);
     // 3. Apply.
     if (ready.committedEntries.length > 0) {
       const results = await this.options.stateMachine.apply(ready.committedEntries);
@@ -411,6 +434,7 @@ export class RaftNode {
         else waiter.reject(new NodeError("dropped", `entry ${entry.index} was replaced by a new leader's`));
       }
       const last = ready.committedEntries[ready.committedEntries.length - 1]!;
+      if (trace !== null) trace.mark("applied", last.index);
       this.appliedIndex = last.index;
       this.appliedTerm = last.term;
       this.options.afterApply?.(ready.committedEntries, results);
@@ -421,6 +445,15 @@ export class RaftNode {
     if (ready.softState !== null) this.announceStatus(ready.softState.role, ready.softState.leader);
     for (const listener of this.progressListeners) listener();
     await this.maybeSnapshot();
+  }
+
+  /** Trace appends carrying entries and their acknowledgements, by the last index. */
+  private traceMessages(direction: "in" | "out", messages: readonly Message[]): void {
+    for (const m of messages) {
+      if (m.type === "app" && m.entries.length > 0) this.trace.mark(`app_${direction}`, m.entries[m.entries.length - 1]!.index, direction === "in" ? m.from : m.to);
+      else if (m.type === "app") this.trace.mark(`commit_${direction}`, m.commit, direction === "in" ? m.from : m.to);
+      else if (m.type === "appResp" && !m.reject) this.trace.mark(`ack_${direction}`, m.index, direction === "in" ? m.from : m.to);
+    }
   }
 
   private sendMessages(messages: readonly Message[]): void {
@@ -620,6 +653,7 @@ export class RaftNode {
     }
     if (outcome instanceof RaftError) throw fromRaftError(outcome);
     const { index, term } = outcome;
+    if (this.trace.enabled) this.trace.mark("proposed", index);
     const applied = new Promise<unknown>((resolve, reject) => this.applyWaiters.set(index, { term, resolve, reject }));
     this.notify();
     // The caller's deadline bounds the wait; the waiter goes when its index is applied.

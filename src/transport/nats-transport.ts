@@ -43,6 +43,19 @@ export interface NatsTransportOptions extends Partial<TransportTuning> {
   readonly closeTimeoutMs?: number;
 }
 
+/**
+ * Hand what the client has buffered to the socket now. nats.js writes publishes on a
+ * microtask after the first one; the driver sends appends and then runs its fsync
+ * synchronously (the libsql binding blocks the event loop), so without this the appends
+ * left only after the leader's own fsync, and followers' acks only after their apply:
+ * two disk writes in series instead of in parallel. `flushPending` is the client's own
+ * method for this (sendCommand calls it inline past its pending limit); if a release
+ * renames it, we fall back to the client's microtask.
+ */
+function writeNow(nc: NatsConnection): void {
+  (nc as unknown as { protocol?: { flushPending?: () => void } }).protocol?.flushPending?.();
+}
+
 /** nats-server's default max_payload, used until the server has told us its own. */
 const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
@@ -171,6 +184,7 @@ export class NatsTransport implements Transport {
         }
       }
     }
+    if (batches.size > 0) writeNow(nc);
   }
 
   async sendSnapshot(to: NodeId, message: Message, data: Uint8Array): Promise<void> {
@@ -225,6 +239,7 @@ export class NatsTransport implements Transport {
     if (this.closed) return;
     try {
       // False when disconnected: the requester's deadline covers it.
+      // No writeNow here: replies finishing in the same turn share one socket write.
       if (!msg.respond(reply)) this.tuning.log("reply_lost", { subject: msg.subject });
     } catch (error) {
       this.tuning.log("reply_lost", { subject: msg.subject, error: errorMessage(error) });

@@ -2,9 +2,13 @@
 // proposers of 200-byte commands through the node API (NATS request to the leader,
 // no HTTP). Prints committed/s, commit latency p50/p99, and fsyncs per commit.
 //
-// Usage: bun test/bench/node.ts [--seconds 5] [--warmup 1] [--size 200] [--clients 1,64] [--json]
+// Usage: bun test/bench/node.ts [--seconds 5] [--warmup 1] [--size 200] [--clients 1,64] [--json] [--profile DIR]
+// CONCORD_TRACE=DIR makes every process log per-proposal stage times (test/bench/trace-breakdown.ts).
 import { readFileSync } from "node:fs";
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { nowUs } from "../../src/node/stage-trace.ts";
 import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
 
 const { values } = parseArgs({
@@ -15,8 +19,11 @@ const { values } = parseArgs({
     size: { type: "string", default: "200" },
     clients: { type: "string", default: "1,64" },
     json: { type: "boolean", default: false },
+    profile: { type: "string" },
   },
 });
+// Run the nodes under `bun --cpu-prof` (summarize with test/bench/profile-summary.ts).
+if (values.profile !== undefined) process.env["CONCORD_NODE_BUN_FLAGS"] = `--cpu-prof --cpu-prof-dir=${values.profile}`;
 const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
 const size = Number(values.size);
@@ -27,6 +34,12 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+}
+
+/** The system (kernel) part of it: fsync, sockets. */
+function sysMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(fields[12]) * 10;
 }
 
 function processes(cluster: ProcessCluster, leader: number): Record<string, number> {
@@ -45,6 +58,8 @@ interface Phase {
   entriesPerAppendBatch: number;
   /** Where the CPU goes: microseconds of CPU per commit, by process. */
   cpuUsPerCommit: Record<string, number>;
+  /** The kernel's part of it. */
+  sysUsPerCommit: Record<string, number>;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -64,26 +79,37 @@ async function runPhase(cluster: ProcessCluster, leader: number, clients: number
   let measuring = false;
   let stop = false;
   const latencies: number[] = [];
+  // CONCORD_TRACE=DIR: the nodes log stage times per entry; we log when each proposal
+  // left and came back (see test/bench/trace-breakdown.ts).
+  const traceDir = process.env["CONCORD_TRACE"];
+  const traced: string[] = [];
   const loops = Array.from({ length: clients }, async () => {
     while (!stop) {
       const started = performance.now();
-      await cluster.client.propose(leader, payload, 5000);
-      if (measuring) latencies.push(performance.now() - started);
+      const sentUs = traceDir !== undefined ? nowUs() : 0;
+      const { index } = await cluster.client.propose(leader, payload, 5000);
+      if (measuring) {
+        latencies.push(performance.now() - started);
+        if (traceDir !== undefined) traced.push(`${sentUs} 0 client_send ${index}\n${nowUs()} 0 client_recv ${index}`);
+      }
     }
   });
   await Bun.sleep(warmupSeconds * 1000);
   const before = await ioTotals(cluster);
   const pids = processes(cluster, leader);
   const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const sysBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sysMs(pid)]));
   measuring = true;
   const startedAt = performance.now();
   await Bun.sleep(seconds * 1000);
   measuring = false;
   const elapsedS = (performance.now() - startedAt) / 1000;
   const cpuAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const sysAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sysMs(pid)]));
   const after = await ioTotals(cluster);
   stop = true;
   await Promise.all(loops);
+  if (traceDir !== undefined && traced.length > 0) appendFileSync(join(traceDir, `client-${clients}.trace`), traced.join("\n") + "\n");
   latencies.sort((a, b) => a - b);
   const commits = latencies.length;
   return {
@@ -97,6 +123,9 @@ async function runPhase(cluster: ProcessCluster, leader: number, clients: number
     entriesPerAppendBatch: +((commits * cluster.running().length) / Math.max(1, after.applyBatches - before.applyBatches)).toFixed(1),
     cpuUsPerCommit: Object.fromEntries(
       Object.keys(pids).map((name) => [name, +(((cpuAfter[name]! - cpuBefore[name]!) * 1000) / Math.max(1, commits)).toFixed(1)]),
+    ),
+    sysUsPerCommit: Object.fromEntries(
+      Object.keys(pids).map((name) => [name, +(((sysAfter[name]! - sysBefore[name]!) * 1000) / Math.max(1, commits)).toFixed(1)]),
     ),
   };
 }
@@ -120,14 +149,16 @@ try {
     for (const p of phases) {
       lines.push(`  ${String(p.clients).padStart(9)}   ${String(p.committedPerSecond).padStart(11)}   ${p.latencyMsP50.toFixed(2).padStart(6)}   ${p.latencyMsP99.toFixed(2).padStart(6)}   ${p.latencyMsMax.toFixed(1).padStart(6)}   ${p.fsyncsPerCommit.toFixed(2).padStart(13)}   ${p.entriesPerAppendBatch.toFixed(1).padStart(14)}`);
     }
-    lines.push("  CPU µs per commit, by process (from /proc):");
+    lines.push("  CPU µs per commit, by process (from /proc; system time in brackets):");
     for (const p of phases) {
       const total = Object.values(p.cpuUsPerCommit).reduce((a, b) => a + b, 0);
-      lines.push(`    ${String(p.clients).padStart(3)} in flight: ${Object.entries(p.cpuUsPerCommit).map(([n, us]) => `${n} ${us}`).join(", ")}; total ${total.toFixed(0)}`);
+      lines.push(`    ${String(p.clients).padStart(3)} in flight: ${Object.entries(p.cpuUsPerCommit).map(([n, us]) => `${n} ${us} [${p.sysUsPerCommit[n]}]`).join(", ")}; total ${total.toFixed(0)}`);
     }
     lines.push(`  machine     bun ${Bun.version}, ${navigator.hardwareConcurrency} cpus`);
     process.stdout.write(`${lines.join("\n")}\n`);
   }
 } finally {
+  // A profile is written when its process exits normally: stop the nodes with SIGTERM first.
+  if (values.profile !== undefined) await Promise.all(cluster.running().map((id) => cluster.node(id).stop()));
   await cluster.stop();
 }
