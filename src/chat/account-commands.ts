@@ -1,6 +1,6 @@
 import { accountExists, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
 import type { ApplyResult } from "./commands.ts";
-import { forgetAccountEvents, forgetReceivedMessageEvents } from "./event-log.ts";
+import { forgetAccountEvents } from "./event-log.ts";
 import { textAt } from "./row-values.ts";
 
 export function createAccount(context: ApplyContext, command: CommandOf<"createAccount">): ApplyResult {
@@ -29,7 +29,6 @@ export function deleteAccount(context: ApplyContext, command: CommandOf<"deleteA
      ORDER BY partner`,
     [username],
   );
-  forgetReceivedMessageEvents(tx, username);
   tx.run("DELETE FROM messages WHERE recipient = ?", [username]);
   tx.run("UPDATE messages SET sender_deleted = 1 WHERE sender = ? AND sender_deleted = 0", [username]);
   tx.run("DELETE FROM sessions WHERE username = ?", [username]);

@@ -23,10 +23,14 @@ export class DeferredRows {
     this.messages.push(row);
   }
 
-  /** An entry's events, in emission order (seq is that order). */
+  /**
+   * An entry's events, in emission order (seq is that order). `message` events are not
+   * stored: replay reads them from the messages table (event-log.ts).
+   */
   addEvents(events: readonly ChatEvent[]): void {
     for (let seq = 0; seq < events.length; seq++) {
       const event = events[seq]!;
+      if (event.type === "message") continue;
       this.events.push([event.index, seq, event.account, event.type, JSON.stringify(event.data)]);
     }
   }

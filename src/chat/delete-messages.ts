@@ -1,6 +1,5 @@
 import { accountExists, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
 import type { ApplyResult } from "./commands.ts";
-import { forgetMessageEvents } from "./event-log.ts";
 import { integerAt, textAt, type RowValues } from "./row-values.ts";
 
 /**
@@ -14,9 +13,10 @@ export function deleteMessages(context: ApplyContext, command: CommandOf<"delete
   if (!(accountExists(tx, user))) return refusal("no_such_account", `there is no account '${user}'`);
   const requested = [...new Set(command.ids)].sort((a, b) => a - b);
   // A sender_deleted row was sent by a previous holder of the name, not by this user.
+  // By primary key only (`+`: not a scan of everything the user sent or received).
   const owned = tx.all(
     `SELECT id, sender, recipient, sender_deleted FROM messages
-     WHERE id IN (SELECT value FROM json_each(?)) AND (recipient = ? OR (sender = ? AND sender_deleted = 0))
+     WHERE id IN (SELECT value FROM json_each(?)) AND (+recipient = ? OR (+sender = ? AND sender_deleted = 0))
      ORDER BY id`,
     [JSON.stringify(requested), user, user],
   );
@@ -25,7 +25,6 @@ export function deleteMessages(context: ApplyContext, command: CommandOf<"delete
   const notFound = requested.filter((id) => !deletedSet.has(id));
   if (deleted.length > 0) {
     tx.run("DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))", [JSON.stringify(deleted)]);
-    forgetMessageEvents(tx, deleted);
     context.emit({ account: user, type: "messages_deleted", data: { ids: deleted } });
     for (const [partner, ids] of idsByLivePartner(owned, user)) {
       context.emit({ account: partner, type: "messages_deleted", data: { ids } });

@@ -5,6 +5,11 @@ import { EVENT_RETENTION_INDEXES, PRUNE_EVERY_INDEXES } from "./chat-limits.ts";
 // Last-Event-ID reads what it missed from here. It is replicated state like any other,
 // so everything below runs inside apply and depends only on the log. New events are
 // written by DeferredRows (chat-state-machine.ts), many per statement.
+//
+// `message` events are not stored here: a message's event sits at its id, so replay reads
+// them from the messages table (LibsqlChatQueries.eventsAfter), and a deleted message or
+// one received by a deleted account is gone from replay with its row. Replay applies the
+// same retention to them: see prunedThrough.
 
 /**
  * Keep (at least) the events of the last EVENT_RETENTION_INDEXES log indexes. It runs
@@ -17,22 +22,15 @@ export function pruneEvents(tx: SqlConnection, index: number): void {
   if (horizon > 0 && index % PRUNE_EVERY_INDEXES === 0) tx.run("DELETE FROM events WHERE idx <= ?", [horizon]);
 }
 
-/**
- * Forget the `message` events of deleted messages: a message is created by the entry
- * whose index is its id, so its events sit at that index. Deleted means gone, from the
- * replay store too.
- */
-export function forgetMessageEvents(tx: SqlConnection, ids: readonly number[]): void {
-  if (ids.length === 0) return;
-  tx.run("DELETE FROM events WHERE type = 'message' AND idx IN (SELECT value FROM json_each(?))", [JSON.stringify(ids)]);
-}
-
-/** Like forgetMessageEvents, for every message `account` received (its deletion takes them). */
-export function forgetReceivedMessageEvents(tx: SqlConnection, account: string): void {
-  tx.run("DELETE FROM events WHERE type = 'message' AND idx IN (SELECT id FROM messages WHERE recipient = ?)", [account]);
-}
-
 /** A deleted account's stream goes with it (a new account of the same name must not replay it). */
 export function forgetAccountEvents(tx: SqlConnection, account: string): void {
   tx.run("DELETE FROM events WHERE account = ?", [account]);
 }
+
+/**
+ * The highest index whose events retention has dropped at applied index `applied`: the
+ * last pruning index at or below it minus the window (0 when none has pruned yet). Every
+ * index is applied, so the last pruning index is the last multiple of PRUNE_EVERY_INDEXES.
+ * As SQL over state_machine_meta, so a read sees it with the state it reads.
+ */
+export const PRUNED_THROUGH_SQL = `coalesce((SELECT max(0, (applied_index / ${PRUNE_EVERY_INDEXES}) * ${PRUNE_EVERY_INDEXES} - ${EVENT_RETENTION_INDEXES}) FROM state_machine_meta WHERE singleton = 1), 0)`;

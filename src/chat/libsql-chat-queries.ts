@@ -3,8 +3,9 @@ import type { NodeDatabase } from "../storage/node-database.ts";
 import { accountGlob } from "./account-glob.ts";
 import type { AccountPage, ChatQueries, Conversation, EventsAfter, MessagePage } from "./chat-queries.ts";
 import { CONVERSATIONS_MAX, EVENT_RETENTION_INDEXES } from "./chat-limits.ts";
-import type { AccountView, ChatEvent } from "./commands.ts";
-import { MESSAGE_COLUMNS, toChatMessage } from "./message-rows.ts";
+import type { AccountView, ChatEvent, ChatMessage } from "./commands.ts";
+import { PRUNED_THROUGH_SQL } from "./event-log.ts";
+import { MESSAGE_COLUMNS, PAIR_HIGH, PAIR_LOW, toChatMessage, UNREAD } from "./message-rows.ts";
 import { clampPageLimit } from "./page-limit.ts";
 import { integerAt, textAt } from "./row-values.ts";
 
@@ -64,14 +65,12 @@ export class LibsqlChatQueries implements ChatQueries {
 
   async conversation(username: string, other: string, limit: number, before: number | null): Promise<MessagePage> {
     const pageSize = clampPageLimit(limit);
-    // One bounded range scan per direction (each on its own index), merged. UNION, not
-    // UNION ALL: in a conversation with oneself both halves find the same rows.
+    // One bounded range scan of the pair's index, both directions at once. What this
+    // name sent under a previous (deleted) holder is not this account's.
     const rows = await this.client.execute({
-      sql: `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
-                           WHERE sender = ?1 AND recipient = ?2 AND sender_deleted = 0 AND id < ?3 ORDER BY id DESC LIMIT ?4)
-            UNION
-            SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages
-                           WHERE sender = ?2 AND recipient = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?4)
+      sql: `SELECT ${MESSAGE_COLUMNS} FROM messages
+            WHERE ${PAIR_LOW} = (CASE WHEN ?1 <= ?2 THEN ?1 ELSE ?2 END) AND ${PAIR_HIGH} = (CASE WHEN ?1 <= ?2 THEN ?2 ELSE ?1 END)
+              AND id < ?3 AND (sender <> ?1 OR sender_deleted = 0)
             ORDER BY id DESC LIMIT ?4`,
       args: [username, other, before ?? NO_BEFORE, pageSize + 1],
     });
@@ -81,14 +80,14 @@ export class LibsqlChatQueries implements ChatQueries {
   async unread(username: string, limit: number, before: number | null): Promise<MessagePage> {
     const pageSize = clampPageLimit(limit);
     const rows = await this.client.execute({
-      sql: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient = ? AND read_at IS NULL AND id < ? ORDER BY id DESC LIMIT ?`,
+      sql: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient = ? AND ${UNREAD} = 1 AND id < ? ORDER BY id DESC LIMIT ?`,
       args: [username, before ?? NO_BEFORE, pageSize + 1],
     });
     return toMessagePage(rows.rows, pageSize);
   }
 
   async unreadCount(username: string): Promise<number> {
-    const rows = await this.client.execute({ sql: "SELECT count(*) FROM messages WHERE recipient = ? AND read_at IS NULL", args: [username] });
+    const rows = await this.client.execute({ sql: `SELECT count(*) FROM messages WHERE recipient = ? AND ${UNREAD} = 1`, args: [username] });
     return countOf(rows.rows[0]);
   }
 
@@ -120,11 +119,28 @@ export class LibsqlChatQueries implements ChatQueries {
    * kept, and `complete` is true exactly when no pruned event can lie after afterIndex:
    * afterIndex >= H, or the account was created after H (none of its events are older).
    * Deleting messages or accounts also removes events on purpose; that is not a gap.
+   *
+   * `message` events come from the messages table (event-log.ts): what the account sent
+   * (under this holder of the name) or received, with id > afterIndex and above what
+   * retention has pruned, as the event told it when sent (unread, from a live account). The other events come from the events
+   * table. Both are read `limit` deep and merged by index.
    */
   async eventsAfter(account: string, afterIndex: number, limit: number): Promise<EventsAfter> {
-    const [events, applied, created] = await this.client.batch(
+    const pageSize = clampPageLimit(limit);
+    // UNION, not UNION ALL: a note to oneself is found as sent and as received, and is one event.
+    const [events, messages, applied, created] = await this.client.batch(
       [
-        { sql: "SELECT idx, type, data FROM events WHERE account = ? AND idx > ? ORDER BY idx, seq LIMIT ?", args: [account, afterIndex, clampPageLimit(limit)] },
+        { sql: "SELECT idx, type, data FROM events WHERE account = ? AND idx > ? AND type <> 'message' ORDER BY idx, seq LIMIT ?", args: [account, afterIndex, pageSize] },
+        {
+          sql: `WITH after(i) AS (SELECT max(?2, ${PRUNED_THROUGH_SQL}))
+                SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender = ?1 AND sender_deleted = 0 AND id > (SELECT i FROM after) ORDER BY id LIMIT ?3)
+                UNION
+                SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient = ?1 AND ${UNREAD} = 0 AND id > (SELECT i FROM after) ORDER BY id LIMIT ?3)
+                UNION
+                SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages WHERE recipient = ?1 AND ${UNREAD} = 1 AND id > (SELECT i FROM after) ORDER BY id LIMIT ?3)
+                ORDER BY id LIMIT ?3`,
+          args: [account, afterIndex, pageSize],
+        },
         "SELECT applied_index FROM state_machine_meta WHERE singleton = 1",
         { sql: "SELECT created_index FROM accounts WHERE username = ?", args: [account] },
       ],
@@ -134,7 +150,11 @@ export class LibsqlChatQueries implements ChatQueries {
     const createdRow = created?.rows[0];
     const horizon = (appliedRow === undefined ? 0 : integerAt(appliedRow, 0)) - EVENT_RETENTION_INDEXES;
     const complete = afterIndex >= horizon || (createdRow !== undefined && integerAt(createdRow, 0) > horizon);
-    return { events: (events?.rows ?? []).map((row) => toChatEvent(account, row)), complete };
+    const merged = mergeByIndex(
+      (events?.rows ?? []).map((row) => toChatEvent(account, row)),
+      (messages?.rows ?? []).map((row): ChatEvent => ({ index: integerAt(row, 0), account, type: "message", data: asSent(toChatMessage(row)) })),
+    );
+    return { events: merged.slice(0, pageSize), complete };
   }
 }
 
@@ -145,6 +165,25 @@ function toAccountView(row: Row): AccountView {
 function toMessagePage(rows: readonly Row[], pageSize: number): MessagePage {
   const messages = rows.slice(0, pageSize).map(toChatMessage);
   return { messages, nextBefore: rows.length > pageSize ? (messages[messages.length - 1]?.id ?? null) : null };
+}
+
+/** A message as its `message` event carried it: sent a moment ago, so unread, and by a live account. */
+function asSent(message: ChatMessage): ChatMessage {
+  return { ...message, fromDeleted: false, readAt: null };
+}
+
+/** Two lists ordered by index (never sharing one: a message's index has only message events) as one. */
+function mergeByIndex(a: readonly ChatEvent[], b: readonly ChatEvent[]): ChatEvent[] {
+  if (a.length === 0) return [...b];
+  if (b.length === 0) return [...a];
+  const out: ChatEvent[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]!.index <= b[j]!.index)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
 }
 
 function toChatEvent(account: string, row: Row): ChatEvent {

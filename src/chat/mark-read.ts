@@ -1,6 +1,7 @@
 import { accountExists, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
 import { MARK_READ_RANGE_MAX } from "./chat-limits.ts";
 import type { ApplyResult } from "./commands.ts";
+import { UNREAD } from "./message-rows.ts";
 import { integerAt, textAt, type RowValues } from "./row-values.ts";
 
 /**
@@ -13,17 +14,19 @@ export function markRead(context: ApplyContext, command: CommandOf<"markRead">):
   const { tx, time } = context;
   const reader = command.username;
   if (!(accountExists(tx, reader))) return refusal("no_such_account", `there is no account '${reader}'`);
+  // Each query walks only what it may return: the listed ids by primary key (`+` keeps
+  // SQLite from scanning everything the reader received instead), or the reader's unread.
   const unread =
     command.ids !== null
       ? tx.all(
           `SELECT id, sender, sender_deleted FROM messages
-           WHERE recipient = ? AND read_at IS NULL AND id IN (SELECT value FROM json_each(?)) ORDER BY id`,
-          [reader, JSON.stringify(command.ids)],
+           WHERE id IN (SELECT value FROM json_each(?)) AND +recipient = ? AND read_at IS NULL ORDER BY id`,
+          [JSON.stringify(command.ids), reader],
         )
       : tx.all(
           `SELECT id, sender, sender_deleted FROM messages
-           WHERE recipient = ? AND sender = ? AND read_at IS NULL AND id <= ? ORDER BY id LIMIT ?`,
-          [reader, command.with, command.upTo, MARK_READ_RANGE_MAX],
+           WHERE recipient = ? AND ${UNREAD} = 1 AND id <= ? AND +sender = ? ORDER BY id LIMIT ?`,
+          [reader, command.upTo, command.with, MARK_READ_RANGE_MAX],
         );
   const ids = unread.map((row) => integerAt(row, 0));
   if (ids.length > 0) {

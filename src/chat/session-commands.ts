@@ -2,6 +2,7 @@ import type { SqlConnection } from "../storage/sql-connection.ts";
 import { accountExists, refusal, type ApplyContext, type CommandOf } from "./apply-context.ts";
 import { SESSIONS_PER_ACCOUNT_MAX } from "./chat-limits.ts";
 import type { ApplyResult } from "./commands.ts";
+import { UNREAD } from "./message-rows.ts";
 import { integerAt, textAt } from "./row-values.ts";
 
 /** A login. The password was checked by the API before proposing; only the token's hash is stored. */
@@ -42,6 +43,6 @@ function evictOldestSessions(tx: SqlConnection, username: string): void {
 }
 
 function unreadCount(tx: SqlConnection, username: string): number {
-  const row = tx.get("SELECT count(*) FROM messages WHERE recipient = ? AND read_at IS NULL", [username]);
+  const row = tx.get(`SELECT count(*) FROM messages WHERE recipient = ? AND ${UNREAD} = 1`, [username]);
   return row === undefined ? 0 : integerAt(row, 0);
 }

@@ -42,11 +42,17 @@ export const messages = sqliteTable(
     senderDeleted: integer("sender_deleted").notNull().default(0),
   },
   (t) => [
-    // A conversation is two range scans, one per direction, newest first.
-    index("messages_by_sender").on(t.sender, t.recipient, t.id),
-    index("messages_by_recipient").on(t.recipient, t.sender, t.id),
-    // The unread inbox and unread counts touch only unread rows.
-    index("messages_unread").on(t.recipient, t.id).where(sql`read_at IS NULL`),
+    // Three account-keyed b-trees, each gaining one entry per message (every one costs
+    // apply a page write per message, so there are no more than these):
+    // A conversation, both directions, is one range scan on the unordered pair, newest first.
+    // (CASE, not min()/max(): drizzle-kit splits index expressions at commas.)
+    index("messages_by_pair").on(sql`(CASE WHEN ${t.sender} <= ${t.recipient} THEN ${t.sender} ELSE ${t.recipient} END)`, sql`(CASE WHEN ${t.sender} <= ${t.recipient} THEN ${t.recipient} ELSE ${t.sender} END)`, t.id),
+    // What an account sent, by id: its `message` events (replay), its conversations, its deletion.
+    index("messages_sent").on(t.sender, t.id),
+    // What an account received, unread first-class: the unread inbox and count are the
+    // range (recipient, 1), everything received is both ranges (replay, conversations).
+    // Queries must spell the middle column `(read_at IS NULL)` for SQLite to use it.
+    index("messages_received").on(t.recipient, sql`(${t.readAt} IS NULL)`, t.id),
   ],
 );
 
@@ -68,7 +74,12 @@ export const idempotency = sqliteTable(
   ],
 );
 
-/** The SSE replay store: what each account was told, by the log index that caused it. */
+/**
+ * The SSE replay store: what each account was told, by the log index that caused it,
+ * except `message` events, which replay reads from the messages table itself (a message's
+ * id is the index of its event): storing them again cost two more rows and index entries
+ * per message. Rows of type 'message' written by older versions are ignored.
+ */
 export const events = sqliteTable(
   "events",
   {
