@@ -173,8 +173,14 @@ export class RaftNode {
   /** Replicate `data`; resolves with its log index and the state machine's result once applied on the leader. */
   async propose(data: Uint8Array, timeoutMs: number): Promise<Proposed> {
     const startedMs = performance.now();
+    const startedUs = this.trace.enabled ? nowUs() : 0;
     const proposed = (await this.withDeadline(timeoutMs, "proposal", (deadlineAt) => this.submit({ kind: "propose", data }, deadlineAt))) as Proposed;
     this.proposalLatency.observeMs(performance.now() - startedMs);
+    if (this.trace.enabled) {
+      // Same stage names as a request over NATS: where the call began and when it returned.
+      this.trace.mark("rpc_in", proposed.index, startedUs);
+      this.trace.mark("reply", proposed.index);
+    }
     return proposed;
   }
 

@@ -1,6 +1,8 @@
 // Latency breakdown of single proposals from stage traces: run
 //   CONCORD_TRACE=/tmp/trace bun test/bench/node.ts --clients 1
-// then `bun test/bench/trace-breakdown.ts /tmp/trace [client-1.trace]`.
+// then `bun test/bench/trace-breakdown.ts /tmp/trace [client-1.trace]`. With `-` for the
+// client file (e.g. after bench:http, whose requests call RaftNode.propose), every
+// proposal is followed from the call to its return on the leader.
 // Every node writes `<monotonic µs> <node> <stage> <index> [<detail>]` lines (see
 // src/node/stage-trace.ts); the client file names the proposals to follow. Prints the
 // median of each stage along the critical path: the leader, and the follower whose
@@ -53,7 +55,7 @@ let followed = 0;
 for (const [index, marks] of byIndex) {
   const send = first(marks, "client_send");
   const recv = first(marks, "client_recv");
-  if (send === undefined || recv === undefined || index === 0) continue;
+  if (index === 0 || (clientFile !== "-" && (send === undefined || recv === undefined))) continue;
   const proposed = marks.find((m) => m.stage === "proposed");
   if (proposed === undefined) continue;
   const leader = proposed.node;
@@ -80,6 +82,7 @@ for (const [index, marks] of byIndex) {
   add("leader reply → client (NATS)", L("reply"), recv);
   add("(leader fsync done → quorum ack)", L("persisted"), quorumAck?.t);
   add("(leader: proposed → commit Ready)", L("proposed"), L("commit_ready"));
+  add("(leader: call → return)", L("rpc_in"), L("reply"));
   add("TOTAL client round trip", send, recv);
 }
 
