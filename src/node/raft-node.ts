@@ -99,6 +99,12 @@ export class RaftNode {
   private appliedTerm = 0;
   private lastSnapshotIndex: number;
   private snapshotting = false;
+  /** A snapshot being copied in the background: what was applied meanwhile (see maybeSnapshot). */
+  private snapshotTracking: { readonly terms: Map<number, number>; confChanged: boolean } | null = null;
+  /** The background snapshot, so stop() can wait for it. */
+  private snapshotDone: Promise<void> = Promise.resolve();
+  /** Saving a snapshot file and compacting, or installing one, happen one at a time. */
+  private snapshotLock: Promise<void> = Promise.resolve();
 
   private readonly applyWaiters = new Map<number, ApplyWaiter>();
   private readonly readWaiters = new Map<number, (index: number) => void>();
@@ -303,6 +309,7 @@ export class RaftNode {
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     this.notify();
     await this.loopDone;
+    await this.snapshotDone;
     await this.options.transport.close();
     await this.options.storage.close();
     this.trace.close();
@@ -440,6 +447,13 @@ export class RaftNode {
         else waiter.reject(new NodeError("dropped", `entry ${entry.index} was replaced by a new leader's`));
       }
       const last = ready.committedEntries[ready.committedEntries.length - 1]!;
+      const tracking = this.snapshotTracking;
+      if (tracking !== null) {
+        for (const entry of ready.committedEntries) {
+          tracking.terms.set(entry.index, entry.term);
+          if (entry.kind === "conf") tracking.confChanged = true;
+        }
+      }
       if (trace !== null) trace.mark("applied", last.index);
       this.appliedIndex = last.index;
       this.appliedTerm = last.term;
@@ -450,7 +464,7 @@ export class RaftNode {
     this.releaseAppliedWaiters();
     if (ready.softState !== null) this.announceStatus(ready.softState.role, ready.softState.leader);
     for (const listener of this.progressListeners) listener();
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   /** Trace appends carrying entries and their acknowledgements, by the last index. */
@@ -501,33 +515,65 @@ export class RaftNode {
       throw new Error(`snapshot ${meta.index} to install has no staged bytes`);
     }
     this.stagedSnapshot = null;
-    // Keep the bytes first: as a leader later, we may need to send them on.
-    await this.options.snapshots.save(meta, staged.data);
-    await this.options.stateMachine.restore(meta, staged.data);
-    this.appliedIndex = meta.index;
-    this.appliedTerm = meta.term;
-    this.lastSnapshotIndex = meta.index;
+    await this.withSnapshotLock(async () => {
+      // Keep the bytes first: as a leader later, we may need to send them on.
+      await this.options.snapshots.save(meta, staged.data);
+      await this.options.stateMachine.restore(meta, staged.data);
+      this.appliedIndex = meta.index;
+      this.appliedTerm = meta.term;
+      this.lastSnapshotIndex = meta.index;
+    });
     this.logger.log("info", "snapshot_installed", { index: meta.index, bytes: staged.data.length });
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    if (this.snapshotting || this.appliedIndex - this.lastSnapshotIndex < this.snapshotEveryEntries) return;
+  private withSnapshotLock(body: () => Promise<void>): Promise<void> {
+    const run = this.snapshotLock.then(body);
+    this.snapshotLock = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Take a snapshot every `snapshotEveryEntries` applied entries, in the background: the
+   * state machine copies its state off the event loop (seconds, for a large state), and
+   * the driver keeps ticking, replicating and applying meanwhile — a node that stopped for
+   * the copy would miss heartbeats and cause elections. The copy reflects some index at
+   * or after the one applied when it started; its term is recorded as entries are applied
+   * meanwhile. A configuration change applied meanwhile makes the snapshot's
+   * configuration uncertain, so that copy is dropped and the next trigger tries again.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.stopped || this.appliedIndex - this.lastSnapshotIndex < this.snapshotEveryEntries) return;
     this.snapshotting = true;
-    try {
-      // We are between advance() and the next ready(): the state machine, the core's
-      // applied index and its configuration all describe the same point.
-      const { index, data } = await this.options.stateMachine.snapshot();
-      const status = this.raft.status();
-      if (index !== status.applied) throw new Error(`state machine snapshot at ${index}, core applied ${status.applied}`);
-      const meta: SnapshotMeta = { index, term: this.appliedTerm, conf: status.conf };
-      await this.options.snapshots.save(meta, data);
-      await this.options.storage.compact(meta);
-      this.raft.compact(meta);
-      this.lastSnapshotIndex = index;
-      this.logger.log("info", "snapshot_taken", { index, bytes: data.length });
-    } finally {
-      this.snapshotting = false;
-    }
+    // Between advance() and the next ready(): applied index, term and configuration agree.
+    const tracking = { terms: new Map([[this.appliedIndex, this.appliedTerm]]), confChanged: false };
+    const conf = this.raft.status().conf;
+    this.snapshotTracking = tracking;
+    const startedMs = performance.now();
+    this.snapshotDone = (async () => {
+      try {
+        const { index, data } = await this.options.stateMachine.snapshot();
+        const term = tracking.terms.get(index);
+        if (term === undefined || tracking.confChanged) {
+          this.logger.log("info", "snapshot_dropped", { index, reason: term === undefined ? "unknown term" : "configuration changed during the copy" });
+          return;
+        }
+        const meta: SnapshotMeta = { index, term, conf };
+        await this.withSnapshotLock(async () => {
+          // A snapshot installed from the leader meanwhile is newer: keep it.
+          if (index <= this.lastSnapshotIndex || this.stopped) return;
+          await this.options.snapshots.save(meta, data);
+          await this.options.storage.compact(meta);
+          this.raft.compact(meta);
+          this.lastSnapshotIndex = index;
+          this.logger.log("info", "snapshot_taken", { index, bytes: data.length, ms: Math.round(performance.now() - startedMs) });
+        });
+      } catch (error) {
+        this.logger.log("warn", "snapshot_failed", { error: (error as Error).message });
+      } finally {
+        this.snapshotTracking = null;
+        this.snapshotting = false;
+      }
+    })();
   }
 
   // ──────────────────────────── requests ────────────────────────────
