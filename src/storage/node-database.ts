@@ -34,6 +34,15 @@ export interface OpenNodeDatabaseOptions {
 const SQLITE_HEADER = "SQLite format 3\u0000";
 
 /**
+ * Pages the write-ahead log may hold before a commit folds it into the database file
+ * (SQLite's default is 1000). Every apply batch rewrites the same hot b-tree pages (the
+ * tails of the message indexes, the raft log's end), and a checkpoint copies each page
+ * once however often it was rewritten, then fsyncs: checkpointing a tenth as often cut
+ * apply CPU by ~6 µs per message in bench:http. The log is at most ~40 MB.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
+/**
  * Open a node's database: refuse files that are corrupt, from a newer schema, or
  * another cluster's or node's; apply pending migrations; record the identity of a new one.
  * Nothing is overwritten on refusal.
@@ -53,6 +62,7 @@ export async function openNodeDatabase(options: OpenNodeDatabaseOptions): Promis
     await client.execute("PRAGMA journal_mode=WAL");
     // FULL: a committed transaction survives power loss, which an acknowledgement promises.
     await client.execute("PRAGMA synchronous=FULL");
+    await client.execute(`PRAGMA wal_autocheckpoint=${WAL_AUTOCHECKPOINT_PAGES}`);
     if (existed) {
       const check = await client.execute("PRAGMA quick_check");
       const verdict = String(check.rows[0]?.[0] ?? "");
@@ -66,6 +76,7 @@ export async function openNodeDatabase(options: OpenNodeDatabaseOptions): Promis
     try {
       // FULL, as above: the writer commits raft entries and votes that are acknowledged.
       writer.exec("PRAGMA synchronous=FULL");
+      writer.exec(`PRAGMA wal_autocheckpoint=${WAL_AUTOCHECKPOINT_PAGES}`);
     } catch (error) {
       writer.close();
       throw error;
