@@ -25,17 +25,19 @@ export function entryOf(index: number, command: ChatCommand | Uint8Array, leader
 /** A temp dir that `cleanup` removes with every replica opened in it. */
 export class ReplicaDir {
   readonly path = mkdtempSync(join(tmpdir(), "concord-chat-"));
-  private readonly opened: NodeDatabase[] = [];
+  private readonly opened: ChatReplica[] = [];
   private count = 0;
 
   async open(): Promise<ChatReplica> {
     const database = await openNodeDatabase({ path: join(this.path, `replica-${++this.count}.db`), cluster: "test", nodeId: 1 });
-    this.opened.push(database);
-    return new ChatReplica(database, this.path);
+    const replica = new ChatReplica(database, this.path);
+    this.opened.push(replica);
+    return replica;
   }
 
   cleanup(): void {
-    for (const database of this.opened.splice(0)) {
+    for (const { database, queries } of this.opened.splice(0)) {
+      queries.close();
       database.writer.close();
       database.client.close();
     }
