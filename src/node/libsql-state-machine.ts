@@ -2,12 +2,13 @@ import { createHash, randomUUID } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, type Client, type InStatement } from "@libsql/client";
+import type { Client, InStatement } from "@libsql/client";
 import type { Entry, SnapshotMeta } from "../raft/types.ts";
 import type { NodeDatabase } from "../storage/node-database.ts";
 import { withRelaxedDurabilitySync } from "../storage/relaxed-durability.ts";
 import type { SqlConnection } from "../storage/sql-connection.ts";
 import type { StateMachine } from "./state-machine.ts";
+import { copyStateOffThread } from "./state-copy.ts";
 
 /**
  * Applies one command inside the apply transaction (synchronously, on the writer
@@ -94,21 +95,14 @@ export class LibsqlStateMachine implements StateMachine {
     }
   }
 
+  /**
+   * A copy of the state (the raft log left out) at whatever index was applied when the
+   * copy began: a worker thread does the copying, so applies go on meanwhile.
+   */
   async snapshot(): Promise<{ index: number; data: Uint8Array }> {
     const file = join(this.options.scratchDir ?? tmpdir(), `concord-snapshot-${randomUUID()}.db`);
     try {
-      // VACUUM INTO reads one consistent version of the database.
-      await this.options.database.client.execute({ sql: "VACUUM INTO ?", args: [file] });
-      const copy = createClient({ url: `file:${file}` });
-      let index: number;
-      try {
-        index = Number((await copy.execute("SELECT applied_index FROM state_machine_meta WHERE singleton = 1")).rows[0]?.[0] ?? 0);
-        // The log is not part of the state; drop it so the snapshot is only the state.
-        await copy.execute("DELETE FROM raft_log");
-        await copy.execute("VACUUM");
-      } finally {
-        copy.close();
-      }
+      const index = await copyStateOffThread(this.options.database.path, file);
       return { index, data: new Uint8Array(await readFile(file)) };
     } finally {
       await rm(file, { force: true });
