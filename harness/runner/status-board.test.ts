@@ -16,9 +16,9 @@ describe("status board", () => {
       { id: 2, state: "down", view: null, cuts: "cut 1" },
     ];
     const lines = formatTable(rows);
-    expect(lines[0]).toMatch(/^node\s+state\s+role\s+term\s+leader\s+commit\s+applied\s+links$/);
-    expect(lines[1]).toMatch(/^1\s+up\s+leader\s+3\s+1\s+10\s+9\s+ok$/);
-    expect(lines[2]).toMatch(/^2\s+down\s+-\s+-\s+-\s+-\s+-\s+cut 1$/);
+    expect(lines[0]).toMatch(/^node\s+state\s+role\s+term\s+leader\s+commit\s+applied\s+snapshot\s+links$/);
+    expect(lines[1]).toMatch(/^1\s+up\s+leader\s+3\s+1\s+10\s+9\s+0\s+ok$/);
+    expect(lines[2]).toMatch(/^2\s+down\s+-\s+-\s+-\s+-\s+-\s+-\s+cut 1$/);
     expect(lines[1]!.indexOf("leader")).toBe(lines[0]!.indexOf("role"));
   });
 

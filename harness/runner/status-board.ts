@@ -20,7 +20,7 @@ export interface Output {
 }
 
 const REFRESH_MS = 300;
-const HEADER = ["node", "state", "role", "term", "leader", "commit", "applied", "links"];
+const HEADER = ["node", "state", "role", "term", "leader", "commit", "applied", "snapshot", "links"];
 
 export function formatTable(rows: readonly NodeRow[]): string[] {
   const cells = rows.map((r) => [
@@ -31,6 +31,7 @@ export function formatTable(rows: readonly NodeRow[]): string[] {
     r.view === null ? "-" : r.view.leader === null || r.view.leader === 0 ? "none" : String(r.view.leader),
     r.view === null ? "-" : String(r.view.commitIndex),
     r.view === null ? "-" : String(r.view.appliedIndex),
+    r.view === null ? "-" : String(r.view.snapshotIndex),
     r.cuts === "" ? "ok" : r.cuts,
   ]);
   const widths = HEADER.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));

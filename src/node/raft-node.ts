@@ -20,6 +20,9 @@ import { nowUs, stageTrace, type StageTrace } from "./stage-trace.ts";
 import { NodeError } from "./node-error.ts";
 import type { StateMachine } from "./state-machine.ts";
 
+/** A snapshot waits until the entries applied since the last one reach this fraction of its size. */
+const SNAPSHOT_LOG_TO_STATE_RATIO = 0.5;
+
 export interface RaftNodeOptions {
   id: NodeId;
   storage: RaftStorage;
@@ -103,6 +106,9 @@ export class RaftNode {
   private snapshotTracking: { readonly terms: Map<number, number>; confChanged: boolean } | null = null;
   /** The background snapshot, so stop() can wait for it. */
   private snapshotDone: Promise<void> = Promise.resolve();
+  /** Size of the latest snapshot, and the entry bytes applied since it (see maybeSnapshot). */
+  private lastSnapshotBytes = 0;
+  private bytesAppliedSinceSnapshot = 0;
   /** Saving a snapshot file and compacting, or installing one, happen one at a time. */
   private snapshotLock: Promise<void> = Promise.resolve();
 
@@ -447,6 +453,7 @@ export class RaftNode {
         else waiter.reject(new NodeError("dropped", `entry ${entry.index} was replaced by a new leader's`));
       }
       const last = ready.committedEntries[ready.committedEntries.length - 1]!;
+      for (const entry of ready.committedEntries) this.bytesAppliedSinceSnapshot += entry.data.length;
       const tracking = this.snapshotTracking;
       if (tracking !== null) {
         for (const entry of ready.committedEntries) {
@@ -522,6 +529,8 @@ export class RaftNode {
       this.appliedIndex = meta.index;
       this.appliedTerm = meta.term;
       this.lastSnapshotIndex = meta.index;
+      this.lastSnapshotBytes = staged.data.length;
+      this.bytesAppliedSinceSnapshot = 0;
     });
     this.logger.log("info", "snapshot_installed", { index: meta.index, bytes: staged.data.length });
   }
@@ -543,7 +552,13 @@ export class RaftNode {
    */
   private maybeSnapshot(): void {
     if (this.snapshotting || this.stopped || this.appliedIndex - this.lastSnapshotIndex < this.snapshotEveryEntries) return;
+    // Each snapshot copies the whole state, so with a large state a fixed entry count
+    // would spend most of the machine copying (100 MB every 10,000 messages). Waiting
+    // until the log since the last snapshot is a fraction of the state keeps the copying
+    // proportional to the writes, at the price of a longer log to keep and replay.
+    if (this.bytesAppliedSinceSnapshot < this.lastSnapshotBytes * SNAPSHOT_LOG_TO_STATE_RATIO) return;
     this.snapshotting = true;
+    const bytesAtStart = this.bytesAppliedSinceSnapshot;
     // Between advance() and the next ready(): applied index, term and configuration agree.
     const tracking = { terms: new Map([[this.appliedIndex, this.appliedTerm]]), confChanged: false };
     const conf = this.raft.status().conf;
@@ -565,6 +580,8 @@ export class RaftNode {
           await this.options.storage.compact(meta);
           this.raft.compact(meta);
           this.lastSnapshotIndex = index;
+          this.lastSnapshotBytes = data.length;
+          this.bytesAppliedSinceSnapshot -= bytesAtStart;
           this.logger.log("info", "snapshot_taken", { index, bytes: data.length, ms: Math.round(performance.now() - startedMs) });
         });
       } catch (error) {
