@@ -20,6 +20,9 @@ import { nowUs, stageTrace, type StageTrace } from "./stage-trace.ts";
 import { NodeError } from "./node-error.ts";
 import type { StateMachine } from "./state-machine.ts";
 
+/** Entry bytes per append message: a quarter of the smallest frame a transport carries. */
+const DEFAULT_MAX_APPEND_BYTES = 256 * 1024;
+
 /** A snapshot waits until the entries applied since the last one reach this fraction of its size. */
 const SNAPSHOT_LOG_TO_STATE_RATIO = 0.5;
 
@@ -162,6 +165,10 @@ export class RaftNode {
         // Followers learn a bare commit index on the next tick; under load it rides on
         // appends. Saves a message, a Ready and an ack per follower per commit.
         deferCommitUpdates: true,
+        // An append must fit one transport frame (NATS's max_payload, 1 MiB) after
+        // encoding, which adds bytes per entry: one that does not fit is dropped, and
+        // resent unchanged it would be dropped forever, stalling a lagging follower.
+        maxMsgBytes: DEFAULT_MAX_APPEND_BYTES,
         ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
         ...options.raftLimits,
       },
