@@ -6,9 +6,17 @@
 //
 // Usage: bun test/bench/http.ts [--seconds 5] [--warmup 1] [--clients 1,64] [--login-clients 16] [--json]
 //        [--profile DIR]   run the nodes under `bun --cpu-prof`, profiles in DIR (summarize with profile-summary.ts)
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
+import { clockTicksPerSecond, sampleProcess } from "../../harness/bench/proc-stats.ts";
+import { percentile } from "../../harness/bench/stats.ts";
+
+const TICKS_PER_SECOND = clockTicksPerSecond();
+/** CPU time (user + system) a process has used, in ms (0 once it is gone). */
+const cpuMs = (pid: number): number => sampleProcess(pid, TICKS_PER_SECOND)?.cpuMs ?? 0;
+/** The system (kernel) part of it: fsync, sockets. */
+const sysMs = (pid: number): number => sampleProcess(pid, TICKS_PER_SECOND)?.sysMs ?? 0;
+
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -32,21 +40,8 @@ const CONTENT = "x".repeat(200);
 
 if (values.profile !== undefined) process.env["CONCORD_NODE_BUN_FLAGS"] = `--cpu-prof --cpu-prof-dir=${values.profile}`;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-}
 
-/** System (kernel) CPU time alone, in ms: fsyncs, socket writes. */
-function sysMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(fields[12]) * 10;
-}
 
 async function post(url: string, body: unknown, token?: string): Promise<Response> {
   return fetch(url, {

@@ -4,12 +4,20 @@
 //
 // Usage: bun test/bench/node.ts [--seconds 5] [--warmup 1] [--size 200] [--clients 1,64] [--json] [--profile DIR]
 // CONCORD_TRACE=DIR makes every process log per-proposal stage times (test/bench/trace-breakdown.ts).
-import { readFileSync } from "node:fs";
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { nowUs } from "../../src/node/stage-trace.ts";
 import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
+import { clockTicksPerSecond, sampleProcess } from "../../harness/bench/proc-stats.ts";
+import { percentile } from "../../harness/bench/stats.ts";
+
+const TICKS_PER_SECOND = clockTicksPerSecond();
+/** CPU time (user + system) a process has used, in ms (0 once it is gone). */
+const cpuMs = (pid: number): number => sampleProcess(pid, TICKS_PER_SECOND)?.cpuMs ?? 0;
+/** The system (kernel) part of it: fsync, sockets. */
+const sysMs = (pid: number): number => sampleProcess(pid, TICKS_PER_SECOND)?.sysMs ?? 0;
+
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -30,17 +38,7 @@ const size = Number(values.size);
 const clientCounts = values.clients.split(",").map(Number);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-}
 
-/** The system (kernel) part of it: fsync, sockets. */
-function sysMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(fields[12]) * 10;
-}
 
 function processes(cluster: ProcessCluster, leader: number): Record<string, number> {
   const pids: Record<string, number> = { "nats-server": cluster.nats.pid!, bench: process.pid };
@@ -62,9 +60,6 @@ interface Phase {
   sysUsPerCommit: Record<string, number>;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function ioTotals(cluster: ProcessCluster): Promise<{ fsyncs: number; applyBatches: number }> {
   const views = (await Promise.all(cluster.running().map((id) => cluster.view(id)))) as ClusterView[];
