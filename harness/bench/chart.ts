@@ -53,9 +53,10 @@ export function latencyThroughputSvg(levels: readonly LevelResult[], title: stri
       if (key === "p99") parts.push(`<text x="${f(x(l.messagesPerSecond) + 6)}" y="${f(y(l.latencyMs[key]) - 6)}">${l.clients}</text>`);
     }
   }
-  parts.push(`<text x="${W - M.right - 110}" y="${M.top + 12}" fill="#1f77b4">● p50</text>`);
-  parts.push(`<text x="${W - M.right - 60}" y="${M.top + 12}" fill="#d62728">● p99</text>`);
-  parts.push(`<text x="${W - M.right - 110}" y="${M.top + 28}">labels: clients</text>`);
+  // Top left: latency grows with throughput, so points crowd the right and the bottom.
+  parts.push(`<text x="${M.left + 12}" y="${M.top + 12}" fill="#1f77b4">● p50</text>`);
+  parts.push(`<text x="${M.left + 62}" y="${M.top + 12}" fill="#d62728">● p99</text>`);
+  parts.push(`<text x="${M.left + 12}" y="${M.top + 28}">labels: clients</text>`);
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }
