@@ -41,14 +41,14 @@ describe("RaftNode over the memory transport", () => {
     nodes = [];
   });
 
-  async function startCluster(count: number, options: { snapshotEveryEntries?: number } = {}) {
+  async function startCluster(count: number, options: { snapshotEveryEntries?: number } = {}, makeMachine: () => ListStateMachine = () => new ListStateMachine()) {
     const network = new MemoryNetwork();
     const voters = Array.from({ length: count }, (_, i) => i + 1);
     const machines = new Map<number, ListStateMachine>();
     const storages = new Map<number, MemoryRaftStorage>();
     const snapshotStores = new Map<number, MemorySnapshotStore>();
     const start = async (id: number) => {
-      const sm = machines.get(id) ?? new ListStateMachine();
+      const sm = machines.get(id) ?? makeMachine();
       machines.set(id, sm);
       const previous = storages.get(id);
       const storage = previous !== undefined ? previous.reopen() : new MemoryRaftStorage();
@@ -160,4 +160,50 @@ describe("RaftNode over the memory transport", () => {
     await restarted.readBarrier(5000);
     expect(machines.get(lagging.id)!.items.length).toBe(machines.get(leader.id)!.items.length);
   });
+
+  test("a snapshot copied while entries keep applying compacts the log, and a lagging node installs it", async () => {
+    // The copy reflects the moment it began; the node applies on meanwhile (background
+    // snapshot). The snapshot's term comes from the entries applied since.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    class SlowSnapshots extends ListStateMachine {
+      /** Where each copy began (every node snapshots; the test follows the leader's). */
+      readonly copies: number[] = [];
+      override async snapshot(): Promise<{ index: number; data: Uint8Array }> {
+        const index = this.applied;
+        const data = new TextEncoder().encode(JSON.stringify(this.items));
+        this.copies.push(index);
+        await gate;
+        return { index, data };
+      }
+    }
+    const { machines, start } = await startCluster(3, { snapshotEveryEntries: 50 }, () => new SlowSnapshots());
+    const leader = await leaderOf(nodes);
+    const lagging = nodes.find((n) => n !== leader)!;
+    await lagging.stop({ transferLeadership: false });
+    nodes = nodes.filter((n) => n !== lagging);
+    for (let i = 0; i < 60; i++) await leader.propose(encode(`a${i}`), 2000);
+    const copiedAt = (machines.get(leader.id) as SlowSnapshots).copies[0]!;
+    expect(copiedAt).toBeGreaterThanOrEqual(50);
+    // The driver goes on applying while the copy is held back.
+    for (let i = 0; i < 40; i++) await leader.propose(encode(`b${i}`), 2000);
+    expect(leader.status().applied).toBeGreaterThan(copiedAt + 30);
+    expect(leader.status().snapshotIndex).toBe(0);
+    release();
+    // The held copy lands at its own index (a newer one may follow at once: applied
+    // has moved 50 entries past it meanwhile).
+    await until(() => leader.status().snapshotIndex >= copiedAt);
+    const restarted = await start(lagging.id);
+    await restarted.readBarrier(5000);
+    expect(machines.get(lagging.id)!.items).toEqual(machines.get(leader.id)!.items);
+  });
 });
+
+/** Poll a condition in-process (the snapshot finishes on its own schedule). */
+async function until(done: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
