@@ -14,6 +14,9 @@ import type { Logger } from "./logger.ts";
 import { NodeChatBackend } from "./node-chat-backend.ts";
 import { RaftNode } from "./raft-node.ts";
 
+/** Transport events that mean a message can never be delivered (the rest is routine loss). */
+const TRANSPORT_WARNINGS = new Set(["message_too_large"]);
+
 export interface ConcordNodeConfig {
   id: number;
   cluster: string;
@@ -61,7 +64,8 @@ export async function startConcordNode(
       nodeId: config.id,
       ...(config.natsUser !== undefined ? { user: config.natsUser } : {}),
       ...(config.natsPass !== undefined ? { pass: config.natsPass } : {}),
-      log: (event, fields) => logger.log("debug", event, { ...fields, layer: "transport" }),
+      // Lost traffic that raft will not recover by resending is a bug to see, not noise.
+      log: (event, fields) => logger.log(TRANSPORT_WARNINGS.has(event) ? "warn" : "debug", event, { ...fields, layer: "transport" }),
     });
     const faults = config.faultInjection === true ? new FaultInjectingTransport(wire) : null;
     const transport = faults ?? wire;
