@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { clockTicksPerSecond, parseRssBytes, parseStat, sampleProcess, usageBetween } from "./proc-stats.ts";
+import { clockTicksPerSecond, cpuWindow, parseRssBytes, parseStat, sampleProcess, usageBetween } from "./proc-stats.ts";
 
 test("parseStat reads utime and stime (fields 14 and 15)", () => {
   const text = "1234 (bun) S 1 1234 1234 0 -1 4194304 5000 0 0 0 250 75 0 0 20 0 12 0 100 1000000 2000 18446744073709551615\n";
@@ -34,4 +34,16 @@ test.skipIf(process.platform !== "linux")("sampleProcess reads this process; a m
   expect(sample.cpuMs).toBeGreaterThanOrEqual(0);
   expect(sample.rssBytes).toBeGreaterThan(1024 * 1024);
   expect(sampleProcess(2 ** 30, ticks)).toBeNull();
+});
+
+test("cpuWindow reports the CPU a process used in between, and nothing for one that is gone", () => {
+  const finish = cpuWindow({ self: process.pid, gone: 2 ** 22 + 12345 });
+  const until = performance.now() + 60;
+  let spin = 0;
+  while (performance.now() < until) spin++;
+  const used = finish();
+  expect(spin).toBeGreaterThan(0);
+  expect(used.cpuMs["self"]).toBeGreaterThan(0);
+  expect(used.sysMs["self"]).toBeGreaterThanOrEqual(0);
+  expect(used.cpuMs["gone"]).toBe(0);
 });

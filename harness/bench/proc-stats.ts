@@ -103,3 +103,25 @@ export class ProcessMeter {
     return out;
   }
 }
+
+/**
+ * Starts measuring the CPU of named processes; the returned function reads it again and
+ * gives what each used in between, in ms (user + system, and the kernel's part alone).
+ * A process gone by then counts as having used nothing.
+ */
+export function cpuWindow(pids: Readonly<Record<string, number>>): () => { cpuMs: Record<string, number>; sysMs: Record<string, number> } {
+  const ticks = clockTicksPerSecond();
+  const read = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sampleProcess(pid, ticks)]));
+  const before = read();
+  return () => {
+    const after = read();
+    const cpuMs: Record<string, number> = {};
+    const sysMs: Record<string, number> = {};
+    for (const name of Object.keys(pids)) {
+      const [b, a] = [before[name], after[name]];
+      cpuMs[name] = a != null && b != null ? a.cpuMs - b.cpuMs : 0;
+      sysMs[name] = a != null && b != null ? a.sysMs - b.sysMs : 0;
+    }
+    return { cpuMs, sysMs };
+  };
+}

@@ -8,15 +8,8 @@
 //        [--profile DIR]   run the nodes under `bun --cpu-prof`, profiles in DIR (summarize with profile-summary.ts)
 import { parseArgs } from "node:util";
 import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
-import { clockTicksPerSecond, sampleProcess } from "../../harness/bench/proc-stats.ts";
+import { cpuWindow } from "../../harness/bench/proc-stats.ts";
 import { percentile } from "../../harness/bench/stats.ts";
-
-const TICKS_PER_SECOND = clockTicksPerSecond();
-/** CPU time (user + system) a process has used, in ms (0 once it is gone). */
-const cpuMs = (pid: number): number => sampleProcess(pid, TICKS_PER_SECOND)?.cpuMs ?? 0;
-/** The system (kernel) part of it: fsync, sockets. */
-const sysMs = (pid: number): number => sampleProcess(pid, TICKS_PER_SECOND)?.sysMs ?? 0;
-
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -83,22 +76,18 @@ async function closedLoop(cluster: ProcessCluster, pids: Record<string, number>,
   });
   await Bun.sleep(warmupMs);
   const ioBefore = await ioTotals(cluster);
-  const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
-  const sysBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sysMs(pid)]));
+  const cpuUsed = cpuWindow(pids);
   measuring = true;
   const startedAt = performance.now();
   await Bun.sleep(seconds * 1000);
   measuring = false;
   const elapsedS = (performance.now() - startedAt) / 1000;
-  const cpuAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
-  const sysAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sysMs(pid)]));
+  const used = cpuUsed();
   const ioAfter = await ioTotals(cluster);
   stop = true;
   await Promise.all(loops);
   latencies.sort((a, b) => a - b);
-  const cpu = Object.fromEntries(Object.keys(pids).map((name) => [name, cpuAfter[name]! - cpuBefore[name]!]));
-  const sys = Object.fromEntries(Object.keys(pids).map((name) => [name, sysAfter[name]! - sysBefore[name]!]));
-  return { latencies, errors, elapsedS, cpuMs: cpu, sysMs: sys, fsyncs: ioAfter.fsyncs - ioBefore.fsyncs, applyBatches: ioAfter.applyBatches - ioBefore.applyBatches };
+  return { latencies, errors, elapsedS, cpuMs: used.cpuMs, sysMs: used.sysMs, fsyncs: ioAfter.fsyncs - ioBefore.fsyncs, applyBatches: ioAfter.applyBatches - ioBefore.applyBatches };
 }
 
 function summary(m: Measured, nodes: number) {

@@ -9,15 +9,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { nowUs } from "../../src/node/stage-trace.ts";
 import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
-import { clockTicksPerSecond, sampleProcess } from "../../harness/bench/proc-stats.ts";
+import { cpuWindow } from "../../harness/bench/proc-stats.ts";
 import { percentile } from "../../harness/bench/stats.ts";
-
-const TICKS_PER_SECOND = clockTicksPerSecond();
-/** CPU time (user + system) a process has used, in ms (0 once it is gone). */
-const cpuMs = (pid: number): number => sampleProcess(pid, TICKS_PER_SECOND)?.cpuMs ?? 0;
-/** The system (kernel) part of it: fsync, sockets. */
-const sysMs = (pid: number): number => sampleProcess(pid, TICKS_PER_SECOND)?.sysMs ?? 0;
-
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -92,15 +85,13 @@ async function runPhase(cluster: ProcessCluster, leader: number, clients: number
   await Bun.sleep(warmupSeconds * 1000);
   const before = await ioTotals(cluster);
   const pids = processes(cluster, leader);
-  const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
-  const sysBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sysMs(pid)]));
+  const cpuUsed = cpuWindow(pids);
   measuring = true;
   const startedAt = performance.now();
   await Bun.sleep(seconds * 1000);
   measuring = false;
   const elapsedS = (performance.now() - startedAt) / 1000;
-  const cpuAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
-  const sysAfter = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, sysMs(pid)]));
+  const used = cpuUsed();
   const after = await ioTotals(cluster);
   stop = true;
   await Promise.all(loops);
@@ -117,10 +108,10 @@ async function runPhase(cluster: ProcessCluster, leader: number, clients: number
     // Entries per apply batch on one node ≈ how many commands travel per round.
     entriesPerAppendBatch: +((commits * cluster.running().length) / Math.max(1, after.applyBatches - before.applyBatches)).toFixed(1),
     cpuUsPerCommit: Object.fromEntries(
-      Object.keys(pids).map((name) => [name, +(((cpuAfter[name]! - cpuBefore[name]!) * 1000) / Math.max(1, commits)).toFixed(1)]),
+      Object.entries(used.cpuMs).map(([name, ms]) => [name, +((ms * 1000) / Math.max(1, commits)).toFixed(1)]),
     ),
     sysUsPerCommit: Object.fromEntries(
-      Object.keys(pids).map((name) => [name, +(((sysAfter[name]! - sysBefore[name]!) * 1000) / Math.max(1, commits)).toFixed(1)]),
+      Object.entries(used.sysMs).map(([name, ms]) => [name, +((ms * 1000) / Math.max(1, commits)).toFixed(1)]),
     ),
   };
 }
