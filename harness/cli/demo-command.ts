@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.ts";
 import type { LocatedStep } from "../scenario/steps.ts";
-import { HarnessUsageError, parseHarnessArgs, runScenario, type HarnessIo } from "./harness-command.ts";
+import { parseHarnessArgs, runScenario, type HarnessIo } from "./harness-command.ts";
 import type { ScenarioRunner } from "../runner/scenario-runner.ts";
 import type { Output } from "../runner/status-board.ts";
 
@@ -72,4 +72,3 @@ export async function askBeforeStep(located: LocatedStep, runner: ScenarioRunner
   }
 }
 
-export { HarnessUsageError };

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { NatsServer } from "../../src/cli/nats-server-process.ts";
 import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.ts";
-import type { LocatedStep, Step } from "../scenario/steps.ts";
+import type { LocatedStep } from "../scenario/steps.ts";
 import { ScenarioRunner, StepFailure, type PeerMachine } from "../runner/scenario-runner.ts";
 import { StatusBoard, type Output } from "../runner/status-board.ts";
 import { askBeforeStep } from "./demo-command.ts";
@@ -223,4 +223,3 @@ function setLink(device: string, state: "up" | "down"): void {
   if (result.status !== 0) throw new StepFailure("step_failed", `ip link set ${device} ${state}: ${result.stderr.trim() || `exit ${result.status}`}`);
 }
 
-export type { Step };

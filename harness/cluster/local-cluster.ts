@@ -215,6 +215,26 @@ export class LocalCluster {
     );
   }
 
+  /**
+   * A leader that a majority of its voters, among the nodes that answer, follow in its
+   * term. Unlike leader(), it holds under a partition, where the minority cannot agree.
+   */
+  majorityLeader(timeoutMs = WAIT_MS): Promise<ClusterView> {
+    return this.waitFor(
+      "a leader followed by a majority",
+      async () => {
+        const views = await this.answering();
+        for (const leader of views.filter((v) => v.role === "leader")) {
+          const voters = leader.members.filter((m) => m.voter).map((m) => m.id);
+          const following = views.filter((v) => voters.includes(v.nodeId) && v.leader === leader.nodeId && v.term === leader.term).length;
+          if (following > voters.length / 2) return leader;
+        }
+        return undefined;
+      },
+      timeoutMs,
+    );
+  }
+
   /** Every running hosted node has applied at least `index`; returns their views. */
   converged(index: number, timeoutMs = WAIT_MS, among: readonly number[] = this.running()): Promise<ClusterView[]> {
     return this.waitFor(

@@ -1,4 +1,4 @@
-import { formatDuration, formatStep } from "../scenario/parse.ts";
+import { formatDuration } from "../scenario/parse.ts";
 import type { NodeId, Step, Target } from "../scenario/steps.ts";
 import { LocalCluster, type ClusterView, type LinkFaults, type LocalClusterOptions } from "../cluster/local-cluster.ts";
 import { ChatWorkload, DEFAULT_OPERATION_DEADLINE_MS, type WorkloadResult } from "../workload/chat-workload.ts";
@@ -252,25 +252,8 @@ export class ScenarioRunner {
     return [(await this.waitLeader()).nodeId];
   }
 
-  /**
-   * A leader that a majority of its voters, among the nodes that answer, follow. Under a
-   * partition the minority cannot agree, so "every node agrees" would never come.
-   */
-  private async waitLeader(): Promise<ClusterView> {
-    const cluster = this.requireCluster();
-    return cluster.waitFor(
-      "a leader followed by a majority",
-      async () => {
-        const views = await cluster.answering();
-        for (const leader of views.filter((v) => v.role === "leader")) {
-          const voters = leader.members.filter((m) => m.voter).map((m) => m.id);
-          const following = views.filter((v) => voters.includes(v.nodeId) && v.leader === leader.nodeId && v.term === leader.term).length;
-          if (following > voters.length / 2) return leader;
-        }
-        return undefined;
-      },
-      LEADER_TIMEOUT_MS,
-    );
+  private waitLeader(): Promise<ClusterView> {
+    return this.requireCluster().majorityLeader(LEADER_TIMEOUT_MS);
   }
 
   private async applyFaults(faults: ReadonlyMap<number, LinkFaults>, what: string): Promise<void> {
@@ -372,4 +355,3 @@ async function clusterRows(cluster: LocalCluster): Promise<NodeRow[]> {
   );
 }
 
-export { formatStep };
