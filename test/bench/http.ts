@@ -7,7 +7,7 @@
 // Usage: bun test/bench/http.ts [--seconds 5] [--warmup 1] [--clients 1,64] [--login-clients 16] [--json]
 //        [--profile DIR]   run the nodes under `bun --cpu-prof`, profiles in DIR (summarize with profile-summary.ts)
 import { parseArgs } from "node:util";
-import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
+import { LocalCluster, type ClusterView } from "../../harness/cluster/local-cluster.ts";
 import { cpuWindow } from "../../harness/bench/proc-stats.ts";
 import { percentile } from "../../harness/bench/stats.ts";
 
@@ -54,13 +54,13 @@ interface Measured {
   applyBatches: number;
 }
 
-async function ioTotals(cluster: ProcessCluster): Promise<{ fsyncs: number; applyBatches: number }> {
+async function ioTotals(cluster: LocalCluster): Promise<{ fsyncs: number; applyBatches: number }> {
   const views = (await Promise.all(cluster.running().map((id) => cluster.view(id)))) as ClusterView[];
   return { fsyncs: views.reduce((sum, v) => sum + v.io.fsyncs, 0), applyBatches: views.reduce((sum, v) => sum + v.io.applyBatches, 0) };
 }
 
 /** Run `count` closed loops of `op` for the measured window; returns latencies (ms) of successes and CPU used by process. */
-async function closedLoop(cluster: ProcessCluster, pids: Record<string, number>, count: number, op: (client: number) => Promise<boolean>): Promise<Measured> {
+async function closedLoop(cluster: LocalCluster, pids: Record<string, number>, count: number, op: (client: number) => Promise<boolean>): Promise<Measured> {
   let measuring = false;
   let stop = false;
   let errors = 0;
@@ -113,7 +113,7 @@ function summary(m: Measured, nodes: number) {
 }
 
 progress("bench:http  starting nats-server and 5 node processes …");
-const cluster = await ProcessCluster.start({ nodes: 5, snapshotEvery: 50_000 });
+const cluster = await LocalCluster.start({ nodes: 5, snapshotEvery: 50_000 });
 try {
   const leader = await cluster.leader();
   const ids = [...cluster.urls.keys()];

@@ -8,7 +8,7 @@ import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { nowUs } from "../../src/node/stage-trace.ts";
-import { ProcessCluster, type ClusterView } from "../process/process-cluster.ts";
+import { LocalCluster, type ClusterView } from "../../harness/cluster/local-cluster.ts";
 import { cpuWindow } from "../../harness/bench/proc-stats.ts";
 import { percentile } from "../../harness/bench/stats.ts";
 
@@ -33,7 +33,7 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 
 
-function processes(cluster: ProcessCluster, leader: number): Record<string, number> {
+function processes(cluster: LocalCluster, leader: number): Record<string, number> {
   const pids: Record<string, number> = { "nats-server": cluster.nats.pid!, bench: process.pid };
   for (const id of cluster.running()) pids[id === leader ? `leader (node ${id})` : `node ${id}`] = cluster.node(id).pid!;
   return pids;
@@ -54,7 +54,7 @@ interface Phase {
 }
 
 
-async function ioTotals(cluster: ProcessCluster): Promise<{ fsyncs: number; applyBatches: number }> {
+async function ioTotals(cluster: LocalCluster): Promise<{ fsyncs: number; applyBatches: number }> {
   const views = (await Promise.all(cluster.running().map((id) => cluster.view(id)))) as ClusterView[];
   return {
     fsyncs: views.reduce((sum, v) => sum + v.io.fsyncs, 0),
@@ -62,7 +62,7 @@ async function ioTotals(cluster: ProcessCluster): Promise<{ fsyncs: number; appl
   };
 }
 
-async function runPhase(cluster: ProcessCluster, leader: number, clients: number): Promise<Phase> {
+async function runPhase(cluster: LocalCluster, leader: number, clients: number): Promise<Phase> {
   const payload = new Uint8Array(size).fill(97);
   let measuring = false;
   let stop = false;
@@ -117,7 +117,7 @@ async function runPhase(cluster: ProcessCluster, leader: number, clients: number
 }
 
 progress("bench:node  starting nats-server and 5 node processes …");
-const cluster = await ProcessCluster.start({ nodes: 5, snapshotEvery: 50_000 });
+const cluster = await LocalCluster.start({ nodes: 5, snapshotEvery: 50_000 });
 try {
   const leader = await cluster.leader();
   progress(`bench:node  leader is node ${leader}; ${seconds}s per phase after ${warmupSeconds}s warm-up, ${size}-byte commands`);

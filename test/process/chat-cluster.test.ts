@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { ConcordClient } from "../../src/client/concord-client.ts";
-import { ProcessCluster } from "./process-cluster.ts";
+import { LocalCluster } from "../../harness/cluster/local-cluster.ts";
 
 // The chat API on 5 real node processes: any node serves any request, writes survive
 // a leader crash exactly once, and reads are linearizable.
 
-let cluster: ProcessCluster | null = null;
+let cluster: LocalCluster | null = null;
 afterEach(async () => {
   await cluster?.stop();
   cluster = null;
@@ -36,7 +36,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe("the chat API on five node processes", () => {
   test("a message sent through a follower is readable at once on another node", async () => {
-    cluster = await ProcessCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5 });
     const leader = await cluster.leader();
     const [f1, f2, f3] = cluster.running().filter((id) => id !== leader).map((id) => cluster!.urls.get(id)!);
     const alice = await signupAndLogin(f1!, "alice");
@@ -52,7 +52,7 @@ describe("the chat API on five node processes", () => {
   }, 60_000);
 
   test("a retry with the same Idempotency-Key after the leader dies mid-request creates one message", async () => {
-    cluster = await ProcessCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5 });
     for (let round = 0; round < 3; round++) {
       const leader = await cluster.leader();
       const url = cluster.urls.get(leader)!;
@@ -80,7 +80,7 @@ describe("the chat API on five node processes", () => {
   }, 90_000);
 
   test("an event stream whose node is killed resumes on another node: no event missed, none twice", async () => {
-    cluster = await ProcessCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5 });
     const leader = await cluster.leader();
     const [watched, ...rest] = cluster.running().filter((id) => id !== leader);
     const url = (id: number) => cluster!.urls.get(id)!;
@@ -133,7 +133,7 @@ describe("the chat API on five node processes", () => {
   }, 60_000);
 
   test("clients racing to create the same username: exactly one wins, on every node", async () => {
-    cluster = await ProcessCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5 });
     await cluster.leader();
     const urls = [...cluster.urls.values()];
     const attempts = await Promise.all(

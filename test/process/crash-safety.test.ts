@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { SeededRng } from "../../src/raft/random.ts";
-import { ProcessCluster } from "./process-cluster.ts";
+import { LocalCluster } from "../../harness/cluster/local-cluster.ts";
 
 // kill -9 in the middle of heavy writes, again and again: every write the node
 // acknowledged must be on its disk afterwards, at its index, with its bytes, and the
@@ -9,13 +9,13 @@ import { ProcessCluster } from "./process-cluster.ts";
 const KILLS = 10;
 const SEED = 7;
 
-let cluster: ProcessCluster | null = null;
+let cluster: LocalCluster | null = null;
 afterEach(async () => {
   await cluster?.stop();
   cluster = null;
 });
 
-async function writeUntilKilled(c: ProcessCluster, via: () => number, killAfterMs: number, kill: () => Promise<void>, tag: string) {
+async function writeUntilKilled(c: LocalCluster, via: () => number, killAfterMs: number, kill: () => Promise<void>, tag: string) {
   const acked = new Map<number, string>();
   let stop = false;
   const writers = Array.from({ length: 32 }, (_, w) =>
@@ -41,7 +41,7 @@ async function writeUntilKilled(c: ProcessCluster, via: () => number, killAfterM
 describe("crash safety under kill -9", () => {
   test(`a single node killed ${KILLS} times mid-write keeps every write it acknowledged (seed ${SEED})`, async () => {
     const rng = new SeededRng(SEED);
-    cluster = await ProcessCluster.start({ nodes: 1, snapshotEvery: 1_000_000 });
+    cluster = await LocalCluster.start({ nodes: 1, snapshotEvery: 1_000_000 });
     const all = new Map<number, string>();
     for (let round = 0; round < KILLS; round++) {
       await cluster.leader();
@@ -59,7 +59,7 @@ describe("crash safety under kill -9", () => {
 
   test("the leader of three killed repeatedly mid-write: no acknowledged write is lost on any node", async () => {
     const rng = new SeededRng(SEED + 1);
-    cluster = await ProcessCluster.start({ nodes: 3, snapshotEvery: 1_000_000 });
+    cluster = await LocalCluster.start({ nodes: 3, snapshotEvery: 1_000_000 });
     const all = new Map<number, string>();
     for (let round = 0; round < 5; round++) {
       const leader = await cluster.leader();

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { ProcessCluster, type ClusterView } from "./process-cluster.ts";
+import { LocalCluster, type ClusterView } from "../../harness/cluster/local-cluster.ts";
 
 // Real node processes on libSQL and a real nats-server. Each test starts its own
 // cluster and stops every process it started, by PID, even when it fails.
 
-let cluster: ProcessCluster | null = null;
+let cluster: LocalCluster | null = null;
 afterEach(async () => {
   await cluster?.stop();
   cluster = null;
@@ -17,7 +17,7 @@ function expectSameState(views: ClusterView[]): void {
 }
 
 /** Wait until every running node has applied the leader's commit, then compare. */
-async function settle(c: ProcessCluster): Promise<ClusterView[]> {
+async function settle(c: LocalCluster): Promise<ClusterView[]> {
   const leader = await c.leader();
   const commit = (await c.view(leader))!.commitIndex;
   const views = await c.converged(commit);
@@ -32,7 +32,7 @@ async function settle(c: ProcessCluster): Promise<ClusterView[]> {
  * text. Like any client it retries a proposal that failed (an election under load);
  * a retry may duplicate a command whose first try committed, which these checks allow.
  */
-async function writeMany(c: ProcessCluster, total: number, concurrency: number, tag: string): Promise<Map<number, string>> {
+async function writeMany(c: LocalCluster, total: number, concurrency: number, tag: string): Promise<Map<number, string>> {
   const acked = new Map<number, string>();
   let next = 0;
   let retries = 0;
@@ -61,7 +61,7 @@ async function writeMany(c: ProcessCluster, total: number, concurrency: number, 
 describe("five node processes on libSQL and NATS", () => {
   test("elect one leader; 10,000 proposals commit; every node applies the same sequence", async () => {
     // No compaction here: the test reads every acknowledged entry back from each log.
-    cluster = await ProcessCluster.start({ nodes: 5, snapshotEvery: 100_000 });
+    cluster = await LocalCluster.start({ nodes: 5, snapshotEvery: 100_000 });
     const leader = await cluster.leader();
     const views = await Promise.all(cluster.running().map((id) => cluster!.view(id)));
     expect(views.filter((v) => v?.role === "leader").map((v) => v!.nodeId)).toEqual([leader]);
@@ -77,7 +77,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 120_000);
 
   test("kill -9 the leader: a new one is elected and writes resume", async () => {
-    cluster = await ProcessCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5 });
     const first = await cluster.leader();
     const acks: number[] = [];
     let writing = true;
@@ -111,7 +111,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 60_000);
 
   test("two followers killed and restarted catch up from their own disk", async () => {
-    cluster = await ProcessCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5 });
     const leader = await cluster.leader();
     const [a, b] = cluster.running().filter((id) => id !== leader);
     await writeMany(cluster, 300, 16, "before");
@@ -130,7 +130,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 60_000);
 
   test("a node kept down past compaction catches up by snapshot", async () => {
-    cluster = await ProcessCluster.start({ nodes: 3, snapshotEvery: 200 });
+    cluster = await LocalCluster.start({ nodes: 3, snapshotEvery: 200 });
     const leader = await cluster.leader();
     const lagging = cluster.running().find((id) => id !== leader)!;
     await writeMany(cluster, 50, 8, "early");
@@ -151,7 +151,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 60_000);
 
   test("restarting the NATS server mid-load loses no acknowledged write; service resumes", async () => {
-    cluster = await ProcessCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5 });
     await cluster.leader();
     const acked = new Map<number, string>();
     let writing = true;
@@ -183,7 +183,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 90_000);
 
   test("add a 6th node as a learner, promote it, remove the leader: the cluster goes on", async () => {
-    cluster = await ProcessCluster.start({ nodes: 5, maxNodeId: 6 });
+    cluster = await LocalCluster.start({ nodes: 5, maxNodeId: 6 });
     const leader = await cluster.leader();
     await writeMany(cluster, 200, 8, "pre");
     await cluster.startNode(6, { join: true });
