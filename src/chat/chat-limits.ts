@@ -34,9 +34,6 @@ export const SESSIONS_PER_ACCOUNT_MAX = 100;
 /** An idempotency record is dropped once this many log indexes have passed since it was written. */
 export const IDEMPOTENCY_RETENTION_INDEXES = 100_000;
 
-/** Idempotency records kept per account (the newest); older ones are dropped. */
-export const IDEMPOTENCY_PER_ACCOUNT_MAX = 1000;
-
 /** Events are kept for replay while they are among the last this many log indexes. */
 export const EVENT_RETENTION_INDEXES = 100_000;
 

@@ -1,5 +1,5 @@
 import type { SqlConnection } from "../storage/sql-connection.ts";
-import { IDEMPOTENCY_PER_ACCOUNT_MAX, IDEMPOTENCY_RETENTION_INDEXES, PRUNE_EVERY_INDEXES } from "./chat-limits.ts";
+import { IDEMPOTENCY_RETENTION_INDEXES, PRUNE_EVERY_INDEXES } from "./chat-limits.ts";
 import type { ApplyResult, Idempotency } from "./commands.ts";
 import { textAt } from "./row-values.ts";
 
@@ -14,16 +14,14 @@ export function firstResult(tx: SqlConnection, idempotency: Idempotency): ApplyR
   return row === undefined ? null : (JSON.parse(textAt(row, 0)) as ApplyResult);
 }
 
-/** Remember a result, keeping at most IDEMPOTENCY_PER_ACCOUNT_MAX per account (the newest). */
+/**
+ * Remember a result. The table's size is bounded by retention alone (one record per
+ * index at most, so never more than IDEMPOTENCY_RETENTION_INDEXES + PRUNE_EVERY_INDEXES
+ * rows): a per-account cap, enforced here with a DELETE per entry and an index of its
+ * own, was a quarter of the cost of applying a message and bounded nothing further.
+ */
 export function rememberResult(tx: SqlConnection, idempotency: Idempotency, index: number, result: ApplyResult): void {
   tx.run("INSERT INTO idempotency (account, key, idx, result) VALUES (?, ?, ?, ?)", [idempotency.account, idempotency.key, index, JSON.stringify(result)]);
-  // Each entry writes at most one record, so idx is unique and "the newest N" is exact.
-  // One statement: when fewer than N exist the subquery is NULL and nothing matches.
-  tx.run("DELETE FROM idempotency WHERE account = ? AND idx < (SELECT idx FROM idempotency WHERE account = ? ORDER BY idx DESC LIMIT 1 OFFSET ?)", [
-    idempotency.account,
-    idempotency.account,
-    IDEMPOTENCY_PER_ACCOUNT_MAX - 1,
-  ]);
 }
 
 /**

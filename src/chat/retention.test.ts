@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
   EVENT_RETENTION_INDEXES,
-  IDEMPOTENCY_PER_ACCOUNT_MAX,
   IDEMPOTENCY_RETENTION_INDEXES,
   PRUNE_EVERY_INDEXES,
   MARK_READ_RANGE_MAX,
@@ -65,16 +64,6 @@ describe("retention keeps the tables bounded", () => {
     await r.runAt(p, send("alice", "bob", "third", key));
     expect(await r.count("messages")).toBe(2);
     expect(await r.count("idempotency")).toBe(1);
-  });
-
-  test("each account keeps only its newest idempotency records", async () => {
-    const revokeAll = (k: number) => logout("alice", null, { account: "alice", key: `k${k}` });
-    await r.one(logout("bob", null, { account: "bob", key: "k0" }));
-    const commands = Array.from({ length: IDEMPOTENCY_PER_ACCOUNT_MAX + 1 }, (_, k) => revokeAll(k));
-    await r.run(...commands);
-    expect(await r.count("idempotency", "account = 'alice'")).toBe(IDEMPOTENCY_PER_ACCOUNT_MAX);
-    expect(await r.count("idempotency", "account = 'alice' AND key = 'k0'")).toBe(0);
-    expect(await r.count("idempotency", "account = 'bob'")).toBe(1);
   });
 
   test("an account keeps its newest sessions", async () => {

@@ -67,11 +67,8 @@ export const idempotency = sqliteTable(
     /** The ApplyResult as JSON, returned again to every retry. */
     result: text("result").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.account, t.key] }),
-    index("idempotency_by_index").on(t.index),
-    index("idempotency_by_account").on(t.account, t.index),
-  ],
+  // Retention by index is the only bound (idempotency-store.ts): no per-account index.
+  (t) => [primaryKey({ columns: [t.account, t.key] }), index("idempotency_by_index").on(t.index)],
 );
 
 /**
