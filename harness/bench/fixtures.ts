@@ -42,6 +42,7 @@ export function benchResult(): BenchResult {
       loadClients: 256,
       loadSeconds: 50,
       loadMessagesPerSecond: 2000,
+      loadErrorsBy: { "503": 3 },
       storedMessages: 130000,
       disk: { node: 2, dbBytes: 200e6, walBytes: 10e6, snapshotFileBytes: 100e6, dataDirBytes: 310e6, bytesPerMessage: 1615, dataDirBytesPerMessage: 2384 },
       snapshot: { index: 130000, bytes: 100e6, takeMs: 900, how: "test" },

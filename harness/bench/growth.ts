@@ -18,6 +18,8 @@ export interface GrowthResult {
   loadClients: number;
   loadSeconds: number;
   loadMessagesPerSecond: number;
+  /** Writes that failed during the load (each resent), by HTTP status, "timeout" or "network". */
+  loadErrorsBy: Record<string, number>;
   /** Messages stored on the measured follower (the table's row count: every phase's writes). */
   storedMessages: number;
   disk: { node: number; dbBytes: number; walBytes: number; snapshotFileBytes: number; dataDirBytes: number; bytesPerMessage: number; dataDirBytesPerMessage: number };
@@ -46,10 +48,11 @@ function formatDuration(ms: number): string {
 }
 
 /** Send exactly `total` acknowledged messages with `list.length` closed-loop clients. */
-export async function loadMessages(list: ReturnType<typeof senders>, total: number, progress: (line: string) => void): Promise<{ sent: number; ms: number; errors: number }> {
+export async function loadMessages(list: ReturnType<typeof senders>, total: number, progress: (line: string) => void): Promise<{ sent: number; ms: number; errors: number; errorsBy: Record<string, number> }> {
   let issued = 0;
   let acked = 0;
   let errors = 0;
+  const errorsBy: Record<string, number> = {};
   const started = performance.now();
   let lastAt = started;
   let lastAcked = 0;
@@ -66,17 +69,18 @@ export async function loadMessages(list: ReturnType<typeof senders>, total: numb
       if (issued >= total) return true;
       issued++;
       return false;
-    }, (ok) => {
+    }, (ok, _startedAt, _endedAt, _client, outcome) => {
       if (ok) acked++;
       else {
         errors++;
+        errorsBy[outcome] = (errorsBy[outcome] ?? 0) + 1;
         issued--; // send another in its place
       }
     }, { errorBackoffMs: 20 });
   } finally {
     clearInterval(timer);
   }
-  return { sent: acked, ms: performance.now() - started, errors };
+  return { sent: acked, ms: performance.now() - started, errors, errorsBy };
 }
 
 async function fileSize(path: string): Promise<number> {
@@ -186,6 +190,7 @@ export async function growthPhase(cluster: LocalCluster, accounts: readonly Acco
     loadClients: options.loadClients,
     loadSeconds: round(load.ms / 1000, 1),
     loadMessagesPerSecond: Math.round((load.sent * 1000) / load.ms),
+    loadErrorsBy: load.errorsBy,
     storedMessages,
     disk: {
       node: measured,

@@ -28,6 +28,7 @@ test("the table shows every level, process, failover and growth figure", () => {
   expect(table).toContain("caught up to index 130,100 in 5,000 ms (by snapshot");
   expect(table).toContain("3,000/s empty -> 2,700/s loaded (90%)");
   expect(table).toContain("note: growth used 100,000 messages");
+  expect(table).toContain("failed writes during the load, each resent: 3 × 503");
   expect(table).toContain("machine: 2 cpus, Linux 6.1 x86_64, bun 1.4.5");
   expect(table.endsWith("\n")).toBe(true);
 });

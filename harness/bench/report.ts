@@ -90,6 +90,8 @@ export function formatTable(r: BenchResult): string {
   else {
     const g = r.growth;
     out.push(`growth: ${fmt(g.loadedMessages)} messages loaded through the API (${g.loadClients} clients, ${fmt(g.loadMessagesPerSecond)}/s, ${fmt(g.loadSeconds, 1)} s); ${fmt(g.storedMessages)} stored`);
+    const loadErrors = Object.entries(g.loadErrorsBy);
+    if (loadErrors.length > 0) out.push(`  failed writes during the load, each resent: ${loadErrors.map(([outcome, n]) => `${fmt(n)} × ${outcome}`).join(", ")}`);
     out.push(`  disk (node ${g.disk.node}): ${fmt(g.disk.bytesPerMessage)} B/message in node.db+WAL (${mb(g.disk.dbBytes + g.disk.walBytes)}); data dir ${mb(g.disk.dataDirBytes)} (${fmt(g.disk.dataDirBytesPerMessage)} B/message, with the snapshot file)`);
     out.push(`  snapshot: ${mb(g.snapshot.bytes)} at index ${fmt(g.snapshot.index)}; taking one: ${fmt(g.snapshot.takeMs)} ms`);
     out.push(`  restart (kill -9 node ${g.restart.node}): listening after ${fmt(g.restart.toListeningMs)} ms, /readyz 200 after ${fmt(g.restart.toReadyMs)} ms`);
