@@ -18,6 +18,7 @@ import { LatencyHistogram } from "./latency-histogram.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { nowUs, stageTrace, type StageTrace } from "./stage-trace.ts";
 import { NodeError } from "./node-error.ts";
+import { ProposalBatcher } from "./proposal-batcher.ts";
 import type { StateMachine } from "./state-machine.ts";
 
 /** Entry bytes per append message: a quarter of the smallest frame a transport carries. */
@@ -126,7 +127,8 @@ export class RaftNode {
   private stagedSnapshot: { index: number; data: Uint8Array } | null = null;
   private readonly snapshotsInFlight = new Set<NodeId>();
   /** Proposals to forward to a leader at the end of this event-loop turn (see forwardProposal). */
-  private readonly forwardBatches = new Map<NodeId, { data: Uint8Array; deadlineAt: number; resolve(reply: ForwardedReply): void; reject(error: unknown): void }[]>();
+  /** Proposals forwarded to the leader, one request per event-loop turn. */
+  private readonly forwarder = new ProposalBatcher((to, request, timeoutMs) => this.options.transport.request(to, request, timeoutMs));
   private readonly io: NodeIoCounters = { raftWrites: 0, fsyncs: 0, applyBatches: 0, entriesApplied: 0 };
   private readonly proposalLatency = new LatencyHistogram();
   private readonly raftWriteLatency = new LatencyHistogram();
@@ -629,7 +631,7 @@ export class RaftNode {
       try {
         const forwarded =
           request.kind === "propose"
-            ? this.forwardProposal(status.leader, request.data, deadlineAt)
+            ? this.forwarder.propose(status.leader, request.data, deadlineAt)
             : this.options.transport.request(status.leader, encodeForwardedRequest(request), remainingMs).then(decodeForwardedReply);
         reply = await Promise.race([forwarded, leaderGone.promise]);
       } catch (error) {
@@ -670,44 +672,6 @@ export class RaftNode {
     });
     promise.catch(() => {});
     return { promise, cancel: () => unsubscribe() };
-  }
-
-  /**
-   * Forward a proposal to the leader together with the others made in the same
-   * event-loop turn: one request and one reply for all of them (a round trip per
-   * proposal was most of the forwarding cost). Rejects as transport.request would.
-   */
-  private forwardProposal(leader: NodeId, data: Uint8Array, deadlineAt: number): Promise<ForwardedReply> {
-    return new Promise((resolve, reject) => {
-      let batch = this.forwardBatches.get(leader);
-      if (batch === undefined) {
-        batch = [];
-        this.forwardBatches.set(leader, batch);
-        setImmediate(() => this.flushForwardBatch(leader));
-      }
-      batch.push({ data, deadlineAt, resolve, reject });
-    });
-  }
-
-  private async flushForwardBatch(leader: NodeId): Promise<void> {
-    const batch = this.forwardBatches.get(leader) ?? [];
-    this.forwardBatches.delete(leader);
-    if (batch.length === 0) return;
-    const timeoutMs = Math.max(1, Math.max(...batch.map((item) => item.deadlineAt)) - Date.now());
-    const request: ForwardedRequest = batch.length === 1 ? { kind: "propose", data: batch[0]!.data } : { kind: "proposeBatch", data: batch.map((item) => item.data) };
-    let reply: ForwardedReply;
-    try {
-      reply = decodeForwardedReply(await this.options.transport.request(leader, encodeForwardedRequest(request), timeoutMs));
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    if (batch.length === 1 || !reply.ok) {
-      for (const item of batch) item.resolve(reply);
-      return;
-    }
-    const replies = reply.result as ForwardedReply[];
-    batch.forEach((item, i) => item.resolve(replies[i] ?? { ok: false, code: "unavailable", message: "the leader's reply lacks this proposal" }));
   }
 
   private async submitLocally(request: Exclude<ForwardedRequest, { kind: "proposeBatch" }>, deadlineAt: number): Promise<unknown> {
