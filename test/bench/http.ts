@@ -4,7 +4,10 @@
 // CPU µs per message by process (from /proc: wall-clock figures are noisy on a shared
 // machine, CPU per message much less so), and logins/s.
 //
-// Usage: bun test/bench/http.ts [--seconds 5] [--warmup 1] [--clients 1,64] [--login-clients 16] [--json]
+// Usage: bun test/bench/http.ts [--seconds 5] [--warmup 1] [--clients 1,64] [--login-clients 16] [--nodes 5] [--json]
+//        [--nodes N]       a cluster of N voters (1 shows what a node costs without replication)
+//        [--via spread|leader|follower]  where many clients send: spread over every node (default),
+//                          all to the leader (no forwarding), or all to one follower
 //        [--profile DIR]   run the nodes under `bun --cpu-prof`, profiles in DIR (summarize with profile-summary.ts)
 import { parseArgs } from "node:util";
 import { LocalCluster, type ClusterView } from "../../harness/cluster/local-cluster.ts";
@@ -18,6 +21,8 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "1" },
     clients: { type: "string", default: "1,64" },
     "login-clients": { type: "string", default: "16" },
+    nodes: { type: "string", default: "5" },
+    via: { type: "string", default: "spread" },
     profile: { type: "string" },
     json: { type: "boolean", default: false },
   },
@@ -27,6 +32,9 @@ const warmupMs = Number(values.warmup) * 1000;
 const clientCounts = values.clients.split(",").map(Number);
 const maxClients = Math.max(...clientCounts);
 const loginClients = Number(values["login-clients"]);
+const nodeCount = Number(values.nodes);
+const via = values.via;
+if (via !== "spread" && via !== "leader" && via !== "follower") throw new Error(`--via is spread, leader or follower, not ${via}`);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const PASSWORD = "bench-password-1";
 const CONTENT = "x".repeat(200);
@@ -112,8 +120,8 @@ function summary(m: Measured, nodes: number) {
   };
 }
 
-progress("bench:http  starting nats-server and 5 node processes …");
-const cluster = await LocalCluster.start({ nodes: 5, snapshotEvery: 50_000 });
+progress(`bench:http  starting nats-server and ${nodeCount} node processes …`);
+const cluster = await LocalCluster.start({ nodes: nodeCount, snapshotEvery: 50_000 });
 try {
   const leader = await cluster.leader();
   const ids = [...cluster.urls.keys()];
@@ -134,8 +142,10 @@ try {
 
   const phases = [];
   for (const clients of clientCounts) {
-    // One client talks to the leader (the fast path); many spread over all nodes.
-    const urlOf = (i: number) => (clients === 1 ? cluster.urls.get(leader)! : urls[i % urls.length]!);
+    // One client talks to the leader (the fast path); many go where --via says.
+    const follower = ids.find((id) => id !== leader) ?? leader;
+    const urlOf = (i: number) =>
+      clients === 1 || via === "leader" ? cluster.urls.get(leader)! : via === "follower" ? cluster.urls.get(follower)! : urls[i % urls.length]!;
     progress(`bench:http  ${clients} senders, ${seconds}s after ${warmupMs / 1000}s warm-up …`);
     const send = await closedLoop(cluster, pids, clients, async (i) => {
       const response = await post(`${urlOf(i)}/v1/messages`, { to: names[(i + 1) % maxClients], content: CONTENT }, tokens[i]);
@@ -154,7 +164,8 @@ try {
 
   const result = {
     benchmark: "bench:http",
-    nodes: 5,
+    nodes: nodeCount,
+    via,
     contentBytes: CONTENT.length,
     seconds,
     phases,
@@ -167,7 +178,7 @@ try {
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
-    const lines = [`bench:http  5 node processes + nats-server, clients over HTTP, ${CONTENT.length}-byte messages`];
+    const lines = [`bench:http  ${nodeCount} node processes + nats-server, clients over HTTP (${via === "spread" ? "spread over every node" : `all to the ${via}`}), ${CONTENT.length}-byte messages`];
     lines.push("  clients   messages/s   p50 ms   p99 ms   max ms   errors   fsyncs/msg   msgs/apply batch");
     for (const p of phases) {
       lines.push(`  ${String(p.clients).padStart(7)}   ${String(p.perSecond).padStart(10)}   ${p.latencyMsP50.toFixed(2).padStart(6)}   ${p.latencyMsP99.toFixed(2).padStart(6)}   ${p.latencyMsMax.toFixed(1).padStart(6)}   ${String(p.errors).padStart(6)}   ${p.fsyncsPerMessage.toFixed(2).padStart(10)}   ${p.messagesPerApplyBatch.toFixed(1).padStart(16)}`);
