@@ -54,6 +54,8 @@ export interface RaftNodeOptions {
 
 /** Counters of durable work: each raft write and each apply batch is one fsync'd transaction. */
 export interface NodeIoCounters {
+  /** Readies handled: each is a pass of persist, send and apply. */
+  readies: number;
   raftWrites: number;
   /** Raft writes made durable with an fsync (apply batches never are). */
   fsyncs: number;
@@ -129,7 +131,7 @@ export class RaftNode {
   /** Proposals to forward to a leader at the end of this event-loop turn (see forwardProposal). */
   /** Proposals forwarded to the leader, one request per event-loop turn. */
   private readonly forwarder = new ProposalBatcher((to, request, timeoutMs) => this.options.transport.request(to, request, timeoutMs));
-  private readonly io: NodeIoCounters = { raftWrites: 0, fsyncs: 0, applyBatches: 0, entriesApplied: 0 };
+  private readonly io: NodeIoCounters = { readies: 0, raftWrites: 0, fsyncs: 0, applyBatches: 0, entriesApplied: 0 };
   private readonly proposalLatency = new LatencyHistogram();
   private readonly raftWriteLatency = new LatencyHistogram();
   private leaderChanges = 0;
@@ -426,6 +428,7 @@ export class RaftNode {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
+    this.io.readies++;
     const trace = this.trace.enabled ? this.trace : null;
     if (trace !== null) {
       const lastEntry = ready.entries[ready.entries.length - 1];
