@@ -6,6 +6,9 @@ import { rowChunks, valuesSql } from "./row-chunks.ts";
 import { blobArg, type SqlConnection, type SqlValue } from "./sql-connection.ts";
 import { StorageError } from "./storage-error.ts";
 
+/** Log rows one compaction statement deletes at most (a few milliseconds of work). */
+const COMPACTION_CHUNK_ENTRIES = 2_000;
+
 const HARD_STATE_UPSERT =
   "INSERT INTO raft_hard_state (singleton, term, vote, commit_index) VALUES (1, ?, ?, ?) ON CONFLICT(singleton) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_index = excluded.commit_index";
 
@@ -121,8 +124,23 @@ export class LibsqlRaftStorage implements RaftStorage {
     this.assertOpen();
     const extent = this.extent ?? (await this.readExtent());
     if (snapshot.index <= extent.snapshotIndex) return;
-    await this.client.batch([{ sql: "DELETE FROM raft_log WHERE idx <= ?", args: [snapshot.index] }, snapshotUpsert(snapshot)], "write");
+    // The snapshot's record first: load() skips entries at or below it, so a crash
+    // between the two steps leaves only rows nobody reads (the next compaction deletes them).
+    const { sql, args } = snapshotUpsert(snapshot);
+    this.writer.run(sql, args);
     this.extent = { snapshotIndex: snapshot.index, lastIndex: Math.max(extent.lastIndex, snapshot.index) };
+    // The log below a snapshot can hold hundreds of thousands of entries. Deleted in one
+    // statement, they held the event loop for seconds: a leader missed its heartbeats and
+    // lost an election under load. A bounded chunk at a time, other work runs in between.
+    for (;;) {
+      if (this.closed) return;
+      const deleted = this.writer.run(
+        "DELETE FROM raft_log WHERE idx IN (SELECT idx FROM raft_log WHERE idx <= ? ORDER BY idx LIMIT ?)",
+        [snapshot.index, COMPACTION_CHUNK_ENTRIES],
+      );
+      if (deleted < COMPACTION_CHUNK_ENTRIES) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   private async readExtent(): Promise<{ snapshotIndex: number; lastIndex: number }> {
