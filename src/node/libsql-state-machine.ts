@@ -103,7 +103,8 @@ export class LibsqlStateMachine implements StateMachine {
     const file = join(this.options.scratchDir ?? tmpdir(), `concord-snapshot-${randomUUID()}.db`);
     try {
       const index = await copyStateOffThread(this.options.database.path, file);
-      return { index, data: new Uint8Array(await readFile(file)) };
+      // The Buffer is a Uint8Array already: copying hundreds of MB again would hold the loop.
+      return { index, data: await readFile(file) };
     } finally {
       await rm(file, { force: true });
     }

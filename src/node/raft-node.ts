@@ -101,6 +101,8 @@ export class RaftNode {
 
   private stopped = false;
   private tickTimer: ReturnType<typeof setInterval> | null = null;
+  /** When the last tick ran (performance.now()), to notice a held event loop. */
+  private lastTickAtMs = 0;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
 
@@ -340,6 +342,14 @@ export class RaftNode {
 
   private tick(): void {
     if (this.stopped) return;
+    const nowMs = performance.now();
+    // A tick that comes a third of an election timeout late means the event loop was
+    // held (a long synchronous step): long enough more and followers elect someone else.
+    const lateMs = nowMs - this.lastTickAtMs - this.tickIntervalMs;
+    if (this.lastTickAtMs > 0 && lateMs > (this.tickIntervalMs * (this.options.electionTimeoutTicks ?? 15)) / 3) {
+      this.logger.log("warn", "event_loop_stalled", { ms: Math.round(lateMs + this.tickIntervalMs), role: this.raft.softState().role });
+    }
+    this.lastTickAtMs = nowMs;
     this.raft.tick();
     this.notify();
   }
