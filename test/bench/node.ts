@@ -2,11 +2,16 @@
 // proposers of 200-byte commands through the node API (NATS request to the leader,
 // no HTTP). Prints committed/s, commit latency p50/p99, and fsyncs per commit.
 //
-// Usage: bun test/bench/node.ts [--seconds 5] [--warmup 1] [--size 200] [--clients 1,64] [--json] [--profile DIR]
+// Usage: bun test/bench/node.ts [--seconds 5] [--warmup 1] [--size 200] [--clients 1,64] [--commands opaque|chat] [--json] [--profile DIR]
+// --commands opaque (default): `size` bytes the chat state machine refuses at once, so the
+//   figures are raft, storage and transport. --commands chat: sendMessage commands with a
+//   200-character message among 64 accounts, as bench:http sends them (no idempotency
+//   key), so the two benchmarks differ only by HTTP.
 // CONCORD_TRACE=DIR makes every process log per-proposal stage times (test/bench/trace-breakdown.ts).
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { encodeCommand } from "../../src/chat/command-codec.ts";
 import { nowUs } from "../../src/node/stage-trace.ts";
 import { LocalCluster, type ClusterView } from "../../harness/cluster/local-cluster.ts";
 import { cpuWindow } from "../../harness/bench/proc-stats.ts";
@@ -19,6 +24,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "1" },
     size: { type: "string", default: "200" },
     clients: { type: "string", default: "1,64" },
+    commands: { type: "string", default: "opaque" },
     json: { type: "boolean", default: false },
     profile: { type: "string" },
   },
@@ -29,6 +35,10 @@ const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
 const size = Number(values.size);
 const clientCounts = values.clients.split(",").map(Number);
+const commands = values.commands;
+if (commands !== "opaque" && commands !== "chat") throw new Error(`--commands is opaque or chat, not ${commands}`);
+const CHAT_ACCOUNTS = 64;
+const chatAccount = (i: number) => `bench${i % CHAT_ACCOUNTS}`;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 
@@ -63,7 +73,13 @@ async function ioTotals(cluster: LocalCluster): Promise<{ fsyncs: number; applyB
 }
 
 async function runPhase(cluster: LocalCluster, leader: number, clients: number): Promise<Phase> {
-  const payload = new Uint8Array(size).fill(97);
+  const opaque = new Uint8Array(size).fill(97);
+  const content = "x".repeat(200);
+  const command = (client: number): Uint8Array => {
+    if (commands === "opaque") return opaque;
+    const from = chatAccount(client);
+    return encodeCommand({ type: "sendMessage", from, to: chatAccount(client + 1), content });
+  };
   let measuring = false;
   let stop = false;
   const latencies: number[] = [];
@@ -71,11 +87,11 @@ async function runPhase(cluster: LocalCluster, leader: number, clients: number):
   // left and came back (see test/bench/trace-breakdown.ts).
   const traceDir = process.env["CONCORD_TRACE"];
   const traced: string[] = [];
-  const loops = Array.from({ length: clients }, async () => {
+  const loops = Array.from({ length: clients }, async (_, client) => {
     while (!stop) {
       const started = performance.now();
       const sentUs = traceDir !== undefined ? nowUs() : 0;
-      const { index } = await cluster.client.propose(leader, payload, 5000);
+      const { index } = await cluster.client.propose(leader, command(client), 5000);
       if (measuring) {
         latencies.push(performance.now() - started);
         if (traceDir !== undefined) traced.push(`${sentUs} 0 client_send ${index}\n${nowUs()} 0 client_recv ${index}`);
@@ -120,17 +136,24 @@ progress("bench:node  starting nats-server and 5 node processes …");
 const cluster = await LocalCluster.start({ nodes: 5, snapshotEvery: 50_000 });
 try {
   const leader = await cluster.leader();
-  progress(`bench:node  leader is node ${leader}; ${seconds}s per phase after ${warmupSeconds}s warm-up, ${size}-byte commands`);
+  progress(`bench:node  leader is node ${leader}; ${seconds}s per phase after ${warmupSeconds}s warm-up, ${commands === "chat" ? "chat sendMessage commands" : `${size}-byte commands`}`);
+  if (commands === "chat") {
+    // Accounts exist before messages can be sent to them; the hash is a placeholder (nobody logs in).
+    for (let i = 0; i < CHAT_ACCOUNTS; i++) {
+      const { result } = await cluster.client.propose(leader, encodeCommand({ type: "createAccount", username: chatAccount(i), passwordHash: "x".repeat(97) }), 5000);
+      if ((result as { ok?: boolean }).ok !== true) throw new Error(`creating ${chatAccount(i)}: ${JSON.stringify(result)}`);
+    }
+  }
   const phases: Phase[] = [];
   for (const clients of clientCounts) {
     progress(`  ${clients} in flight …`);
     phases.push(await runPhase(cluster, leader, clients));
   }
-  const result = { benchmark: "bench:node", nodes: 5, commandBytes: size, seconds, phases, machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version } };
+  const result = { benchmark: "bench:node", nodes: 5, commands, commandBytes: commands === "chat" ? null : size, seconds, phases, machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version } };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
-    const lines = [`bench:node  5 node processes + nats-server, ${size}-byte commands through the node API (no HTTP)`];
+    const lines = [`bench:node  5 node processes + nats-server, ${commands === "chat" ? "chat sendMessage commands (200-character messages)" : `${size}-byte commands`} through the node API (no HTTP)`];
     lines.push("  in flight   committed/s   p50 ms   p99 ms   max ms   fsyncs/commit   commands/batch");
     for (const p of phases) {
       lines.push(`  ${String(p.clients).padStart(9)}   ${String(p.committedPerSecond).padStart(11)}   ${p.latencyMsP50.toFixed(2).padStart(6)}   ${p.latencyMsP99.toFixed(2).padStart(6)}   ${p.latencyMsMax.toFixed(1).padStart(6)}   ${p.fsyncsPerCommit.toFixed(2).padStart(13)}   ${p.entriesPerAppendBatch.toFixed(1).padStart(14)}`);
