@@ -44,6 +44,13 @@ export interface ConcordNode {
   stop(options?: { transferLeadership?: boolean }): Promise<void>;
 }
 
+/** The chat state machine on a node's database; snapshots are staged in `scratchDir`. */
+export function chatStateMachine(database: NodeDatabase, scratchDir: string): { chat: ChatStateMachine; stateMachine: LibsqlStateMachine } {
+  const chat = new ChatStateMachine();
+  const stateMachine = new LibsqlStateMachine({ database, tables: chat.tables, applyCommand: chat.applyCommand, finishBatch: chat.finishBatch, abortBatch: chat.abortBatch, scratchDir });
+  return { chat, stateMachine };
+}
+
 /** Open a node's data directory and start its raft driver on NATS, with the chat state machine. */
 export async function startConcordNode(
   config: ConcordNodeConfig,
@@ -56,8 +63,7 @@ export async function startConcordNode(
   // Queries and status reads get their own connection (see openReader).
   const reader = await openReader(path);
   try {
-    const chat = new ChatStateMachine();
-    const stateMachine = new LibsqlStateMachine({ database, tables: chat.tables, applyCommand: chat.applyCommand, finishBatch: chat.finishBatch, abortBatch: chat.abortBatch, scratchDir: config.dataDir });
+    const { chat, stateMachine } = chatStateMachine(database, config.dataDir);
     const wire = overrides.transport ?? new NatsTransport({
       servers: config.natsServers,
       cluster: config.cluster,

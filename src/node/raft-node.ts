@@ -23,6 +23,7 @@ import type { StateMachine } from "./state-machine.ts";
 
 /** Entry bytes per append message: a quarter of the smallest frame a transport carries. */
 const DEFAULT_MAX_APPEND_BYTES = 256 * 1024;
+const DEFAULT_ELECTION_TIMEOUT_TICKS = 15;
 
 /** A snapshot waits until the entries applied since the last one reach this fraction of its size. */
 const SNAPSHOT_LOG_TO_STATE_RATIO = 0.5;
@@ -96,6 +97,8 @@ export class RaftNode {
   private readonly options: RaftNodeOptions;
   private readonly logger: Logger;
   private readonly tickIntervalMs: number;
+  /** The election timeout (its low end) in milliseconds. */
+  private readonly electionTimeoutMs: number;
   private readonly snapshotEveryEntries: number;
   private readonly maxPendingRequests: number;
 
@@ -148,6 +151,7 @@ export class RaftNode {
     this.raft = raft;
     this.logger = options.logger ?? silentLogger;
     this.tickIntervalMs = options.tickIntervalMs ?? 20;
+    this.electionTimeoutMs = this.tickIntervalMs * (options.electionTimeoutTicks ?? DEFAULT_ELECTION_TIMEOUT_TICKS);
     this.snapshotEveryEntries = options.snapshotEveryEntries ?? 10_000;
     this.maxPendingRequests = options.maxPendingRequests ?? 8192;
     this.appliedIndex = appliedIndex;
@@ -166,7 +170,7 @@ export class RaftNode {
       {
         id: options.id,
         rng: new SeededRng(options.seed ?? randomInt(2 ** 31)),
-        electionTimeoutTicks: options.electionTimeoutTicks ?? 15,
+        electionTimeoutTicks: options.electionTimeoutTicks ?? DEFAULT_ELECTION_TIMEOUT_TICKS,
         heartbeatIntervalTicks: options.heartbeatIntervalTicks ?? 2,
         // Followers learn a bare commit index on the next tick; under load it rides on
         // appends. Saves a message, a Ready and an ack per follower per commit.
@@ -248,8 +252,7 @@ export class RaftNode {
           continue;
         }
         // The request or its answer may be lost; ask again after an election timeout.
-        const retryAfterMs = this.tickIntervalMs * (this.options.electionTimeoutTicks ?? 15);
-        const index = await orAfter(answered, retryAfterMs, -1);
+        const index = await orAfter(answered, this.electionTimeoutMs, -1);
         this.readWaiters.delete(context);
         if (index < 0) continue;
         await this.awaitApplied(index);
@@ -346,7 +349,7 @@ export class RaftNode {
     // A tick that comes a third of an election timeout late means the event loop was
     // held (a long synchronous step): long enough more and followers elect someone else.
     const lateMs = nowMs - this.lastTickAtMs - this.tickIntervalMs;
-    if (this.lastTickAtMs > 0 && lateMs > (this.tickIntervalMs * (this.options.electionTimeoutTicks ?? 15)) / 3) {
+    if (this.lastTickAtMs > 0 && lateMs > this.electionTimeoutMs / 3) {
       this.logger.log("warn", "event_loop_stalled", { ms: Math.round(lateMs + this.tickIntervalMs), role: this.raft.softState().role });
     }
     this.lastTickAtMs = nowMs;
@@ -752,7 +755,7 @@ export class RaftNode {
    * and a client is better served by a 503 now than by one at its deadline.
    */
   private async awaitLeader(deadlineAt: number): Promise<void> {
-    const failFastAfterMs = 2 * this.tickIntervalMs * (this.options.electionTimeoutTicks ?? 15);
+    const failFastAfterMs = 2 * this.electionTimeoutMs;
     while (this.raft.softState().leader === NONE) {
       this.assertRunning();
       const leaderlessMs = this.leaderlessSinceMs === null ? 0 : Date.now() - this.leaderlessSinceMs;

@@ -16,10 +16,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "@nats-io/transport-node";
-import { ChatStateMachine } from "../../src/chat/chat-state-machine.ts";
 import { encodeCommand, encodeProposal } from "../../src/chat/command-codec.ts";
 import type { ChatCommand } from "../../src/chat/commands.ts";
-import { LibsqlStateMachine } from "../../src/node/libsql-state-machine.ts";
+import { chatStateMachine } from "../../src/node/concord-node.ts";
 import type { Entry } from "../../src/raft/types.ts";
 import { LibsqlRaftStorage } from "../../src/storage/libsql-storage.ts";
 import { closeNodeDatabase, openNodeDatabase } from "../../src/storage/node-database.ts";
@@ -115,8 +114,7 @@ interface StorageFloor {
 async function storageCosts(batches: readonly number[]): Promise<StorageFloor[]> {
   const database = await openNodeDatabase({ path: join(dir, "node.db"), cluster: "floor", nodeId: 1 });
   try {
-    const chat = new ChatStateMachine();
-    const machine = new LibsqlStateMachine({ database, tables: chat.tables, applyCommand: chat.applyCommand, finishBatch: chat.finishBatch, abortBatch: chat.abortBatch, scratchDir: dir });
+    const machine = chatStateMachine(database, dir).stateMachine;
     const storage = new LibsqlRaftStorage(database);
     await storage.load();
     let index = 0;

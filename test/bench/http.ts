@@ -10,8 +10,8 @@
 //                          all to the leader (no forwarding), or all to one follower
 //        [--profile DIR]   run the nodes under `bun --cpu-prof`, profiles in DIR (summarize with profile-summary.ts)
 import { parseArgs } from "node:util";
-import { LocalCluster, type ClusterView } from "../../harness/cluster/local-cluster.ts";
-import { cpuWindow } from "../../harness/bench/proc-stats.ts";
+import { LocalCluster } from "../../harness/cluster/local-cluster.ts";
+import { measuredWindow, type Window } from "./measured-window.ts";
 import { percentile } from "../../harness/bench/stats.ts";
 
 const { values } = parseArgs({
@@ -52,19 +52,9 @@ async function post(url: string, body: unknown, token?: string): Promise<Respons
   });
 }
 
-interface Measured {
+interface Measured extends Window {
   latencies: number[];
   errors: number;
-  elapsedS: number;
-  cpuMs: Record<string, number>;
-  sysMs: Record<string, number>;
-  fsyncs: number;
-  applyBatches: number;
-}
-
-async function ioTotals(cluster: LocalCluster): Promise<{ fsyncs: number; applyBatches: number }> {
-  const views = (await Promise.all(cluster.running().map((id) => cluster.view(id)))) as ClusterView[];
-  return { fsyncs: views.reduce((sum, v) => sum + v.io.fsyncs, 0), applyBatches: views.reduce((sum, v) => sum + v.io.applyBatches, 0) };
 }
 
 /** Run `count` closed loops of `op` for the measured window; returns latencies (ms) of successes and CPU used by process. */
@@ -82,20 +72,11 @@ async function closedLoop(cluster: LocalCluster, pids: Record<string, number>, c
       else errors++;
     }
   });
-  await Bun.sleep(warmupMs);
-  const ioBefore = await ioTotals(cluster);
-  const cpuUsed = cpuWindow(pids);
-  measuring = true;
-  const startedAt = performance.now();
-  await Bun.sleep(seconds * 1000);
-  measuring = false;
-  const elapsedS = (performance.now() - startedAt) / 1000;
-  const used = cpuUsed();
-  const ioAfter = await ioTotals(cluster);
+  const measured = await measuredWindow(cluster, pids, warmupMs, seconds, (on) => (measuring = on));
   stop = true;
   await Promise.all(loops);
   latencies.sort((a, b) => a - b);
-  return { latencies, errors, elapsedS, cpuMs: used.cpuMs, sysMs: used.sysMs, fsyncs: ioAfter.fsyncs - ioBefore.fsyncs, applyBatches: ioAfter.applyBatches - ioBefore.applyBatches };
+  return { latencies, errors, ...measured };
 }
 
 function summary(m: Measured, nodes: number) {

@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodeCommand } from "../../src/chat/command-codec.ts";
 import { nowUs } from "../../src/node/stage-trace.ts";
-import { LocalCluster, type ClusterView } from "../../harness/cluster/local-cluster.ts";
-import { cpuWindow } from "../../harness/bench/proc-stats.ts";
+import { LocalCluster } from "../../harness/cluster/local-cluster.ts";
+import { measuredWindow } from "./measured-window.ts";
 import { percentile } from "../../harness/bench/stats.ts";
 
 const { values } = parseArgs({
@@ -64,14 +64,6 @@ interface Phase {
 }
 
 
-async function ioTotals(cluster: LocalCluster): Promise<{ fsyncs: number; applyBatches: number }> {
-  const views = (await Promise.all(cluster.running().map((id) => cluster.view(id)))) as ClusterView[];
-  return {
-    fsyncs: views.reduce((sum, v) => sum + v.io.fsyncs, 0),
-    applyBatches: views.reduce((sum, v) => sum + v.io.applyBatches, 0),
-  };
-}
-
 async function runPhase(cluster: LocalCluster, leader: number, clients: number): Promise<Phase> {
   const opaque = new Uint8Array(size).fill(97);
   const content = "x".repeat(200);
@@ -98,17 +90,7 @@ async function runPhase(cluster: LocalCluster, leader: number, clients: number):
       }
     }
   });
-  await Bun.sleep(warmupSeconds * 1000);
-  const before = await ioTotals(cluster);
-  const pids = processes(cluster, leader);
-  const cpuUsed = cpuWindow(pids);
-  measuring = true;
-  const startedAt = performance.now();
-  await Bun.sleep(seconds * 1000);
-  measuring = false;
-  const elapsedS = (performance.now() - startedAt) / 1000;
-  const used = cpuUsed();
-  const after = await ioTotals(cluster);
+  const { elapsedS, cpuMs, sysMs, fsyncs, applyBatches } = await measuredWindow(cluster, processes(cluster, leader), warmupSeconds * 1000, seconds, (on) => (measuring = on));
   stop = true;
   await Promise.all(loops);
   if (traceDir !== undefined && traced.length > 0) appendFileSync(join(traceDir, `client-${clients}.trace`), traced.join("\n") + "\n");
@@ -120,14 +102,14 @@ async function runPhase(cluster: LocalCluster, leader: number, clients: number):
     latencyMsP50: +percentile(latencies, 50).toFixed(3),
     latencyMsP99: +percentile(latencies, 99).toFixed(3),
     latencyMsMax: +(latencies[latencies.length - 1] ?? NaN).toFixed(3),
-    fsyncsPerCommit: +((after.fsyncs - before.fsyncs) / Math.max(1, commits)).toFixed(3),
+    fsyncsPerCommit: +(fsyncs / Math.max(1, commits)).toFixed(3),
     // Entries per apply batch on one node ≈ how many commands travel per round.
-    entriesPerAppendBatch: +((commits * cluster.running().length) / Math.max(1, after.applyBatches - before.applyBatches)).toFixed(1),
+    entriesPerAppendBatch: +((commits * cluster.running().length) / Math.max(1, applyBatches)).toFixed(1),
     cpuUsPerCommit: Object.fromEntries(
-      Object.entries(used.cpuMs).map(([name, ms]) => [name, +((ms * 1000) / Math.max(1, commits)).toFixed(1)]),
+      Object.entries(cpuMs).map(([name, ms]) => [name, +((ms * 1000) / Math.max(1, commits)).toFixed(1)]),
     ),
     sysUsPerCommit: Object.fromEntries(
-      Object.entries(used.sysMs).map(([name, ms]) => [name, +((ms * 1000) / Math.max(1, commits)).toFixed(1)]),
+      Object.entries(sysMs).map(([name, ms]) => [name, +((ms * 1000) / Math.max(1, commits)).toFixed(1)]),
     ),
   };
 }
