@@ -51,6 +51,18 @@ describe("command codec", () => {
         expect(decoded === null || typeof decoded.leaderTimeMs === "number").toBe(true);
       }),
     );
+    // Refusing by the first byte decides exactly what parsing would: JSON that is not an
+    // object is refused either way, and an object after JSON whitespace still decodes.
+    const encoder = new TextEncoder();
+    expect(decodeCommand(encoder.encode("aaaa"))).toEqual({ ok: false, reason: "the command is not a JSON object" });
+    expect(decodeCommand(new Uint8Array())).toEqual({ ok: false, reason: "the command is not a JSON object" });
+    expect(decodeCommand(encoder.encode(` \n${new TextDecoder().decode(encodeCommand(samples[1]!))}`))).toEqual({ ok: true, value: samples[1]! });
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.constantFrom("", " ", "\t", "\r\n"), (value, lead) => {
+        const decoded = decodeCommand(encoder.encode(lead + JSON.stringify(value)));
+        if (value === null || typeof value !== "object" || Array.isArray(value)) expect(decoded.ok).toBe(false);
+      }),
+    );
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         const bytes = new TextEncoder().encode(JSON.stringify({ v: 1, command: value }));

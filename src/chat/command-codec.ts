@@ -25,11 +25,20 @@ export function encodeCommand(command: ChatCommand): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ v: COMMAND_FORMAT_VERSION, command: canonical(command) }));
 }
 
+/** Stateless between calls (no `stream` option), so one serves every decode. */
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+const OPEN_BRACE = 0x7b;
+const JSON_WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
 export function decodeCommand(bytes: Uint8Array): Decoded<ChatCommand> {
   if (bytes.length > COMMAND_BYTES_MAX) return refuse(`the command is ${bytes.length} bytes, over ${COMMAND_BYTES_MAX}`);
+  // JSON text that opens with anything else is no object: refusing it here spares every
+  // replica a thrown SyntaxError per entry (the most expensive way to say no).
+  const first = bytes[0];
+  if (first === undefined || (first !== OPEN_BRACE && !JSON_WHITESPACE.has(first))) return refuse("the command is not a JSON object");
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    parsed = JSON.parse(STRICT_UTF8.decode(bytes));
   } catch {
     return refuse("the command is not UTF-8 JSON");
   }
