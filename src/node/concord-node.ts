@@ -59,7 +59,7 @@ export async function startConcordNode(
   overrides: { transport?: Transport } = {},
 ): Promise<ConcordNode> {
   const path = join(config.dataDir, "node.db");
-  const database = await openNodeDatabase({ path, cluster: config.cluster, nodeId: config.id });
+  const database = await openNodeDatabase({ path, cluster: config.cluster, nodeId: config.id, preallocateWal: true });
   // Queries and status reads get their own connection (see openReader).
   const reader = await openReader(path);
   try {

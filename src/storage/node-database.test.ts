@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeNodeDatabase, openNodeDatabase } from "./node-database.ts";
+import { LibsqlRaftStorage } from "./libsql-storage.ts";
+import { closeNodeDatabase, openNodeDatabase, WAL_STEADY_BYTES } from "./node-database.ts";
 import { StorageError } from "./storage-error.ts";
 
 describe("opening a node's data directory", () => {
@@ -83,5 +84,33 @@ describe("opening a node's data directory", () => {
     const error = await refusal(openNodeDatabase({ path, cluster: "alpha", nodeId: 1 }));
     expect(error.code).toBe("newer_schema");
     expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test("a node preallocates its WAL, and a crash copy of it loses no committed write", async () => {
+    const database = await openNodeDatabase({ path, cluster: "alpha", nodeId: 1, preallocateWal: true });
+    expect(statSync(`${path}-wal`).size).toBeGreaterThanOrEqual(WAL_STEADY_BYTES);
+    const storage = new LibsqlRaftStorage(database);
+    await storage.load();
+    const entries = Array.from({ length: 300 }, (_, i) => ({ index: i + 1, term: 2, kind: "normal" as const, data: new TextEncoder().encode(`entry ${i + 1}`) }));
+    for (let at = 0; at < entries.length; at += 50) {
+      await storage.write({ hardState: { term: 2, vote: 1, commit: at }, snapshot: null, entries: entries.slice(at, at + 50) });
+    }
+    // What a power cut leaves: the database and its WAL (zeros past the last frame) as
+    // they are on disk now, with no checkpoint and no shared-memory index.
+    const crashed = join(dir, "crashed");
+    mkdirSync(crashed);
+    copyFileSync(path, join(crashed, "node.db"));
+    copyFileSync(`${path}-wal`, join(crashed, "node.db-wal"));
+    database.writer.close();
+    database.client.close();
+
+    const recovered = await openNodeDatabase({ path: join(crashed, "node.db"), cluster: "alpha", nodeId: 1, preallocateWal: true });
+    try {
+      const state = await new LibsqlRaftStorage(recovered).load();
+      expect(state.hardState).toEqual({ term: 2, vote: 1, commit: 250 });
+      expect(state.entries.map((e) => new TextDecoder().decode(e.data))).toEqual(entries.map((e) => `entry ${e.index}`));
+    } finally {
+      await closeNodeDatabase(recovered);
+    }
   });
 });

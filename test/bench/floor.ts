@@ -2,7 +2,8 @@
 // the floors the cluster benchmarks sit on.
 //
 //   fsync          write+fdatasync of 4 KiB, by 1, 3 and 5 processes at once (a commit
-//                  waits for the third of five nodes, all on this one disk)
+//                  waits for the third of five nodes, all on this one disk), appending
+//                  and, by 1 and 5, overwriting blocks the file has (a node's WAL)
 //   nats           request/reply round trip through nats-server, one at a time
 //   http           a bare fetch → Bun.serve round trip, one at a time, and its CPU
 //   raft log       LibsqlRaftStorage.write of sendMessage entries (fsync'd), per entry
@@ -24,7 +25,7 @@ import { LibsqlRaftStorage } from "../../src/storage/libsql-storage.ts";
 import { closeNodeDatabase, openNodeDatabase } from "../../src/storage/node-database.ts";
 import { NatsServer } from "../../src/cli/nats-server-process.ts";
 
-const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: "boolean", default: false }, "fsync-writer": { type: "string" } } });
+const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: "boolean", default: false }, "fsync-writer": { type: "string" }, overwrite: { type: "boolean", default: false } } });
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const FSYNC_ROUNDS = 400;
 
@@ -32,9 +33,14 @@ const FSYNC_ROUNDS = 400;
 if (values["fsync-writer"] !== undefined) {
   const fd = openSync(values["fsync-writer"], "w");
   const page = Buffer.alloc(4096, 97);
+  // --overwrite: the file already has the blocks (as a node's preallocated WAL does).
+  if (values.overwrite) {
+    for (let i = 0; i < FSYNC_ROUNDS; i++) writeSync(fd, page);
+    fdatasyncSync(fd);
+  }
   const started = performance.now();
   for (let i = 0; i < FSYNC_ROUNDS; i++) {
-    writeSync(fd, page);
+    writeSync(fd, page, 0, page.length, i * page.length);
     fdatasyncSync(fd);
   }
   process.stdout.write(`${((performance.now() - started) * 1000) / FSYNC_ROUNDS}\n`);
@@ -43,11 +49,15 @@ if (values["fsync-writer"] !== undefined) {
 
 const dir = mkdtempSync(join(tmpdir(), "concord-floor-"));
 
-/** Mean µs per write+fdatasync when `writers` processes do it at once (their average). */
-async function fsyncLatency(writers: number): Promise<number> {
+/**
+ * Mean µs per write+fdatasync when `writers` processes do it at once (their average),
+ * appending to their files or overwriting blocks the files already have.
+ */
+async function fsyncLatency(writers: number, overwrite = false): Promise<number> {
   const runs = Array.from({ length: writers }, (_, i) =>
     new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [import.meta.path, "--fsync-writer", join(dir, `fsync-${i}.bin`)], { stdio: ["ignore", "pipe", "inherit"] });
+      const args = [import.meta.path, "--fsync-writer", join(dir, `fsync-${i}.bin`), ...(overwrite ? ["--overwrite"] : [])];
+      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
       child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
       child.on("error", reject);
@@ -112,7 +122,7 @@ interface StorageFloor {
 
 /** One node's raft write and chat apply of 200-byte messages among 64 accounts, with idempotency keys. */
 async function storageCosts(batches: readonly number[]): Promise<StorageFloor[]> {
-  const database = await openNodeDatabase({ path: join(dir, "node.db"), cluster: "floor", nodeId: 1 });
+  const database = await openNodeDatabase({ path: join(dir, "node.db"), cluster: "floor", nodeId: 1, preallocateWal: true });
   try {
     const machine = chatStateMachine(database, dir).stateMachine;
     const storage = new LibsqlRaftStorage(database);
@@ -165,17 +175,19 @@ async function storageCosts(batches: readonly number[]): Promise<StorageFloor[]>
 try {
   progress("bench:floor  fsync with 1, 3 and 5 writers …");
   const fsyncUs = { writers1: await fsyncLatency(1), writers3: await fsyncLatency(3), writers5: await fsyncLatency(5) };
+  const fsyncOverwriteUs = { writers1: await fsyncLatency(1, true), writers5: await fsyncLatency(5, true) };
   progress("bench:floor  NATS and HTTP round trips …");
   const natsRoundTripUs = await natsRoundTrip();
   const http = await httpRoundTrip();
   progress("bench:floor  one node's raft log write and chat apply …");
   const storage = await storageCosts([1, 16, 64, 256]);
-  const result = { benchmark: "bench:floor", fsyncUs, natsRoundTripUs, http, storage, machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version } };
+  const result = { benchmark: "bench:floor", fsyncUs, fsyncOverwriteUs, natsRoundTripUs, http, storage, machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version } };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
     const lines = ["bench:floor  what one message costs before any cluster runs"];
-    lines.push(`  fsync of 4 KiB          ${fsyncUs.writers1} µs alone; ${fsyncUs.writers3} µs each with 3 writers; ${fsyncUs.writers5} µs each with 5`);
+    lines.push(`  fsync of 4 KiB appended ${fsyncUs.writers1} µs alone; ${fsyncUs.writers3} µs each with 3 writers; ${fsyncUs.writers5} µs each with 5`);
+    lines.push(`  fsync of an overwrite   ${fsyncOverwriteUs.writers1} µs alone; ${fsyncOverwriteUs.writers5} µs each with 5 (a node's preallocated WAL)`);
     lines.push(`  NATS round trip         ${natsRoundTripUs} µs (200 bytes, request/reply, one at a time)`);
     lines.push(`  HTTP round trip         ${http.roundTripUs} µs (fetch → Bun.serve); ${http.cpuUsPerRequest} µs CPU for both ends`);
     lines.push("  one node, 200-byte messages among 64 accounts:");
