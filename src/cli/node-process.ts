@@ -1,4 +1,4 @@
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
 
@@ -75,7 +75,9 @@ export class NodeProcess {
         const { value, done } = await reader.read();
         if (done) {
           await child.exited;
-          throw new Error(`node ${this.id} exited during start (code ${child.exitCode ?? child.signalCode}); see ${this.spec.logPath}`);
+          // The log's end says why; tests delete the file with their directory, so quote it.
+          const why = logTail(this.spec.logPath, START_FAILURE_LOG_BYTES);
+          throw new Error(`node ${this.id} exited during start (code ${child.exitCode ?? child.signalCode}); ${this.spec.logPath} ends:\n${why}`);
         }
         buffered += decoder.decode(value, { stream: true });
         const line = buffered.split("\n").find((l) => l.includes('"event":"listening"'));
@@ -128,5 +130,18 @@ export class NodeProcess {
     const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
     await child.exited;
     clearTimeout(timer);
+  }
+}
+
+/** How much of a node's log a start failure quotes. */
+const START_FAILURE_LOG_BYTES = 2048;
+
+/** The last `bytes` of a file as text ("" when unreadable). */
+function logTail(path: string, bytes: number): string {
+  try {
+    const text = readFileSync(path);
+    return text.subarray(Math.max(0, text.length - bytes)).toString("utf8").trimEnd();
+  } catch {
+    return "";
   }
 }
