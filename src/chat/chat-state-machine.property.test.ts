@@ -165,6 +165,7 @@ describe("ChatStateMachine properties", () => {
         const snapshot = await source.machine.snapshot();
         const copy = await dir.open();
         await copy.machine.restore({ index: snapshot.index, term: 1, conf: { voters: [1], learners: [] } }, snapshot.data);
+        await snapshot.data.release?.();
         expect(await copy.machine.appliedState()).toEqual(await source.machine.appliedState());
         expect(await copy.tableContents()).toEqual(await source.tableContents());
         expect(await queryAnswers(copy)).toEqual(await queryAnswers(source));

@@ -17,6 +17,13 @@ import { RaftNode } from "./raft-node.ts";
 /** Transport events that mean a message can never be delivered (the rest is routine loss). */
 const TRANSPORT_WARNINGS = new Set(["message_too_large"]);
 
+/**
+ * The largest snapshot a node accepts from its leader. It is written to disk as it
+ * arrives, so this only stops a wrong announcement from filling the disk; the state it
+ * copies (~270 MB per million messages) stays far below.
+ */
+const MAX_SNAPSHOT_FILE_BYTES = 64 * 1024 * 1024 * 1024;
+
 export interface ConcordNodeConfig {
   id: number;
   cluster: string;
@@ -64,12 +71,18 @@ export async function startConcordNode(
   const reader = await openReader(path);
   try {
     const { chat, stateMachine } = chatStateMachine(database, config.dataDir);
+    const snapshots = new FileSnapshotStore(config.dataDir);
+    await snapshots.removeLeftovers();
     const wire = overrides.transport ?? new NatsTransport({
       servers: config.natsServers,
       cluster: config.cluster,
       nodeId: config.id,
       ...(config.natsUser !== undefined ? { user: config.natsUser } : {}),
       ...(config.natsPass !== undefined ? { pass: config.natsPass } : {}),
+      // A snapshot from the leader goes to a file in the data directory as it arrives, so
+      // its size is bounded by the disk, not by memory.
+      openSnapshotSink: (size) => snapshots.incoming(size),
+      maxSnapshotBytes: MAX_SNAPSHOT_FILE_BYTES,
       // Lost traffic that raft will not recover by resending is a bug to see, not noise.
       log: (event, fields) => logger.log(TRANSPORT_WARNINGS.has(event) ? "warn" : "debug", event, { ...fields, layer: "transport" }),
     });
@@ -79,7 +92,7 @@ export async function startConcordNode(
     const raft = await RaftNode.start({
       id: config.id,
       storage: new LibsqlRaftStorage(database),
-      snapshots: new FileSnapshotStore(config.dataDir),
+      snapshots,
       transport,
       stateMachine,
       ...(config.bootstrapVoters !== null ? { bootstrap: { voters: config.bootstrapVoters, learners: [] } } : {}),

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readWholeSnapshot, snapshotFromBytes } from "../raft/snapshot-bytes.ts";
 import type { Entry } from "../raft/types.ts";
+import type { FileSnapshotBytes } from "../storage/file-snapshot-store.ts";
 import { LibsqlRaftStorage } from "../storage/libsql-storage.ts";
 import { closeNodeDatabase, openNodeDatabase, type NodeDatabase } from "../storage/node-database.ts";
 import type { SqlConnection } from "../storage/sql-connection.ts";
@@ -76,5 +78,15 @@ describe("LibsqlStateMachine", () => {
     const loaded = await new LibsqlRaftStorage(b.database).load();
     expect(loaded.snapshot).toEqual(meta);
     expect(loaded.entries).toEqual([]);
+
+    // The copy is a temporary file its holder releases; the same bytes restore from memory too.
+    const file = (snapshot.data as FileSnapshotBytes).path;
+    expect(existsSync(file)).toBe(true);
+    const inMemory = snapshotFromBytes(await readWholeSnapshot(snapshot.data));
+    await snapshot.data.release?.();
+    expect(existsSync(file)).toBe(false);
+    const c = await machine("c");
+    await c.sm.restore(meta, inMemory);
+    expect(await c.sm.appliedState()).toEqual(await a.sm.appliedState());
   });
 });

@@ -1,9 +1,10 @@
-import { createHash, randomUUID } from "node:crypto";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Client, InStatement } from "@libsql/client";
-import type { Entry, SnapshotMeta } from "../raft/types.ts";
+import { readWholeSnapshot } from "../raft/snapshot-bytes.ts";
+import type { Entry, SnapshotBytes, SnapshotMeta } from "../raft/types.ts";
+import { FileSnapshotBytes, temporarySnapshotPath } from "../storage/file-snapshot-store.ts";
 import type { NodeDatabase } from "../storage/node-database.ts";
 import { withRelaxedDurabilitySync } from "../storage/relaxed-durability.ts";
 import type { SqlConnection } from "../storage/sql-connection.ts";
@@ -31,7 +32,7 @@ export interface LibsqlStateMachineOptions {
    * tables: deferred writes are void, and whatever the applier remembers about the tables.
    */
   abortBatch?: () => void;
-  /** Where snapshot files are staged (defaults to the OS temp dir). */
+  /** Where state copies are written (a node's data directory; defaults to the OS temp dir). */
   scratchDir?: string;
 }
 
@@ -97,22 +98,26 @@ export class LibsqlStateMachine implements StateMachine {
 
   /**
    * A copy of the state (the raft log left out) at whatever index was applied when the
-   * copy began: a worker thread does the copying, so applies go on meanwhile.
+   * copy began: a worker thread does the copying, so applies go on meanwhile. The copy is
+   * a temporary file in the scratch directory (a node's data directory, where its
+   * snapshot store keeps it by renaming); it is never read into memory whole.
    */
-  async snapshot(): Promise<{ index: number; data: Uint8Array }> {
-    const file = join(this.options.scratchDir ?? tmpdir(), `concord-snapshot-${randomUUID()}.db`);
+  async snapshot(): Promise<{ index: number; data: SnapshotBytes }> {
+    const file = temporarySnapshotPath(this.options.scratchDir ?? tmpdir());
     try {
       const index = await copyStateOffThread(this.options.database.path, file);
-      // The Buffer is a Uint8Array already: copying hundreds of MB again would hold the loop.
-      return { index, data: await readFile(file) };
-    } finally {
+      return { index, data: await FileSnapshotBytes.of(file, true) };
+    } catch (error) {
       await rm(file, { force: true });
+      throw error;
     }
   }
 
-  async restore(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    const file = join(this.options.scratchDir ?? tmpdir(), `concord-restore-${randomUUID()}.db`);
-    await writeFile(file, data);
+  async restore(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
+    // A snapshot in a file is attached where it lies; bytes from elsewhere go to a file first.
+    const inFile = data instanceof FileSnapshotBytes ? data.path : null;
+    const file = inFile ?? temporarySnapshotPath(this.options.scratchDir ?? tmpdir());
+    if (inFile === null) await writeFile(file, await readWholeSnapshot(data));
     const client = this.options.database.client;
     try {
       await client.execute({ sql: "ATTACH DATABASE ? AS snap", args: [file] });
@@ -143,7 +148,7 @@ export class LibsqlStateMachine implements StateMachine {
         await client.execute("DETACH DATABASE snap");
       }
     } finally {
-      await rm(file, { force: true });
+      if (inFile === null) await rm(file, { force: true });
     }
   }
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Entry, SnapshotMeta } from "../raft/types.ts";
+import { readWholeSnapshot, snapshotFromBytes } from "../raft/snapshot-bytes.ts";
+import type { Entry, SnapshotBytes, SnapshotMeta } from "../raft/types.ts";
 import { MemoryRaftStorage } from "../storage/memory-storage.ts";
 import { MemorySnapshotStore } from "../storage/snapshot-store.ts";
 import { MemoryNetwork } from "../transport/memory-transport.ts";
@@ -23,11 +24,11 @@ class ListStateMachine implements StateMachine {
     }
     return results;
   }
-  async snapshot(): Promise<{ index: number; data: Uint8Array }> {
-    return { index: this.applied, data: new TextEncoder().encode(JSON.stringify(this.items)) };
+  async snapshot(): Promise<{ index: number; data: SnapshotBytes }> {
+    return { index: this.applied, data: snapshotFromBytes(new TextEncoder().encode(JSON.stringify(this.items))) };
   }
-  async restore(meta: SnapshotMeta, data: Uint8Array): Promise<void> {
-    this.items = JSON.parse(new TextDecoder().decode(data)) as string[];
+  async restore(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
+    this.items = JSON.parse(new TextDecoder().decode(await readWholeSnapshot(data))) as string[];
     this.applied = meta.index;
   }
 }
@@ -169,9 +170,9 @@ describe("RaftNode over the memory transport", () => {
     class SlowSnapshots extends ListStateMachine {
       /** Where each copy began (every node snapshots; the test follows the leader's). */
       readonly copies: number[] = [];
-      override async snapshot(): Promise<{ index: number; data: Uint8Array }> {
+      override async snapshot(): Promise<{ index: number; data: SnapshotBytes }> {
         const index = this.applied;
-        const data = new TextEncoder().encode(JSON.stringify(this.items));
+        const data = snapshotFromBytes(new TextEncoder().encode(JSON.stringify(this.items)));
         this.copies.push(index);
         await gate;
         return { index, data };

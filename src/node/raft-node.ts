@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { Raft, RaftError, type RaftConfig } from "../raft/raft.ts";
 import { SeededRng } from "../raft/random.ts";
-import { NONE, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "../raft/types.ts";
+import { NONE, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type SnapshotBytes, type SnapshotMeta, type Status } from "../raft/types.ts";
 import type { RaftStorage } from "../storage/raft-storage.ts";
 import type { SnapshotStore } from "../storage/snapshot-store.ts";
 import { TransportError } from "../transport/transport-error.ts";
@@ -131,7 +131,7 @@ export class RaftNode {
   private nextReadContext = 1;
   private pendingRequests = 0;
   /** Snapshot bytes that arrived beside a "snap" message, until the core installs them. */
-  private stagedSnapshot: { index: number; data: Uint8Array } | null = null;
+  private stagedSnapshot: { index: number; data: SnapshotBytes } | null = null;
   private readonly snapshotsInFlight = new Set<NodeId>();
   /** Proposals to forward to a leader at the end of this event-loop turn (see forwardProposal). */
   /** Proposals forwarded to the leader, one request per event-loop turn. */
@@ -334,6 +334,9 @@ export class RaftNode {
     await this.snapshotDone;
     await this.options.transport.close();
     await this.options.storage.close();
+    // Bytes the core never asked to install.
+    await this.stagedSnapshot?.data.release?.();
+    this.stagedSnapshot = null;
     this.trace.close();
     const stopped = new NodeError("stopped", `node ${this.id} stopped`);
     for (const waiter of this.applyWaiters.values()) waiter.reject(stopped);
@@ -367,9 +370,11 @@ export class RaftNode {
   }
 
   private async receiveSnapshot(snapshot: IncomingSnapshot): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped) return void (await snapshot.data.release?.());
     // Keep only the newest: the core asks for one snapshot at a time.
+    const replaced = this.stagedSnapshot;
     this.stagedSnapshot = { index: snapshot.meta.index, data: snapshot.data };
+    if (replaced !== null) await replaced.data.release?.();
     this.raft.step(snapshot.message);
     this.notify();
   }
@@ -531,7 +536,7 @@ export class RaftNode {
         this.logger.log("error", "snapshot_bytes_missing", { index: meta.index, to: m.to });
         return;
       }
-      this.logger.log("info", "snapshot_send", { to: m.to, index: meta.index, bytes: data.length });
+      this.logger.log("info", "snapshot_send", { to: m.to, index: meta.index, bytes: data.size });
       await this.options.transport.sendSnapshot(m.to, m, data);
     } catch (error) {
       // The core resends after its snapshot timeout.
@@ -548,16 +553,17 @@ export class RaftNode {
     }
     this.stagedSnapshot = null;
     await this.withSnapshotLock(async () => {
-      // Keep the bytes first: as a leader later, we may need to send them on.
-      await this.options.snapshots.save(meta, staged.data);
-      await this.options.stateMachine.restore(meta, staged.data);
+      // Keep the bytes first (as a leader later, we may need to send them on); the store
+      // may move them, so the state is restored from what it kept.
+      const kept = await this.options.snapshots.save(meta, staged.data);
+      await this.options.stateMachine.restore(meta, kept);
       this.appliedIndex = meta.index;
       this.appliedTerm = meta.term;
       this.lastSnapshotIndex = meta.index;
-      this.lastSnapshotBytes = staged.data.length;
+      this.lastSnapshotBytes = kept.size;
       this.bytesAppliedSinceSnapshot = 0;
     });
-    this.logger.log("info", "snapshot_installed", { index: meta.index, bytes: staged.data.length });
+    this.logger.log("info", "snapshot_installed", { index: meta.index, bytes: staged.data.size });
   }
 
   private withSnapshotLock(body: () => Promise<void>): Promise<void> {
@@ -592,23 +598,28 @@ export class RaftNode {
     this.snapshotDone = (async () => {
       try {
         const { index, data } = await this.options.stateMachine.snapshot();
-        const term = tracking.terms.get(index);
-        if (term === undefined || tracking.confChanged) {
-          this.logger.log("info", "snapshot_dropped", { index, reason: term === undefined ? "unknown term" : "configuration changed during the copy" });
-          return;
+        try {
+          const term = tracking.terms.get(index);
+          if (term === undefined || tracking.confChanged) {
+            this.logger.log("info", "snapshot_dropped", { index, reason: term === undefined ? "unknown term" : "configuration changed during the copy" });
+            return;
+          }
+          const meta: SnapshotMeta = { index, term, conf };
+          await this.withSnapshotLock(async () => {
+            // A snapshot installed from the leader meanwhile is newer: keep it.
+            if (index <= this.lastSnapshotIndex || this.stopped) return;
+            await this.options.snapshots.save(meta, data);
+            await this.options.storage.compact(meta);
+            this.raft.compact(meta);
+            this.lastSnapshotIndex = index;
+            this.lastSnapshotBytes = data.size;
+            this.bytesAppliedSinceSnapshot -= bytesAtStart;
+            this.logger.log("info", "snapshot_taken", { index, bytes: data.size, ms: Math.round(performance.now() - startedMs) });
+          });
+        } finally {
+          // Kept (moved into the store, so this frees nothing) or not wanted.
+          await data.release?.();
         }
-        const meta: SnapshotMeta = { index, term, conf };
-        await this.withSnapshotLock(async () => {
-          // A snapshot installed from the leader meanwhile is newer: keep it.
-          if (index <= this.lastSnapshotIndex || this.stopped) return;
-          await this.options.snapshots.save(meta, data);
-          await this.options.storage.compact(meta);
-          this.raft.compact(meta);
-          this.lastSnapshotIndex = index;
-          this.lastSnapshotBytes = data.length;
-          this.bytesAppliedSinceSnapshot -= bytesAtStart;
-          this.logger.log("info", "snapshot_taken", { index, bytes: data.length, ms: Math.round(performance.now() - startedMs) });
-        });
       } catch (error) {
         this.logger.log("warn", "snapshot_failed", { error: (error as Error).message });
       } finally {

@@ -1,4 +1,4 @@
-import type { Entry, SnapshotMeta } from "../raft/types.ts";
+import type { Entry, SnapshotBytes, SnapshotMeta } from "../raft/types.ts";
 
 /**
  * The replicated state machine a node drives. `apply` must be deterministic: every
@@ -13,11 +13,14 @@ export interface StateMachine {
    * Returns one result per entry, handed to whoever proposed it.
    */
   apply(entries: readonly Entry[]): Promise<unknown[]>;
-  /** A consistent copy of the state as of the applied index. */
-  snapshot(): Promise<{ index: number; data: Uint8Array }>;
+  /**
+   * A consistent copy of the state as of some applied index. The caller owns the bytes:
+   * it keeps them in its snapshot store or releases them.
+   */
+  snapshot(): Promise<{ index: number; data: SnapshotBytes }>;
   /**
    * Replace the whole state with a snapshot from the leader. Must record `meta` as the
    * node's latest snapshot in the same transaction (the raft log before it is gone).
    */
-  restore(meta: SnapshotMeta, data: Uint8Array): Promise<void>;
+  restore(meta: SnapshotMeta, data: SnapshotBytes): Promise<void>;
 }

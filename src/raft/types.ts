@@ -36,6 +36,29 @@ export interface SnapshotMeta {
   readonly conf: ConfState;
 }
 
+/**
+ * A snapshot's bytes, read a piece at a time. The core never sees them; this is the
+ * vocabulary the layers above share (state machine, snapshot store, transport). On a
+ * node they stay in a file: a large state's snapshot (hundreds of MB) is never in memory
+ * whole, only the chunks on their way.
+ */
+export interface SnapshotBytes {
+  readonly size: number;
+  /** `length` bytes from `offset`, fewer only where the snapshot ends. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** The holder is done with them: a temporary file goes. Absent for bytes a store keeps. */
+  release?(): Promise<void>;
+}
+
+/** Where an incoming snapshot's chunks are written, in any order, each once. */
+export interface SnapshotSink {
+  write(offset: number, chunk: Uint8Array): Promise<void>;
+  /** Every byte was written: the snapshot, durable and readable. */
+  finish(): Promise<SnapshotBytes>;
+  /** The transfer was abandoned: whatever it took is freed. */
+  discard(): Promise<void>;
+}
+
 export type ConfChangeType = "addVoter" | "addLearner" | "removeNode";
 export interface ConfChange {
   readonly type: ConfChangeType;

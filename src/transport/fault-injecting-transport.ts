@@ -1,4 +1,4 @@
-import type { Message, NodeId } from "../raft/types.ts";
+import type { Message, NodeId, SnapshotBytes } from "../raft/types.ts";
 import { TransportError } from "./transport-error.ts";
 import type { IncomingSnapshot, Transport, TransportHandlers } from "./transport.ts";
 
@@ -74,7 +74,7 @@ export class FaultInjectingTransport implements Transport {
     this.inner.flush();
   }
 
-  sendSnapshot(to: NodeId, message: Message, data: Uint8Array): Promise<void> {
+  sendSnapshot(to: NodeId, message: Message, data: SnapshotBytes): Promise<void> {
     if (this.dropTo.has(to)) return Promise.reject(new TransportError("timeout", `link to node ${to} is cut (fault injection)`));
     return this.inner.sendSnapshot(to, message, data);
   }

@@ -1,4 +1,4 @@
-import type { Message, NodeId } from "../raft/types.ts";
+import type { Message, NodeId, SnapshotBytes } from "../raft/types.ts";
 import { deliverBatch } from "./batch-delivery.ts";
 import { encodeBatches, encodeRpcRequest } from "./codec.ts";
 import { Outbox } from "./outbox.ts";
@@ -168,6 +168,7 @@ export class MemoryTransport implements Transport {
       maxSnapshotBytes: t.maxSnapshotBytes,
       maxConcurrentTransfers: t.maxConcurrentSnapshotTransfers,
       idleTimeoutMs: t.snapshotIdleTimeoutMs,
+      openSink: t.openSnapshotSink,
       onSnapshot: (s) => handlers.onSnapshot(s),
       log: t.log,
     });
@@ -189,7 +190,7 @@ export class MemoryTransport implements Transport {
     }
   }
 
-  async sendSnapshot(to: NodeId, message: Message, data: Uint8Array): Promise<void> {
+  async sendSnapshot(to: NodeId, message: Message, data: SnapshotBytes): Promise<void> {
     this.assertOpen();
     await sendSnapshotInChunks({
       message,

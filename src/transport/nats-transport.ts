@@ -10,7 +10,7 @@ import {
   TimeoutError,
   connect,
 } from "@nats-io/transport-node";
-import type { Message, NodeId } from "../raft/types.ts";
+import type { Message, NodeId, SnapshotBytes } from "../raft/types.ts";
 import { deliverBatch } from "./batch-delivery.ts";
 import { encodeBatches, encodeRpcRequest } from "./codec.ts";
 import { errorMessage } from "./log.ts";
@@ -129,6 +129,7 @@ export class NatsTransport implements Transport {
       maxSnapshotBytes: t.maxSnapshotBytes,
       maxConcurrentTransfers: t.maxConcurrentSnapshotTransfers,
       idleTimeoutMs: t.snapshotIdleTimeoutMs,
+      openSink: t.openSnapshotSink,
       onSnapshot: (s) => handlers.onSnapshot(s),
       log: t.log,
     });
@@ -187,7 +188,7 @@ export class NatsTransport implements Transport {
     if (batches.size > 0) writeNow(nc);
   }
 
-  async sendSnapshot(to: NodeId, message: Message, data: Uint8Array): Promise<void> {
+  async sendSnapshot(to: NodeId, message: Message, data: SnapshotBytes): Promise<void> {
     const nc = this.connection();
     const subject = snapSubject(this.options.cluster, to);
     await sendSnapshotInChunks({

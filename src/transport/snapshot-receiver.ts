@@ -1,4 +1,4 @@
-import type { NodeId } from "../raft/types.ts";
+import type { NodeId, SnapshotSink } from "../raft/types.ts";
 import { type SnapshotAck, type SnapshotChunk, decodeSnapshotChunk, encodeSnapshotAck } from "./codec.ts";
 import { type TransportLog, errorMessage, silent } from "./log.ts";
 import type { TransportErrorCode } from "./transport-error.ts";
@@ -11,15 +11,20 @@ export interface SnapshotReceiverOptions {
   readonly maxConcurrentTransfers: number;
   /** A transfer with no chunk for this long is dropped (its sender died or gave up). */
   readonly idleTimeoutMs: number;
+  /** Where a transfer's chunks are written (TransportTuning.openSnapshotSink). */
+  readonly openSink: (size: number) => Promise<SnapshotSink>;
   readonly onSnapshot: (snapshot: IncomingSnapshot) => Promise<void>;
   readonly log?: TransportLog;
 }
 
 interface Assembly {
   readonly transferId: number;
-  readonly data: Uint8Array;
+  readonly total: number;
+  /** Opened by the first chunk; later ones (possibly in flight at once) wait for it. */
+  readonly sink: Promise<SnapshotSink>;
+  /** Offsets taken, counted before their write completes so a duplicate is never written twice. */
   readonly offsets: Set<number>;
-  receivedBytes: number;
+  writtenBytes: number;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -59,28 +64,46 @@ export class SnapshotReceiver {
       } else if (this.transfers.size >= this.options.maxConcurrentTransfers) {
         return failed(transferId, "remote_error", `busy: ${this.transfers.size} snapshot transfers in progress`);
       }
-      a = { transferId, data: new Uint8Array(total), offsets: new Set(), receivedBytes: 0, timer: this.idleTimer(message.from) };
+      a = { transferId, total, sink: this.options.openSink(total), offsets: new Set(), writtenBytes: 0, timer: this.idleTimer(message.from) };
       this.transfers.set(message.from, a);
     } else {
       clearTimeout(a.timer);
       a.timer = this.idleTimer(message.from);
     }
-    if (a.data.length !== total) {
+    if (a.total !== total) {
       this.drop(message.from, a, "inconsistent total");
-      return failed(transferId, "bad_frame", `chunk says total ${total}, transfer has ${a.data.length}`);
+      return failed(transferId, "bad_frame", `chunk says total ${total}, transfer has ${a.total}`);
     }
-    // A retried chunk is acked again but counted once.
+    // A retried chunk is acked again but written and counted once.
     if (!a.offsets.has(chunk.offset)) {
-      a.data.set(chunk.chunk, chunk.offset);
       a.offsets.add(chunk.offset);
-      a.receivedBytes += chunk.chunk.length;
+      try {
+        await (await a.sink).write(chunk.offset, chunk.chunk);
+      } catch (error) {
+        if (this.transfers.get(message.from) === a) this.drop(message.from, a, "write failed");
+        return failed(transferId, "remote_error", `cannot write snapshot chunk at ${chunk.offset}: ${errorMessage(error)}`);
+      }
+      a.writtenBytes += chunk.chunk.length;
+      // Exactly one chunk's write brings the count to the total: that one hands it over.
+      if (a.writtenBytes === total) return this.complete(message, a);
     }
-    if (a.receivedBytes < total) return encodeSnapshotAck({ transferId, status: "received" });
+    return encodeSnapshotAck({ transferId, status: "received" });
+  }
 
+  private async complete(message: SnapshotChunk["message"], a: Assembly): Promise<Uint8Array> {
+    const { transferId } = a;
+    if (this.transfers.get(message.from) !== a) return failed(transferId, "remote_error", "transfer dropped before it completed");
     clearTimeout(a.timer);
     this.transfers.delete(message.from);
+    let data;
     try {
-      await this.options.onSnapshot({ message, meta: message.snapshot!, data: a.data });
+      data = await (await a.sink).finish();
+    } catch (error) {
+      void discard(a);
+      return failed(transferId, "remote_error", `cannot finish snapshot: ${errorMessage(error)}`);
+    }
+    try {
+      await this.options.onSnapshot({ message, meta: message.snapshot!, data });
     } catch (error) {
       return failed(transferId, "remote_error", `staging failed: ${errorMessage(error)}`);
     }
@@ -106,7 +129,17 @@ export class SnapshotReceiver {
   private drop(from: NodeId, a: Assembly, reason: string): void {
     clearTimeout(a.timer);
     this.transfers.delete(from);
-    this.log("snapshot_transfer_dropped", { from, transferId: a.transferId, receivedBytes: a.receivedBytes, reason });
+    void discard(a);
+    this.log("snapshot_transfer_dropped", { from, transferId: a.transferId, receivedBytes: a.writtenBytes, reason });
+  }
+}
+
+/** Free what a dropped transfer took; a sink that never opened took nothing. */
+async function discard(a: Assembly): Promise<void> {
+  try {
+    await (await a.sink).discard();
+  } catch {
+    // Nothing more to free.
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Message } from "../raft/types.ts";
+import type { Message, SnapshotBytes } from "../raft/types.ts";
 import { decodeSnapshotAck, encodeSnapshotChunk, snapshotChunkOverheadBytes } from "./codec.ts";
 import { TransportError } from "./transport-error.ts";
 
@@ -7,7 +7,8 @@ export type ChunkRequest = (frame: Uint8Array, timeoutMs: number) => Promise<Uin
 
 export interface SnapshotSendOptions {
   readonly message: Message;
-  readonly data: Uint8Array;
+  /** Read a chunk at a time: only the chunks in flight are in memory. */
+  readonly data: SnapshotBytes;
   readonly transferId: number;
   /** Largest frame the link carries (chunks are cut to fit with their header). */
   readonly maxFrameBytes: number;
@@ -32,7 +33,7 @@ export async function sendSnapshotInChunks(o: SnapshotSendOptions): Promise<void
   }
   const chunkBytes = o.maxFrameBytes - snapshotChunkOverheadBytes(o.message);
   if (chunkBytes < 1) throw new TransportError("too_large", `a snapshot chunk header alone exceeds ${o.maxFrameBytes} bytes`);
-  const total = o.data.length;
+  const total = o.data.size;
   const chunkCount = Math.max(1, Math.ceil(total / chunkBytes));
 
   const sendChunk = async (i: number, timeoutMs: number, expected: "received" | "staged"): Promise<void> => {
@@ -42,7 +43,7 @@ export async function sendSnapshotInChunks(o: SnapshotSendOptions): Promise<void
       offset,
       total,
       message: o.message,
-      chunk: o.data.subarray(offset, Math.min(total, offset + chunkBytes)),
+      chunk: await o.data.read(offset, Math.min(chunkBytes, total - offset)),
     });
     const ack = decodeSnapshotAck(await o.request(frame, timeoutMs));
     if (ack.transferId !== o.transferId) {

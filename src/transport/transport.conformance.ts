@@ -1,4 +1,5 @@
 import { blankMessage } from "../raft/message.ts";
+import { readWholeSnapshot, snapshotFromBytes } from "../raft/snapshot-bytes.ts";
 import { describe, expect, test } from "bun:test";
 import type { Message, NodeId } from "../raft/types.ts";
 import { TransportError } from "./transport-error.ts";
@@ -199,7 +200,7 @@ export function describeTransport(name: string, makeCluster: MakeTransportCluste
         };
         const sent = snapMessage(1, 2);
         let resolved = false;
-        const sending = peers.get(1)!.transport.sendSnapshot(2, sent, data).then(() => {
+        const sending = peers.get(1)!.transport.sendSnapshot(2, sent, snapshotFromBytes(data)).then(() => {
           resolved = true;
         });
         await receiver.until("the snapshot", () => receiver.snapshots.length === 1);
@@ -212,14 +213,14 @@ export function describeTransport(name: string, makeCluster: MakeTransportCluste
         const got = receiver.snapshots[0]!;
         expect(got.message).toEqual(sent);
         expect(got.meta).toEqual(sent.snapshot!);
-        expect(got.data.length).toBe(data.length);
-        expect(Buffer.compare(got.data, data)).toBe(0);
+        expect(got.data.size).toBe(data.length);
+        expect(Buffer.compare(await readWholeSnapshot(got.data), data)).toBe(0);
       }));
 
     test("an empty snapshot is delivered too", () =>
       withPeers([1, 2], async (peers) => {
-        await peers.get(1)!.transport.sendSnapshot(2, snapMessage(1, 2), new Uint8Array(0));
-        expect(peers.get(2)!.snapshots.map((s) => s.data.length)).toEqual([0]);
+        await peers.get(1)!.transport.sendSnapshot(2, snapMessage(1, 2), snapshotFromBytes(new Uint8Array(0)));
+        expect(peers.get(2)!.snapshots.map((s) => s.data.size)).toEqual([0]);
       }));
 
     test("a snapshot the receiver fails to stage rejects the sender with remote_error", () =>
@@ -227,7 +228,7 @@ export function describeTransport(name: string, makeCluster: MakeTransportCluste
         peers.get(2)!.onSnapshot = async () => {
           throw new Error("disk full");
         };
-        const error = await rejection(peers.get(1)!.transport.sendSnapshot(2, snapMessage(1, 2), patterned(3000)));
+        const error = await rejection(peers.get(1)!.transport.sendSnapshot(2, snapMessage(1, 2), snapshotFromBytes(patterned(3000))));
         expect(error.code).toBe("remote_error");
         expect(error.message).toContain("disk full");
       }));
@@ -268,7 +269,7 @@ export function describeTransport(name: string, makeCluster: MakeTransportCluste
         expect(["no_responder", "timeout"]).toContain(gone.code);
         const unknown = await rejection(peers.get(1)!.transport.request(42, new Uint8Array([1]), 500));
         expect(["no_responder", "timeout"]).toContain(unknown.code);
-        const snap = await rejection(peers.get(1)!.transport.sendSnapshot(2, snapMessage(1, 2), patterned(10)));
+        const snap = await rejection(peers.get(1)!.transport.sendSnapshot(2, snapMessage(1, 2), snapshotFromBytes(patterned(10))));
         expect(["no_responder", "timeout"]).toContain(snap.code);
       }));
 
@@ -290,7 +291,7 @@ export function describeTransport(name: string, makeCluster: MakeTransportCluste
           two.transport.flush();
         }).not.toThrow();
         expect((await rejection(two.transport.request(1, new Uint8Array([1]), 1_000))).code).toBe("closed");
-        expect((await rejection(two.transport.sendSnapshot(1, snapMessage(2, 1), patterned(10)))).code).toBe("closed");
+        expect((await rejection(two.transport.sendSnapshot(1, snapMessage(2, 1), snapshotFromBytes(patterned(10))))).code).toBe("closed");
         expect((await rejection(two.transport.start(two.handlers()))).code).toBe("closed");
       }));
 

@@ -1,11 +1,12 @@
-import type { Message, NodeId, SnapshotMeta } from "../raft/types.ts";
+import type { Message, NodeId, SnapshotBytes, SnapshotMeta } from "../raft/types.ts";
 
 /** A snapshot's bytes with the raft message that announced them. */
 export interface IncomingSnapshot {
   /** The "snap" message to step into the core once the bytes are staged. */
   readonly message: Message;
   readonly meta: SnapshotMeta;
-  readonly data: Uint8Array;
+  /** Assembled where TransportTuning.openSnapshotSink put it; the handler owns (and releases) it. */
+  readonly data: SnapshotBytes;
 }
 
 export interface TransportHandlers {
@@ -28,7 +29,7 @@ export interface Transport {
   send(messages: readonly Message[]): void;
   flush(): void;
   /** Ship a snapshot in chunks, a bounded number in flight; resolves when the receiver staged it. */
-  sendSnapshot(to: NodeId, message: Message, data: Uint8Array): Promise<void>;
+  sendSnapshot(to: NodeId, message: Message, data: SnapshotBytes): Promise<void>;
   /** Request/reply to one peer; rejects with TransportError on timeout or no responder. */
   request(to: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   close(): Promise<void>;

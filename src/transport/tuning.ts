@@ -1,3 +1,5 @@
+import { memorySnapshotSink } from "../raft/snapshot-bytes.ts";
+import type { SnapshotSink } from "../raft/types.ts";
 import { type TransportLog, silent } from "./log.ts";
 
 /** Limits and deadlines shared by every transport; each has a default. */
@@ -11,8 +13,14 @@ export interface TransportTuning {
   readonly snapshotStageTimeoutMs: number;
   /** A receiver drops a transfer that got no chunk for this long. */
   readonly snapshotIdleTimeoutMs: number;
+  /** A snapshot announced as larger is refused before anything is taken for it. */
   readonly maxSnapshotBytes: number;
   readonly maxConcurrentSnapshotTransfers: number;
+  /**
+   * Where an incoming snapshot is assembled. In memory by default (bounded by
+   * maxSnapshotBytes); a node writes it to a file in its data directory instead.
+   */
+  readonly openSnapshotSink: (size: number) => Promise<SnapshotSink>;
   /** onRequest handlers running at once; more are answered "busy" at once. */
   readonly maxConcurrentRequests: number;
   readonly log: TransportLog;
@@ -26,6 +34,7 @@ export const DEFAULT_TUNING: TransportTuning = {
   snapshotIdleTimeoutMs: 30_000,
   maxSnapshotBytes: 1024 * 1024 * 1024,
   maxConcurrentSnapshotTransfers: 2,
+  openSnapshotSink: async (size) => memorySnapshotSink(size),
   maxConcurrentRequests: 256,
   log: silent,
 };
