@@ -461,7 +461,9 @@ export class RaftNode {
     if (ready.entries.length > 0 || ready.hardState !== null || ready.snapshot !== null) {
       const startedMs = performance.now();
       await this.options.storage.write({ hardState: ready.hardState, snapshot: ready.snapshot, entries: ready.entries });
-      this.raftWriteLatency.observeMs(performance.now() - startedMs);
+      const writeMs = performance.now() - startedMs;
+      this.raftWriteLatency.observeMs(writeMs);
+      this.warnIfSlow("raft_write", writeMs, ready.entries.length);
       this.io.raftWrites++;
       const lastEntry = ready.entries[ready.entries.length - 1];
       if (trace !== null && lastEntry !== undefined) trace.mark("persisted", lastEntry.index);
@@ -471,7 +473,9 @@ export class RaftNode {
     if (trace !== null) this.traceMessages("out", ready.messagesAfterPersist);
     // 3. Apply.
     if (ready.committedEntries.length > 0) {
+      const applyStartedMs = performance.now();
       const results = await this.options.stateMachine.apply(ready.committedEntries);
+      this.warnIfSlow("apply", performance.now() - applyStartedMs, ready.committedEntries.length);
       this.io.applyBatches++;
       this.io.entriesApplied += ready.committedEntries.length;
       for (let i = 0; i < ready.committedEntries.length; i++) {
@@ -564,6 +568,15 @@ export class RaftNode {
       this.bytesAppliedSinceSnapshot = 0;
     });
     this.logger.log("info", "snapshot_installed", { index: meta.index, bytes: staged.data.size });
+  }
+
+  /**
+   * A disk step long enough to worry about (a third of an election timeout, as for
+   * event_loop_stalled): it runs on the event loop, so nothing else did meanwhile. A WAL
+   * checkpoint folded into a commit is the usual cause.
+   */
+  private warnIfSlow(step: "raft_write" | "apply", ms: number, entries: number): void {
+    if (ms > this.electionTimeoutMs / 3) this.logger.log("warn", "slow_disk_step", { step, ms: Math.round(ms), entries });
   }
 
   private withSnapshotLock(body: () => Promise<void>): Promise<void> {
