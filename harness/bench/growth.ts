@@ -6,6 +6,8 @@ import { readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
+import { CHAT_TABLES } from "../../src/chat/chat-state-machine.ts";
+import { copyStateOffThread } from "../../src/node/state-copy.ts";
 import type { LocalCluster } from "../cluster/local-cluster.ts";
 import type { ProcessMeter } from "./proc-stats.ts";
 import { round } from "./stats.ts";
@@ -97,24 +99,15 @@ async function dirSize(dir: string): Promise<number> {
   return total;
 }
 
-/** The node's snapshot steps (see LibsqlStateMachine.snapshot), run on a copy of a live follower's database. */
+/** The node's snapshot step (LibsqlStateMachine.snapshot: copyStateOffThread), run on a live follower's database. */
 async function timeSnapshot(dbPath: string): Promise<{ bytes: number; ms: number }> {
   const file = join(tmpdir(), `concord-bench-snapshot-${process.pid}-${Date.now()}.db`);
-  const source = createClient({ url: `file:${dbPath}` });
   const started = performance.now();
   try {
-    await source.execute({ sql: "VACUUM INTO ?", args: [file] });
-    const copy = createClient({ url: `file:${file}` });
-    try {
-      await copy.execute("DELETE FROM raft_log");
-      await copy.execute("VACUUM");
-    } finally {
-      copy.close();
-    }
-    const bytes = await fileSize(file);
-    return { bytes, ms: performance.now() - started };
+    // The node's own snapshot step: its state tables copied into a file, in a worker thread.
+    await copyStateOffThread(dbPath, file, CHAT_TABLES);
+    return { bytes: await fileSize(file), ms: performance.now() - started };
   } finally {
-    source.close();
     await rm(file, { force: true });
   }
 }
@@ -205,7 +198,7 @@ export async function growthPhase(cluster: LocalCluster, accounts: readonly Acco
       index: snapshotFile === undefined ? 0 : Number(/\d+/.exec(snapshotFile)![0]),
       bytes: snapshotFileBytes > 0 ? snapshotFileBytes : snap.bytes,
       takeMs: round(snap.ms, 0),
-      how: "bytes: the node's latest snapshot file; time: the node's snapshot steps (VACUUM INTO, drop the log, VACUUM) run by the bench on a live follower's database",
+      how: "bytes: the node's latest snapshot file; time: the node's snapshot step (its state tables copied into a file in a worker thread) run by the bench on a live follower's database",
     },
     restart: { node: measured, toListeningMs: round(listeningAt - restartAt, 0), toReadyMs: round(readyAt - restartAt, 0) },
     wipedCatchUp: { node: wiped, ...wipe },

@@ -105,7 +105,7 @@ export class LibsqlStateMachine implements StateMachine {
   async snapshot(): Promise<{ index: number; data: SnapshotBytes }> {
     const file = temporarySnapshotPath(this.options.scratchDir ?? tmpdir());
     try {
-      const index = await copyStateOffThread(this.options.database.path, file);
+      const index = await copyStateOffThread(this.options.database.path, file, this.options.tables);
       return { index, data: await FileSnapshotBytes.of(file, true) };
     } catch (error) {
       await rm(file, { force: true });

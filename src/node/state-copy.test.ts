@@ -9,21 +9,22 @@ const dir = mkdtempSync(join(tmpdir(), "concord-state-copy-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("copyStateOffThread", () => {
-  test("copies the state with the applied index, without the raft log, while the caller's loop runs", async () => {
+  test("copies the state tables' rows with the applied index, and nothing else, while the caller's loop runs", async () => {
     const source = join(dir, "node.db");
     const db = createClient({ url: `file:${source}` });
     await db.execute("PRAGMA journal_mode=WAL");
     await db.execute("CREATE TABLE state_machine_meta (singleton INTEGER PRIMARY KEY, applied_index INTEGER)");
     await db.execute("CREATE TABLE raft_log (idx INTEGER PRIMARY KEY, data BLOB)");
-    await db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, content TEXT)");
+    await db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, content TEXT, data BLOB)");
+    await db.execute("CREATE INDEX messages_by_content ON messages (content)");
     await db.execute("INSERT INTO state_machine_meta VALUES (1, 4242)");
     await db.execute("INSERT INTO raft_log (data) SELECT zeroblob(100) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) SELECT x FROM c)");
-    await db.execute("INSERT INTO messages (content) SELECT 'hello' FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) SELECT x FROM c)");
+    await db.execute("INSERT INTO messages (content, data) SELECT 'hello', NULL FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) SELECT x FROM c)");
 
     let turns = 0;
     const ticking = setInterval(() => turns++, 1);
     const target = join(dir, "copy.db");
-    const index = await copyStateOffThread(source, target);
+    const index = await copyStateOffThread(source, target, ["messages"]);
     clearInterval(ticking);
     // Writes after the copy do not reach it.
     await db.execute("INSERT INTO messages (content) VALUES ('later')");
@@ -33,11 +34,15 @@ describe("copyStateOffThread", () => {
     expect(turns).toBeGreaterThan(0);
     const copy = createClient({ url: `file:${target}` });
     expect(Number((await copy.execute("SELECT count(*) FROM messages")).rows[0]?.[0])).toBe(5000);
-    expect(Number((await copy.execute("SELECT count(*) FROM raft_log")).rows[0]?.[0])).toBe(0);
+    // Rows keep their storage classes; indexes and the raft log stay behind.
+    const types = (await copy.execute("SELECT typeof(id), typeof(content), typeof(data) FROM messages LIMIT 1")).rows[0];
+    expect([types?.[0], types?.[1], types?.[2]]).toEqual(["integer", "text", "null"]);
+    const schema = (await copy.execute("SELECT type, name FROM sqlite_master ORDER BY name")).rows.map((r) => `${r[0]} ${r[1]}`);
+    expect(schema).toEqual(["table messages", "table state_machine_meta"]);
     copy.close();
   });
 
   test("a database that cannot be copied rejects with the reason", async () => {
-    await expect(copyStateOffThread(join(dir, "missing", "node.db"), join(dir, "x.db"))).rejects.toThrow("state copy failed");
+    await expect(copyStateOffThread(join(dir, "missing", "node.db"), join(dir, "x.db"), ["messages"])).rejects.toThrow("state copy failed");
   });
 });
