@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { copyStateOffThread } from "./state-copy.ts";
+import { copyStateOffThread, restoreStateOffThread } from "./state-copy.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "concord-state-copy-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,6 +40,31 @@ describe("copyStateOffThread", () => {
     const schema = (await copy.execute("SELECT type, name FROM sqlite_master ORDER BY name")).rows.map((r) => `${r[0]} ${r[1]}`);
     expect(schema).toEqual(["table messages", "table state_machine_meta"]);
     copy.close();
+  });
+
+  test("restore runs its statements in one transaction with the snapshot attached, while the caller's loop runs", async () => {
+    const snapshotFile = join(dir, "restore-from.db");
+    const snap = createClient({ url: `file:${snapshotFile}` });
+    await snap.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, content TEXT)");
+    await snap.execute("INSERT INTO messages (content) SELECT 'restored' FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) SELECT x FROM c)");
+    snap.close();
+    const database = join(dir, "restore-into.db");
+    const db = createClient({ url: `file:${database}` });
+    await db.execute("PRAGMA journal_mode=WAL");
+    await db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, content TEXT)");
+    await db.execute("INSERT INTO messages (content) VALUES ('stale')");
+
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 1);
+    await restoreStateOffThread(database, snapshotFile, ["DELETE FROM main.messages", "INSERT INTO main.messages SELECT * FROM snap.messages"]);
+    clearInterval(ticking);
+    expect(turns).toBeGreaterThan(0);
+    const rows = (await db.execute("SELECT content, count(*) FROM messages GROUP BY content")).rows.map((r) => `${r[0]} ${r[1]}`);
+    expect(rows).toEqual(["restored 20000"]);
+    // A failing statement rolls the whole restore back.
+    await expect(restoreStateOffThread(database, snapshotFile, ["DELETE FROM main.messages", "INSERT INTO main.nowhere SELECT 1"])).rejects.toThrow("state restore failed");
+    expect(Number((await db.execute("SELECT count(*) FROM messages")).rows[0]?.[0])).toBe(20000);
+    db.close();
   });
 
   test("a database that cannot be copied rejects with the reason", async () => {
