@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
-import { rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import type { Client, InStatement } from "@libsql/client";
-import { readWholeSnapshot } from "../raft/snapshot-bytes.ts";
 import type { Entry, SnapshotBytes, SnapshotMeta } from "../raft/types.ts";
-import { FileSnapshotBytes, temporarySnapshotPath } from "../storage/file-snapshot-store.ts";
+import { FileSnapshotBytes, temporarySnapshotPath, writeSnapshotFile } from "../storage/file-snapshot-store.ts";
 import type { NodeDatabase } from "../storage/node-database.ts";
 import { withRelaxedDurabilitySync } from "../storage/relaxed-durability.ts";
 import type { SqlConnection } from "../storage/sql-connection.ts";
@@ -117,7 +116,7 @@ export class LibsqlStateMachine implements StateMachine {
     // A snapshot in a file is attached where it lies; bytes from elsewhere go to a file first.
     const inFile = data instanceof FileSnapshotBytes ? data.path : null;
     const file = inFile ?? temporarySnapshotPath(this.options.scratchDir ?? tmpdir());
-    if (inFile === null) await writeFile(file, await readWholeSnapshot(data));
+    if (inFile === null) await writeSnapshotFile(file, data);
     try {
       const statements: InStatement[] = [];
       for (const table of this.options.tables) {

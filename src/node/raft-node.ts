@@ -370,7 +370,10 @@ export class RaftNode {
   }
 
   private async receiveSnapshot(snapshot: IncomingSnapshot): Promise<void> {
-    if (this.stopped) return void (await snapshot.data.release?.());
+    if (this.stopped) {
+      await snapshot.data.release?.();
+      return;
+    }
     // Keep only the newest: the core asks for one snapshot at a time.
     const replaced = this.stagedSnapshot;
     this.stagedSnapshot = { index: snapshot.meta.index, data: snapshot.data };
@@ -572,8 +575,9 @@ export class RaftNode {
 
   /**
    * A disk step long enough to worry about (a third of an election timeout, as for
-   * event_loop_stalled): it runs on the event loop, so nothing else did meanwhile. A WAL
-   * checkpoint folded into a commit is the usual cause.
+   * event_loop_stalled): it runs on the event loop, so nothing else did meanwhile. Under
+   * load the usual cause is the disk itself, busy with every node's checkpoints and
+   * snapshot copies at once.
    */
   private warnIfSlow(step: "raft_write" | "apply", ms: number, entries: number): void {
     if (ms > this.electionTimeoutMs / 3) this.logger.log("warn", "slow_disk_step", { step, ms: Math.round(ms), entries });

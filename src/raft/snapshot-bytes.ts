@@ -15,12 +15,17 @@ export async function readWholeSnapshot(bytes: SnapshotBytes): Promise<Uint8Arra
   return bytes.read(0, bytes.size);
 }
 
+/** A sink's guard: a chunk must lie within the snapshot's announced size. */
+export function assertChunkInside(size: number, offset: number, chunk: Uint8Array): void {
+  if (offset < 0 || offset + chunk.length > size) throw new RangeError(`chunk at ${offset} (${chunk.length} bytes) lies outside a ${size}-byte snapshot`);
+}
+
 /** A sink that assembles the snapshot in one buffer of its announced size. */
 export function memorySnapshotSink(size: number): SnapshotSink {
   const data = new Uint8Array(size);
   return {
     write: async (offset, chunk) => {
-      if (offset < 0 || offset + chunk.length > size) throw new RangeError(`chunk at ${offset} (${chunk.length} bytes) lies outside a ${size}-byte snapshot`);
+      assertChunkInside(size, offset, chunk);
       data.set(chunk, offset);
     },
     finish: async () => snapshotFromBytes(data),

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type FileHandle, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { assertChunkInside } from "../raft/snapshot-bytes.ts";
 import type { SnapshotBytes, SnapshotMeta, SnapshotSink } from "../raft/types.ts";
 import type { SnapshotStore } from "./snapshot-store.ts";
 
@@ -75,7 +76,7 @@ export class FileSnapshotStore implements SnapshotStore {
       await rename(data.path, final);
     } else {
       const temporary = temporarySnapshotPath(this.dir);
-      await copyInto(temporary, data);
+      await writeSnapshotFile(temporary, data);
       await rename(temporary, final);
       await data.release?.();
     }
@@ -106,7 +107,7 @@ export class FileSnapshotStore implements SnapshotStore {
     };
     return {
       write: async (offset, chunk) => {
-        if (offset < 0 || offset + chunk.length > size) throw new RangeError(`chunk at ${offset} (${chunk.length} bytes) lies outside a ${size}-byte snapshot`);
+        assertChunkInside(size, offset, chunk);
         await writeFully(handle, chunk, offset);
       },
       finish: async () => {
@@ -130,7 +131,8 @@ async function writeFully(handle: FileHandle, bytes: Uint8Array, position: numbe
   }
 }
 
-async function copyInto(path: string, data: SnapshotBytes): Promise<void> {
+/** Write snapshot bytes from anywhere into a new file, a piece at a time, fsync'd. */
+export async function writeSnapshotFile(path: string, data: SnapshotBytes): Promise<void> {
   const handle = await open(path, "w");
   try {
     for (let offset = 0; offset < data.size; offset += COPY_CHUNK_BYTES) {
