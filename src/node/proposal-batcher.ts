@@ -1,4 +1,5 @@
 import type { NodeId } from "../raft/types.ts";
+import { systemClock, type NodeClock } from "./node-clock.ts";
 import { decodeForwardedReply, encodeForwardedRequest, type ForwardedReply, type ForwardedRequest } from "./forwarding.ts";
 
 /** Sends an encoded ForwardedRequest to a node and resolves with the reply's bytes. */
@@ -20,7 +21,10 @@ interface Pending {
 export class ProposalBatcher {
   private readonly pending = new Map<NodeId, Pending[]>();
 
-  constructor(private readonly exchange: ForwardedExchange) {}
+  constructor(
+    private readonly exchange: ForwardedExchange,
+    private readonly clock: NodeClock = systemClock,
+  ) {}
 
   /** Rejects as the exchange would, for the whole batch (the outcome is then unknown). */
   propose(to: NodeId, data: Uint8Array, deadlineAt: number): Promise<ForwardedReply> {
@@ -29,7 +33,7 @@ export class ProposalBatcher {
       if (batch === undefined) {
         batch = [];
         this.pending.set(to, batch);
-        setImmediate(() => void this.flush(to));
+        void this.clock.nextTurn().then(() => this.flush(to));
       }
       batch.push({ data, deadlineAt, resolve, reject });
     });
@@ -41,7 +45,7 @@ export class ProposalBatcher {
     if (batch.length === 0) return;
     let latestDeadline = 0;
     for (const item of batch) latestDeadline = Math.max(latestDeadline, item.deadlineAt);
-    const timeoutMs = Math.max(1, latestDeadline - Date.now());
+    const timeoutMs = Math.max(1, latestDeadline - this.clock.nowMs());
     const request: ForwardedRequest = batch.length === 1 ? { kind: "propose", data: batch[0]!.data } : { kind: "proposeBatch", data: batch.map((item) => item.data) };
     let reply: ForwardedReply;
     try {

@@ -18,6 +18,7 @@ import { LatencyHistogram } from "./latency-histogram.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { nowUs, stageTrace, type StageTrace } from "./stage-trace.ts";
 import { NodeError } from "./node-error.ts";
+import { sleepOn, systemClock, type NodeClock } from "./node-clock.ts";
 import { ProposalBatcher } from "./proposal-batcher.ts";
 import type { StateMachine } from "./state-machine.ts";
 
@@ -51,6 +52,30 @@ export interface RaftNodeOptions {
   stampProposal?: (payload: Uint8Array, leaderTimeMs: number) => Uint8Array;
   /** Called after each batch of entries is applied and durable in the state machine. */
   afterApply?: (entries: readonly Entry[], results: readonly unknown[]) => void;
+  /** Time and timers (default: the system's). The simulator passes a virtual clock. */
+  clock?: NodeClock;
+  /**
+   * The driver failed (a broken invariant, a storage refusal): the node is stopped and
+   * must not go on. Default: log it and throw it out of the event loop, which ends the
+   * process loudly rather than leaving a zombie that answers HTTP but runs no raft.
+   */
+  onFatal?: (error: Error) => void;
+  /** Core settings the simulator varies per seed; production keeps the defaults. */
+  raftTuning?: Pick<RaftConfig, "preVote" | "checkQuorum" | "maxCommittedBytesPerReady" | "deferCommitUpdates" | "unsafeTestingFaults">;
+  /** Deliberate driver bugs, for proving that the simulator finds them. Never set in production. */
+  unsafeTestingFaults?: DriverTestingFaults;
+}
+
+/** Each re-creates a driver bug that was fixed, so the simulator can show it catches it. */
+export interface DriverTestingFaults {
+  /** At start, take the applied entry's term from the last snapshot, not from the log. */
+  snapshotTermFromLastSnapshot?: boolean;
+  /** Stage a received snapshot's bytes before the core has looked at its message, replacing any staged. */
+  stageBeforeCoreChecks?: boolean;
+  /** Delete the previous snapshot's bytes before the log's snapshot record moves to the new one. */
+  dropOldSnapshotBeforeCompact?: boolean;
+  /** Let a state copy begun before a snapshot install be kept after it. */
+  keepCopyAcrossInstall?: boolean;
 }
 
 /** Counters of durable work: each raft write and each apply batch is one fsync'd transaction. */
@@ -103,8 +128,12 @@ export class RaftNode {
   private readonly maxPendingRequests: number;
 
   private stopped = false;
-  private tickTimer: ReturnType<typeof setInterval> | null = null;
-  /** When the last tick ran (performance.now()), to notice a held event loop. */
+  /** Why the driver failed, once it has (see fail). */
+  private failure: Error | null = null;
+  private readonly clock: NodeClock;
+  private readonly faults: DriverTestingFaults;
+  private stopTicking: (() => void) | null = null;
+  /** When the last tick ran (clock.monotonicMs()), to notice a held event loop. */
   private lastTickAtMs = 0;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
@@ -114,7 +143,7 @@ export class RaftNode {
   private lastSnapshotIndex: number;
   private snapshotting = false;
   /** A snapshot being copied in the background: what was applied meanwhile (see maybeSnapshot). */
-  private snapshotTracking: { readonly terms: Map<number, number>; confChanged: boolean } | null = null;
+  private snapshotTracking: { readonly terms: Map<number, number>; confChanged: boolean; invalidated: boolean } | null = null;
   /** The background snapshot, so stop() can wait for it. */
   private snapshotDone: Promise<void> = Promise.resolve();
   /** Size of the latest snapshot, and the entry bytes applied since it (see maybeSnapshot). */
@@ -130,12 +159,15 @@ export class RaftNode {
   private readonly progressListeners = new Set<() => void>();
   private nextReadContext = 1;
   private pendingRequests = 0;
-  /** Snapshot bytes that arrived beside a "snap" message, until the core installs them. */
-  private stagedSnapshot: { index: number; data: SnapshotBytes } | null = null;
+  /**
+   * Snapshot bytes that arrived beside "snap" messages the core took, by term and index,
+   * until it asks to install them. A deposed leader's late snapshot that the core refuses
+   * is never staged, so it cannot displace the one the core is about to install.
+   */
+  private readonly stagedSnapshots = new Map<string, { meta: SnapshotMeta; data: SnapshotBytes }>();
   private readonly snapshotsInFlight = new Set<NodeId>();
-  /** Proposals to forward to a leader at the end of this event-loop turn (see forwardProposal). */
   /** Proposals forwarded to the leader, one request per event-loop turn. */
-  private readonly forwarder = new ProposalBatcher((to, request, timeoutMs) => this.options.transport.request(to, request, timeoutMs));
+  private readonly forwarder: ProposalBatcher;
   private readonly io: NodeIoCounters = { readies: 0, raftWrites: 0, fsyncs: 0, applyBatches: 0, entriesApplied: 0 };
   private readonly proposalLatency = new LatencyHistogram();
   private readonly raftWriteLatency = new LatencyHistogram();
@@ -143,18 +175,23 @@ export class RaftNode {
   /** Per-proposal stage times when CONCORD_TRACE is set (latency breakdowns). */
   private readonly trace: StageTrace;
   /** When this node last lost sight of a leader; null while it knows one. */
-  private leaderlessSinceMs: number | null = Date.now();
+  private leaderlessSinceMs: number | null;
 
-  private constructor(options: RaftNodeOptions, raft: Raft, appliedIndex: number, snapshotIndex: number) {
+  private constructor(options: RaftNodeOptions, raft: Raft, appliedIndex: number, appliedTerm: number, snapshotIndex: number) {
     this.options = options;
     this.id = options.id;
     this.raft = raft;
+    this.clock = options.clock ?? systemClock;
+    this.faults = options.unsafeTestingFaults ?? {};
+    this.leaderlessSinceMs = this.clock.nowMs();
+    this.forwarder = new ProposalBatcher((to, request, timeoutMs) => this.options.transport.request(to, request, timeoutMs), this.clock);
     this.logger = options.logger ?? silentLogger;
     this.tickIntervalMs = options.tickIntervalMs ?? 20;
     this.electionTimeoutMs = this.tickIntervalMs * (options.electionTimeoutTicks ?? DEFAULT_ELECTION_TIMEOUT_TICKS);
     this.snapshotEveryEntries = options.snapshotEveryEntries ?? 10_000;
     this.maxPendingRequests = options.maxPendingRequests ?? 8192;
     this.appliedIndex = appliedIndex;
+    this.appliedTerm = appliedTerm;
     this.lastSnapshotIndex = snapshotIndex;
     this.trace = stageTrace(options.id);
   }
@@ -170,6 +207,7 @@ export class RaftNode {
       {
         id: options.id,
         rng: new SeededRng(options.seed ?? randomInt(2 ** 31)),
+        ...options.raftTuning,
         electionTimeoutTicks: options.electionTimeoutTicks ?? DEFAULT_ELECTION_TIMEOUT_TICKS,
         heartbeatIntervalTicks: options.heartbeatIntervalTicks ?? 2,
         // Followers learn a bare commit index on the next tick; under load it rides on
@@ -184,15 +222,23 @@ export class RaftNode {
       },
       { ...stored, applied: Math.min(applied, Math.max(stored.hardState.commit, stored.snapshot?.index ?? 0)) },
     );
-    const node = new RaftNode(options, raft, raft.status().applied, stored.snapshot?.index ?? 0);
-    node.appliedTerm = stored.snapshot?.term ?? 0;
+    const appliedIndex = raft.status().applied;
+    // A snapshot taken right after a restart pairs the applied index with this term, and
+    // a wrong one makes the stored log lie about its last term once the entries below are
+    // compacted away: the node then votes for, and accepts appends from, candidates that
+    // lack committed entries. So it comes from the log entry at that index.
+    const appliedTerm = options.unsafeTestingFaults?.snapshotTermFromLastSnapshot === true ? (stored.snapshot?.term ?? 0) : termAt(stored, appliedIndex);
+    const node = new RaftNode(options, raft, appliedIndex, appliedTerm, stored.snapshot?.index ?? 0);
+    // Bytes of snapshots the log no longer points at (a crash between keeping a new one and
+    // moving the log's record to it) are no use to anyone.
+    await options.snapshots.prune(stored.snapshot?.index ?? 0);
     await options.transport.start({
       onMessages: (messages) => node.receive(messages),
       onSnapshot: (snapshot) => node.receiveSnapshot(snapshot),
       onRequest: (from, payload) => node.serveForwarded(from, payload),
     });
-    node.tickTimer = setInterval(() => node.tick(), node.tickIntervalMs);
-    node.loopDone = node.loop();
+    node.stopTicking = node.clock.every(node.tickIntervalMs, () => node.tick());
+    node.loopDone = node.loop().catch((error: unknown) => node.fail(error));
     node.logger.log("info", "node_started", { ...raft.status(), appliedIndex: node.appliedIndex });
     return node;
   }
@@ -201,10 +247,10 @@ export class RaftNode {
 
   /** Replicate `data`; resolves with its log index and the state machine's result once applied on the leader. */
   async propose(data: Uint8Array, timeoutMs: number): Promise<Proposed> {
-    const startedMs = performance.now();
+    const startedMs = this.clock.monotonicMs();
     const startedUs = this.trace.enabled ? nowUs() : 0;
     const proposed = (await this.withDeadline(timeoutMs, "proposal", (deadlineAt) => this.submit({ kind: "propose", data }, deadlineAt))) as Proposed;
-    this.proposalLatency.observeMs(performance.now() - startedMs);
+    this.proposalLatency.observeMs(this.clock.monotonicMs() - startedMs);
     if (this.trace.enabled) {
       // Same stage names as a request over NATS: where the call began and when it returned.
       this.trace.mark("rpc_in", proposed.index, startedUs);
@@ -252,7 +298,7 @@ export class RaftNode {
           continue;
         }
         // The request or its answer may be lost; ask again after an election timeout.
-        const index = await orAfter(answered, this.electionTimeoutMs, -1);
+        const index = await orAfter(this.clock, answered, this.electionTimeoutMs, -1);
         this.readWaiters.delete(context);
         if (index < 0) continue;
         await this.awaitApplied(index);
@@ -267,21 +313,21 @@ export class RaftNode {
 
   /** Add a member as a learner, let it catch up, then promote it if it should vote. */
   async addMember(id: NodeId, voter: boolean, timeoutMs: number): Promise<void> {
-    const deadlineAt = Date.now() + timeoutMs;
+    const deadlineAt = this.clock.nowMs() + timeoutMs;
     const conf = this.raft.status().conf;
     this.assertRunning();
     if (!conf.learners.includes(id) && !conf.voters.includes(id)) {
-      await this.changeMembership({ type: "addLearner", nodeId: id }, deadlineAt - Date.now());
+      await this.changeMembership({ type: "addLearner", nodeId: id }, deadlineAt - this.clock.nowMs());
     }
     if (!voter || this.raft.status().conf.voters.includes(id)) return;
     for (;;) {
       try {
-        await this.changeMembership({ type: "addVoter", nodeId: id }, deadlineAt - Date.now());
+        await this.changeMembership({ type: "addVoter", nodeId: id }, deadlineAt - this.clock.nowMs());
         return;
       } catch (error) {
         // Not caught up yet (or a change still pending): wait a little and try again.
-        if (!(error instanceof NodeError) || error.code !== "invalid" || Date.now() > deadlineAt) throw error;
-        await sleep(this.tickIntervalMs * 5);
+        if (!(error instanceof NodeError) || error.code !== "invalid" || this.clock.nowMs() > deadlineAt) throw error;
+        await sleepOn(this.clock, this.tickIntervalMs * 5);
       }
     }
   }
@@ -328,15 +374,14 @@ export class RaftNode {
       }
     }
     this.stopped = true;
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    this.stopTicking?.();
     this.notify();
     await this.loopDone;
     await this.snapshotDone;
     await this.options.transport.close();
     await this.options.storage.close();
     // Bytes the core never asked to install.
-    await this.stagedSnapshot?.data.release?.();
-    this.stagedSnapshot = null;
+    await this.releaseStaged(() => true);
     this.trace.close();
     const stopped = new NodeError("stopped", `node ${this.id} stopped`);
     for (const waiter of this.applyWaiters.values()) waiter.reject(stopped);
@@ -344,11 +389,33 @@ export class RaftNode {
     this.logger.log("info", "node_stopped", { id: this.id });
   }
 
+  /**
+   * The driver cannot go on (a broken invariant, a storage refusal, a failed apply):
+   * stop raft here at once and say so loudly. A node that kept serving HTTP with a dead
+   * loop would look alive to its users and to the dashboard.
+   */
+  private fail(error: unknown): void {
+    if (this.failure !== null) return;
+    const e = error instanceof Error ? error : new Error(String(error));
+    this.failure = e;
+    this.logger.log("error", "driver_failed", { error: e.message, stack: e.stack });
+    this.stopped = true;
+    this.stopTicking?.();
+    const stopped = new NodeError("stopped", `node ${this.id} failed: ${e.message}`);
+    for (const waiter of this.applyWaiters.values()) waiter.reject(stopped);
+    this.applyWaiters.clear();
+    if (this.options.onFatal !== undefined) this.options.onFatal(e);
+    else
+      globalThis.setTimeout(() => {
+        throw e;
+      }, 0);
+  }
+
   // ───────────────────────────── inputs ─────────────────────────────
 
   private tick(): void {
     if (this.stopped) return;
-    const nowMs = performance.now();
+    const nowMs = this.clock.monotonicMs();
     // A tick that comes a third of an election timeout late means the event loop was
     // held (a long synchronous step): long enough more and followers elect someone else.
     const lateMs = nowMs - this.lastTickAtMs - this.tickIntervalMs;
@@ -374,12 +441,41 @@ export class RaftNode {
       await snapshot.data.release?.();
       return;
     }
-    // Keep only the newest: the core asks for one snapshot at a time.
-    const replaced = this.stagedSnapshot;
-    this.stagedSnapshot = { index: snapshot.meta.index, data: snapshot.data };
-    if (replaced !== null) await replaced.data.release?.();
+    const meta = snapshot.meta;
+    const key = snapshotKey(meta);
+    if (this.faults.stageBeforeCoreChecks === true) {
+      // The old bug: whatever arrived last is staged, whether or not the core takes it.
+      await this.releaseStaged(() => true);
+      this.stagedSnapshots.set(key, { meta, data: snapshot.data });
+      this.raft.step(snapshot.message);
+      this.notify();
+      return;
+    }
+    // Staged only if the core takes it (it then restores its log to the snapshot, and asks
+    // to install it in a coming Ready); a stale term, a snapshot behind what the node has,
+    // or one whose last entry it already holds is answered without an install.
+    const snapshotIndexBefore = this.raft.status().snapshotIndex;
     this.raft.step(snapshot.message);
+    const taken = snapshotIndexBefore < meta.index && this.raft.status().snapshotIndex === meta.index;
+    if (taken) {
+      const previous = this.stagedSnapshots.get(key);
+      this.stagedSnapshots.set(key, { meta, data: snapshot.data });
+      if (previous !== undefined) await previous.data.release?.();
+      // Only the newest taken snapshot can still be asked for.
+      await this.releaseStaged((staged) => staged.meta.index < meta.index);
+    } else {
+      await snapshot.data.release?.();
+    }
     this.notify();
+  }
+
+  /** Release staged snapshots that `which` picks. */
+  private async releaseStaged(which: (staged: { meta: SnapshotMeta }) => boolean): Promise<void> {
+    for (const [key, staged] of [...this.stagedSnapshots]) {
+      if (!which(staged)) continue;
+      this.stagedSnapshots.delete(key);
+      await staged.data.release?.();
+    }
   }
 
   /**
@@ -441,7 +537,7 @@ export class RaftNode {
         // Group commit: let the rest of this event-loop turn's I/O (more requests, more
         // raft messages) reach the core first, so one Ready — one fsync, one send per
         // peer — carries all of it rather than one Ready per request.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await this.clock.nextTurn();
         continue;
       }
       await this.handleReady(this.raft.ready());
@@ -462,9 +558,9 @@ export class RaftNode {
     if (trace !== null) this.traceMessages("out", ready.messages);
     if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
     if (ready.entries.length > 0 || ready.hardState !== null || ready.snapshot !== null) {
-      const startedMs = performance.now();
+      const startedMs = this.clock.monotonicMs();
       await this.options.storage.write({ hardState: ready.hardState, snapshot: ready.snapshot, entries: ready.entries });
-      const writeMs = performance.now() - startedMs;
+      const writeMs = this.clock.monotonicMs() - startedMs;
       this.raftWriteLatency.observeMs(writeMs);
       this.warnIfSlow("raft_write", writeMs, ready.entries.length);
       this.io.raftWrites++;
@@ -476,9 +572,11 @@ export class RaftNode {
     if (trace !== null) this.traceMessages("out", ready.messagesAfterPersist);
     // 3. Apply.
     if (ready.committedEntries.length > 0) {
-      const applyStartedMs = performance.now();
+      const first = ready.committedEntries[0]!;
+      assert(first.index === this.appliedIndex + 1, () => `committed entries start at ${first.index}, after applied ${this.appliedIndex}`);
+      const applyStartedMs = this.clock.monotonicMs();
       const results = await this.options.stateMachine.apply(ready.committedEntries);
-      this.warnIfSlow("apply", performance.now() - applyStartedMs, ready.committedEntries.length);
+      this.warnIfSlow("apply", this.clock.monotonicMs() - applyStartedMs, ready.committedEntries.length);
       this.io.applyBatches++;
       this.io.entriesApplied += ready.committedEntries.length;
       for (let i = 0; i < ready.committedEntries.length; i++) {
@@ -554,22 +652,29 @@ export class RaftNode {
   }
 
   private async installSnapshot(meta: SnapshotMeta): Promise<void> {
-    const staged = this.stagedSnapshot;
-    if (staged === null || staged.index !== meta.index) {
-      throw new Error(`snapshot ${meta.index} to install has no staged bytes`);
-    }
-    this.stagedSnapshot = null;
+    const key = snapshotKey(meta);
+    const staged = this.stagedSnapshots.get(key);
+    // The core asks only for a snapshot it accepted from a "snap" message, whose bytes
+    // were staged then: anything else is a driver bug.
+    assert(staged !== undefined, () => `snapshot ${key} to install has no staged bytes (staged: ${[...this.stagedSnapshots.keys()].join(", ") || "none"})`);
+    this.stagedSnapshots.delete(key);
+    // A state copy running now reflects the state from before the install (or a mix of
+    // both): its configuration is not the one this snapshot brings. Drop it.
+    if (this.snapshotTracking !== null && this.faults.keepCopyAcrossInstall !== true) this.snapshotTracking.invalidated = true;
     await this.withSnapshotLock(async () => {
       // Keep the bytes first (as a leader later, we may need to send them on); the store
       // may move them, so the state is restored from what it kept.
       const kept = await this.options.snapshots.save(meta, staged.data);
       await this.options.stateMachine.restore(meta, kept);
+      assert(meta.index > this.appliedIndex, () => `installed snapshot ${key} is not ahead of applied ${this.appliedIndex}`);
       this.appliedIndex = meta.index;
       this.appliedTerm = meta.term;
       this.lastSnapshotIndex = meta.index;
       this.lastSnapshotBytes = kept.size;
       this.bytesAppliedSinceSnapshot = 0;
     });
+    // Older ones can never be asked for now.
+    await this.releaseStaged((other) => other.meta.index <= meta.index);
     this.logger.log("info", "snapshot_installed", { index: meta.index, bytes: staged.data.size });
   }
 
@@ -608,30 +713,44 @@ export class RaftNode {
     this.snapshotting = true;
     const bytesAtStart = this.bytesAppliedSinceSnapshot;
     // Between advance() and the next ready(): applied index, term and configuration agree.
-    const tracking = { terms: new Map([[this.appliedIndex, this.appliedTerm]]), confChanged: false };
+    const tracking = { terms: new Map([[this.appliedIndex, this.appliedTerm]]), confChanged: false, invalidated: false };
     const conf = this.raft.status().conf;
     this.snapshotTracking = tracking;
-    const startedMs = performance.now();
+    const startedMs = this.clock.monotonicMs();
     this.snapshotDone = (async () => {
       try {
         const { index, data } = await this.options.stateMachine.snapshot();
         try {
           const term = tracking.terms.get(index);
-          if (term === undefined || tracking.confChanged) {
-            this.logger.log("info", "snapshot_dropped", { index, reason: term === undefined ? "unknown term" : "configuration changed during the copy" });
+          if (term === undefined || tracking.confChanged || tracking.invalidated) {
+            const reason = term === undefined ? "unknown term" : tracking.confChanged ? "configuration changed during the copy" : "a snapshot was installed during the copy";
+            this.logger.log("info", "snapshot_dropped", { index, reason });
             return;
           }
           const meta: SnapshotMeta = { index, term, conf };
           await this.withSnapshotLock(async () => {
             // A snapshot installed from the leader meanwhile is newer: keep it.
             if (index <= this.lastSnapshotIndex || this.stopped) return;
+            const previousIndex = this.lastSnapshotIndex;
+            if (this.faults.dropOldSnapshotBeforeCompact === true) await this.options.snapshots.prune(index + 1);
             await this.options.snapshots.save(meta, data);
+            // The core checks the snapshot against its log (the term at its index) before
+            // the durable log is compacted to it: a wrong term must stop the node, never
+            // reach the disk.
+            try {
+              this.raft.compact(meta);
+            } catch (error) {
+              this.fail(error);
+              return;
+            }
             await this.options.storage.compact(meta);
-            this.raft.compact(meta);
             this.lastSnapshotIndex = index;
+            // Only now does the log's snapshot record point at the new bytes: until then a
+            // crash restarts from the previous ones, which must still be there.
+            if (previousIndex !== index) await this.options.snapshots.prune(index);
             this.lastSnapshotBytes = data.size;
             this.bytesAppliedSinceSnapshot -= bytesAtStart;
-            this.logger.log("info", "snapshot_taken", { index, bytes: data.size, ms: Math.round(performance.now() - startedMs) });
+            this.logger.log("info", "snapshot_taken", { index, bytes: data.size, ms: Math.round(this.clock.monotonicMs() - startedMs) });
           });
         } finally {
           // Kept (moved into the store, so this frees nothing) or not wanted.
@@ -668,7 +787,7 @@ export class RaftNode {
         await this.awaitLeader(deadlineAt);
         continue;
       }
-      const remainingMs = deadlineAt - Date.now();
+      const remainingMs = deadlineAt - this.clock.nowMs();
       if (remainingMs <= 0) throw unavailable("no answer from the leader");
       let reply: ForwardedReply;
       const leaderGone = this.whenLeaderChanges(status.leader);
@@ -692,7 +811,7 @@ export class RaftNode {
       }
       if (reply.ok) return reply.result;
       if (reply.code === "not_leader") {
-        await this.awaitStatusChange(Math.min(deadlineAt, Date.now() + this.tickIntervalMs * 5));
+        await this.awaitStatusChange(Math.min(deadlineAt, this.clock.nowMs() + this.tickIntervalMs * 5));
         continue;
       }
       throw new NodeError(reply.code, reply.message);
@@ -723,7 +842,7 @@ export class RaftNode {
     switch (request.kind) {
       case "propose": {
         const stamp = this.options.stampProposal;
-        outcome = this.raft.propose(stamp === undefined ? request.data : stamp(request.data, Date.now()));
+        outcome = this.raft.propose(stamp === undefined ? request.data : stamp(request.data, this.clock.nowMs()));
         break;
       }
       case "confChange":
@@ -752,8 +871,8 @@ export class RaftNode {
       throw new NodeError("overloaded", `${this.pendingRequests} requests are waiting on node ${this.id}`);
     }
     this.pendingRequests++;
-    const deadlineAt = Date.now() + timeoutMs;
-    const deadline = deadlineAfter(timeoutMs, what);
+    const deadlineAt = this.clock.nowMs() + timeoutMs;
+    const deadline = deadlineAfter(this.clock, timeoutMs, what);
     try {
       return await Promise.race([body(deadlineAt), deadline.promise]);
     } finally {
@@ -786,25 +905,25 @@ export class RaftNode {
     const failFastAfterMs = 2 * this.electionTimeoutMs;
     while (this.raft.softState().leader === NONE) {
       this.assertRunning();
-      const leaderlessMs = this.leaderlessSinceMs === null ? 0 : Date.now() - this.leaderlessSinceMs;
+      const leaderlessMs = this.leaderlessSinceMs === null ? 0 : this.clock.nowMs() - this.leaderlessSinceMs;
       if (leaderlessMs > failFastAfterMs) throw unavailable(`no leader for ${leaderlessMs} ms: a quorum is not reachable`);
       // Wake up when the fail-fast point passes, even if nothing changes.
-      await this.awaitStatusChange(Math.min(deadlineAt, Date.now() + failFastAfterMs - leaderlessMs + 1)).catch((error: unknown) => {
-        if (Date.now() >= deadlineAt) throw error;
+      await this.awaitStatusChange(Math.min(deadlineAt, this.clock.nowMs() + failFastAfterMs - leaderlessMs + 1)).catch((error: unknown) => {
+        if (this.clock.nowMs() >= deadlineAt) throw error;
       });
     }
   }
 
   private awaitStatusChange(deadlineAt: number): Promise<void> {
-    const remainingMs = deadlineAt - Date.now();
+    const remainingMs = deadlineAt - this.clock.nowMs();
     if (remainingMs <= 0) return Promise.reject(unavailable("no leader"));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancelTimer = this.clock.after(remainingMs, () => {
         unsubscribe();
         reject(unavailable("no leader"));
-      }, remainingMs);
+      });
       const unsubscribe = this.onStatusChange(() => {
-        clearTimeout(timer);
+        cancelTimer();
         unsubscribe();
         resolve();
       });
@@ -813,7 +932,7 @@ export class RaftNode {
 
   private announceStatus(role: string, leader: NodeId): void {
     this.leaderChanges++;
-    if (leader === NONE) this.leaderlessSinceMs ??= Date.now();
+    if (leader === NONE) this.leaderlessSinceMs ??= this.clock.nowMs();
     else this.leaderlessSinceMs = null;
     if (role !== "leader" && this.applyWaiters.size > 0) {
       // A deposed leader cannot tell whether its pending entries will commit under the
@@ -831,6 +950,25 @@ export class RaftNode {
   private assertRunning(): void {
     if (this.stopped) throw new NodeError("stopped", `node ${this.id} is stopped`);
   }
+}
+
+/** A broken driver invariant: stop at once (TigerBeetle style), never limp on. */
+function assert(condition: boolean, message: () => string): asserts condition {
+  if (!condition) throw new Error(`driver invariant broken: ${message()}`);
+}
+
+function snapshotKey(meta: SnapshotMeta): string {
+  return `${meta.term}/${meta.index}`;
+}
+
+/** The term of the entry at `index` in what was loaded from storage (the snapshot's, at its index). */
+function termAt(stored: { readonly snapshot: SnapshotMeta | null; readonly entries: readonly Entry[] }, index: number): number {
+  if (index === 0) return 0;
+  if (stored.snapshot !== null && index === stored.snapshot.index) return stored.snapshot.term;
+  const first = stored.entries[0];
+  const entry = first === undefined ? undefined : stored.entries[index - first.index];
+  assert(entry !== undefined && entry.index === index, () => `applied index ${index} is neither the snapshot's (${stored.snapshot?.index ?? "none"}) nor in the stored log`);
+  return entry.term;
 }
 
 function fromRaftError(error: RaftError): NodeError {
@@ -853,25 +991,21 @@ function unavailable(what: string): NodeError {
   return new NodeError("unavailable", `unavailable: ${what}`);
 }
 
-function deadlineAfter(timeoutMs: number, what: string): Deadline {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+function deadlineAfter(clock: NodeClock, timeoutMs: number, what: string): Deadline {
+  let cancel = (): void => {};
   const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable(`${what} did not complete within ${timeoutMs} ms`)), Math.max(0, timeoutMs));
+    cancel = clock.after(Math.max(0, timeoutMs), () => reject(unavailable(`${what} did not complete within ${timeoutMs} ms`)));
   });
-  return { promise, cancel: () => clearTimeout(timer) };
+  return { promise, cancel: () => cancel() };
 }
 
-/** `promise`'s value, or `fallback` after `ms`; the timer is cleared either way. */
-async function orAfter<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const fallbackAfter = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+/** `promise`'s value, or `fallback` after `ms`; the timer is cancelled either way. */
+async function orAfter<T>(clock: NodeClock, promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let cancel = (): void => {};
+  const fallbackAfter = new Promise<T>((resolve) => (cancel = clock.after(ms, () => resolve(fallback))));
   try {
     return await Promise.race([promise, fallbackAfter]);
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

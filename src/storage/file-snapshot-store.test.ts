@@ -38,12 +38,15 @@ describe("FileSnapshotStore", () => {
     expect(await store.load(39)).toBeNull();
   });
 
-  test("bytes from elsewhere are copied in; a newer snapshot replaces the older file", async () => {
+  test("bytes from elsewhere are copied in; the older file stays until pruned, as the log may still point at it", async () => {
     const store = new FileSnapshotStore(dir);
     await store.save(meta(10), snapshotFromBytes(patterned(5)));
     const newer = patterned(3 * 1024 * 1024 + 1);
     const kept = await store.save(meta(20), snapshotFromBytes(newer));
     expect(Buffer.compare(await readWholeSnapshot(kept), newer)).toBe(0);
+    // A crash here restarts from the log's record, which still names snapshot 10.
+    expect(await store.load(10)).not.toBeNull();
+    await store.prune(20);
     expect(await store.load(10)).toBeNull();
     expect(readdirSync(dir)).toEqual(["snapshot-20.bin"]);
   });

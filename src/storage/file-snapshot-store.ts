@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type FileHandle, open, readdir, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { assertChunkInside } from "../raft/snapshot-bytes.ts";
 import type { SnapshotBytes, SnapshotMeta, SnapshotSink } from "../raft/types.ts";
 import type { SnapshotStore } from "./snapshot-store.ts";
@@ -82,10 +82,19 @@ export class FileSnapshotStore implements SnapshotStore {
     }
     // Rename is atomic: a crash leaves either no file or a whole one.
     await syncFile(this.dir);
-    for (const name of await readdir(this.dir)) {
-      if (name.startsWith(PREFIX) && !name.startsWith(TEMPORARY_PREFIX) && name !== basename(final)) await rm(join(this.dir, name), { force: true });
-    }
     return new FileSnapshotBytes(final, data.size, false);
+  }
+
+  async prune(keepIndex: number): Promise<void> {
+    const keep = `${PREFIX}${keepIndex}.bin`;
+    let removed = false;
+    for (const name of await readdir(this.dir)) {
+      if (name.startsWith(PREFIX) && !name.startsWith(TEMPORARY_PREFIX) && name.endsWith(".bin") && name !== keep) {
+        await rm(join(this.dir, name), { force: true });
+        removed = true;
+      }
+    }
+    if (removed) await syncFile(this.dir);
   }
 
   async load(index: number): Promise<SnapshotBytes | null> {
