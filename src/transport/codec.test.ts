@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { MAX_INDEX, MAX_TERM } from "../raft/message.ts";
 import type { Message } from "../raft/types.ts";
 import {
   CODEC_VERSION,
@@ -32,7 +33,7 @@ const rich: Message[] = [
     type: "app",
     from: 1,
     to: 2,
-    term: Number.MAX_SAFE_INTEGER,
+    term: MAX_TERM,
     logTerm: 2 ** 32,
     index: 2 ** 32 - 1,
     commit: 17,
@@ -110,6 +111,74 @@ describe("batch codec", () => {
     expect(() => encodeBatch([message({ from: 1, to: 2, index: 1.5 })])).toThrow(RangeError);
     expect(() => encodeBatch([message({ from: 2 ** 32, to: 2 })])).toThrow(RangeError);
     expect(() => encodeBatch([message({ from: 1, to: 2, commit: 2 ** 53 })])).toThrow(RangeError);
+    expect(() => encodeBatch([message({ from: 1, to: 2, context: 2 ** 53 })])).toThrow(RangeError);
+  });
+
+  test("terms and indexes are bounded both ways: up to MAX_TERM / MAX_INDEX round-trips, beyond is refused", () => {
+    const atBounds = message({
+      type: "app",
+      from: 1,
+      to: 2,
+      term: MAX_TERM,
+      logTerm: MAX_TERM,
+      index: MAX_INDEX - 1,
+      commit: MAX_INDEX,
+      rejectHint: MAX_INDEX,
+      entries: [{ index: MAX_INDEX, term: MAX_TERM, kind: "normal", data: new Uint8Array([7]) }],
+    });
+    expect(decodeBatch(encodeBatch([atBounds]))).toEqual([atBounds]);
+    // The encoder will not write a term a peer would refuse (the heartbeat at 2^53 - 1
+    // that nodes once adopted, persisted and then failed to answer)...
+    const beyond: Partial<Message>[] = [
+      { term: MAX_TERM + 1 },
+      { term: Number.MAX_SAFE_INTEGER },
+      { logTerm: MAX_TERM + 1 },
+      { index: MAX_INDEX + 1 },
+      { commit: MAX_INDEX + 1 },
+      { rejectHint: MAX_INDEX + 1 },
+      { type: "app", entries: [{ index: MAX_INDEX + 1, term: 1, kind: "normal", data: new Uint8Array(0) }] },
+      { type: "app", entries: [{ index: 1, term: MAX_TERM + 1, kind: "normal", data: new Uint8Array(0) }] },
+      { type: "snap", snapshot: { index: MAX_INDEX + 1, term: 1, conf: { voters: [1], learners: [] } } },
+      { type: "snap", snapshot: { index: 1, term: MAX_TERM + 1, conf: { voters: [1], learners: [] } } },
+    ];
+    for (const over of beyond) {
+      expect(() => encodeBatch([message({ from: 1, to: 2, ...over })])).toThrow(/outside \[0, /);
+    }
+    // ...and the decoder refuses a frame that holds one, naming the field.
+    const frame = encodeBatch([atBounds]);
+    const termAt = 2 + 4 + 1 + 1 + 4 + 4; // header, count, type, flags, from, to
+    const fields: [string, number, number][] = [
+      ["term", termAt, MAX_TERM + 1],
+      ["logTerm", termAt + 8, MAX_TERM + 1],
+      ["index", termAt + 16, MAX_INDEX + 1],
+      ["commit", termAt + 24, MAX_INDEX + 1],
+      ["rejectHint", termAt + 32, MAX_INDEX + 1],
+      ["entry index", termAt + 48 + 4, MAX_INDEX + 1],
+      ["entry term", termAt + 48 + 4 + 8, 2 ** 53 - 1],
+    ];
+    for (const [field, at, value] of fields) {
+      const bad = frame.slice();
+      const view = new DataView(bad.buffer);
+      view.setUint32(at, Math.floor(value / 2 ** 32));
+      view.setUint32(at + 4, value >>> 0);
+      expectBadFrame(() => decodeBatch(bad));
+      expect(() => decodeBatch(bad)).toThrow(new RegExp(`bad frame: ${field} ${value} exceeds the largest`));
+    }
+  });
+
+  test("encodeBatches never throws for a message's contents: the unencodable are set aside with a reason, the rest are sent", () => {
+    const good = [message({ from: 1, to: 2, context: 1 }), message({ from: 1, to: 2, context: 2 })];
+    const bad = [
+      message({ from: 1, to: 2, term: Number.MAX_SAFE_INTEGER }),
+      message({ from: 1, to: 2, index: Number.NaN }),
+      message({ from: 1, to: 2, commit: -1 }),
+      { ...message({ from: 1, to: 2 }), type: "nonsense" } as unknown as Message,
+    ];
+    const { frames, oversized, unencodable } = encodeBatches([bad[0]!, good[0]!, bad[1]!, bad[2]!, good[1]!, bad[3]!], 1 << 20);
+    expect(oversized).toEqual([]);
+    expect(unencodable.map((u) => u.message)).toEqual(bad);
+    expect(unencodable[0]!.reason).toContain("term 9007199254740991");
+    expect(frames.flatMap(decodeBatch)).toEqual(good);
   });
 
   test("an unknown version, a foreign kind, and trailing bytes are bad frames", () => {
@@ -156,6 +225,12 @@ describe("batch codec", () => {
         }
       }
       decodesOrBadFrame(() => decodeBatch(bytes));
+      // Whatever the decoder accepts, the encoder writes back byte for byte.
+      let decoded: Message[] | null = null;
+      try {
+        decoded = decodeBatch(bytes);
+      } catch {}
+      if (decoded !== null) expect(encodeBatch(decoded)).toEqual(bytes);
       decodesOrBadFrame(() => decodeSnapshotChunk(bytes));
       decodesOrBadFrame(() => decodeSnapshotAck(bytes));
       decodesOrBadFrame(() => decodeRpcRequest(bytes));

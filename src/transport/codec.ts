@@ -1,4 +1,4 @@
-import { MESSAGE_TYPES } from "../raft/message.ts";
+import { MAX_INDEX, MAX_TERM, MESSAGE_TYPES } from "../raft/message.ts";
 import type { ConfState, Entry, EntryKind, Message, MessageType, NodeId, SnapshotMeta } from "../raft/types.ts";
 import type { TransportErrorCode } from "./transport-error.ts";
 import { Reader, Writer, badFrame } from "./wire.ts";
@@ -7,6 +7,12 @@ import { Reader, Writer, badFrame } from "./wire.ts";
 //   [version u8][kind u8]
 // so a node can refuse a frame from a newer (or foreign) sender instead of misreading
 // it. Integers are big-endian; raft numbers are u53 (see wire.ts).
+//
+// Terms are at most MAX_TERM and indexes at most MAX_INDEX (2^48 - 1, src/raft/message.ts),
+// both ways: the decoder refuses a frame holding a larger one (a node that adopted such a
+// term would persist it and could never send term + 1), and the encoder refuses to
+// write one, so a peer never drops a whole batch for one bad message. Every value the
+// decoder accepts, the encoder writes back unchanged.
 //
 //   batch          count u32, message…
 //   message        type u8, flags u8, from u32, to u32, term, logTerm, index, commit,
@@ -51,9 +57,75 @@ export function messageSizeBytes(m: Message): number {
   return size;
 }
 
+/**
+ * Why `m` cannot be encoded (a value the wire or a peer's decoder would refuse), or
+ * null. It checks exactly what writeMessage would throw on, so encodeBatches can set a
+ * message aside instead of failing the whole flush.
+ */
+export function unencodableReason(m: Message): string | null {
+  if (!MESSAGE_TYPE_CODES.has(m.type)) return `unknown message type ${String(m.type)}`;
+  if (!isU32(m.from) || !isU32(m.to)) return `node ids ${m.from} -> ${m.to} are not u32`;
+  if (!isU53(m.context)) return `context ${m.context} is not a u53`;
+  const bad =
+    boundReason("term", m.term, MAX_TERM) ??
+    boundReason("logTerm", m.logTerm, MAX_TERM) ??
+    boundReason("index", m.index, MAX_INDEX) ??
+    boundReason("commit", m.commit, MAX_INDEX) ??
+    boundReason("rejectHint", m.rejectHint, MAX_INDEX);
+  if (bad !== null) return bad;
+  if (!isU32(m.entries.length)) return `${m.entries.length} entries`;
+  for (const e of m.entries) {
+    const entryBad = boundReason("entry index", e.index, MAX_INDEX) ?? boundReason("entry term", e.term, MAX_TERM);
+    if (entryBad !== null) return entryBad;
+    if (e.kind !== "normal" && e.kind !== "conf") return `unknown entry kind ${String(e.kind)}`;
+    if (!isU32(e.data.length)) return `entry of ${e.data.length} bytes`;
+  }
+  const meta = m.snapshot;
+  if (meta !== null) {
+    const metaBad = boundReason("snapshot index", meta.index, MAX_INDEX) ?? boundReason("snapshot term", meta.term, MAX_TERM);
+    if (metaBad !== null) return metaBad;
+    for (const ids of [meta.conf.voters, meta.conf.learners]) {
+      if (ids.length > MAX_IDS) return `too many node ids in a configuration: ${ids.length}`;
+      for (const id of ids) if (!isU32(id)) return `node id ${id} is not a u32`;
+    }
+  }
+  return null;
+}
+
+function isU32(n: number): boolean {
+  return n >>> 0 === n;
+}
+
+function isU53(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+function boundReason(field: string, n: number, max: number): string | null {
+  return Number.isInteger(n) && n >= 0 && n <= max ? null : `${field} ${n} is outside [0, ${max}]`;
+}
+
+/** A term read from the wire: a u53, refused beyond MAX_TERM. */
+function readTerm(r: Reader, field: string): number {
+  const n = r.u53();
+  if (n > MAX_TERM) throw badFrame(`${field} ${n} exceeds the largest term ${MAX_TERM}`);
+  return n;
+}
+
+/** An index read from the wire: a u53, refused beyond MAX_INDEX. */
+function readIndex(r: Reader, field: string): number {
+  const n = r.u53();
+  if (n > MAX_INDEX) throw badFrame(`${field} ${n} exceeds the largest index ${MAX_INDEX}`);
+  return n;
+}
+
+function checkEncodable(m: Message): void {
+  const reason = unencodableReason(m);
+  if (reason !== null) throw new RangeError(`cannot encode ${String(m.type)} ${m.from}->${m.to}: ${reason}`);
+}
+
+/** Only for a message unencodableReason passed: the Writer's own checks are the backstop. */
 function writeMessage(w: Writer, m: Message): void {
-  const type = MESSAGE_TYPE_CODES.get(m.type);
-  if (type === undefined) throw new RangeError(`unknown message type ${String(m.type)}`);
+  const type = MESSAGE_TYPE_CODES.get(m.type)!;
   w.u8(type);
   w.u8((m.reject ? FLAG_REJECT : 0) | (m.snapshot !== null ? FLAG_SNAPSHOT : 0));
   w.u32(m.from);
@@ -93,18 +165,18 @@ function readMessage(r: Reader): Message {
   if ((flags & ~(FLAG_REJECT | FLAG_SNAPSHOT)) !== 0) throw badFrame(`unknown message flags ${flags}`);
   const from = r.u32();
   const to = r.u32();
-  const term = r.u53();
-  const logTerm = r.u53();
-  const index = r.u53();
-  const commit = r.u53();
-  const rejectHint = r.u53();
+  const term = readTerm(r, "term");
+  const logTerm = readTerm(r, "logTerm");
+  const index = readIndex(r, "index");
+  const commit = readIndex(r, "commit");
+  const rejectHint = readIndex(r, "rejectHint");
   const context = r.u53();
   const entryCount = r.u32();
   r.checkCount(entryCount, ENTRY_FIXED_BYTES);
   const entries: Entry[] = new Array<Entry>(entryCount);
   for (let i = 0; i < entryCount; i++) {
-    const eIndex = r.u53();
-    const eTerm = r.u53();
+    const eIndex = readIndex(r, "entry index");
+    const eTerm = readTerm(r, "entry term");
     const kindCode = r.u8();
     const kind = ENTRY_KINDS[kindCode];
     if (kind === undefined) throw badFrame(`unknown entry kind ${kindCode}`);
@@ -131,8 +203,8 @@ function readMessage(r: Reader): Message {
 }
 
 function readSnapshotMeta(r: Reader): SnapshotMeta {
-  const index = r.u53();
-  const term = r.u53();
+  const index = readIndex(r, "snapshot index");
+  const term = readTerm(r, "snapshot term");
   const lists: NodeId[][] = [];
   for (let list = 0; list < 2; list++) {
     const count = r.u16();
@@ -165,8 +237,13 @@ export function batchSizeBytes(messages: readonly Message[]): number {
   return size;
 }
 
-/** One frame for all `messages` (sizes computed first, so one allocation). */
+/** One frame for all `messages` (sizes computed first, so one allocation); RangeError if one cannot be encoded. */
 export function encodeBatch(messages: readonly Message[]): Uint8Array {
+  for (const m of messages) checkEncodable(m);
+  return writeBatch(messages);
+}
+
+function writeBatch(messages: readonly Message[]): Uint8Array {
   const w = new Writer(batchSizeBytes(messages));
   writeHeader(w, KIND_BATCH);
   w.u32(messages.length);
@@ -189,33 +266,58 @@ export interface SplitBatches {
   readonly frames: Uint8Array[];
   /** Messages that alone exceed the limit: they cannot be sent at all. */
   readonly oversized: Message[];
+  /** Messages holding a value the wire cannot carry or a peer would refuse (unencodableReason). */
+  readonly unencodable: { readonly message: Message; readonly reason: string }[];
 }
 
 /**
  * Encode `messages` (in order) into as few frames as fit under `maxFrameBytes`, so a
  * large append never trips the server's payload limit. Order is kept across frames.
+ * Never throws for a message's contents: what cannot be encoded is set aside in
+ * `unencodable` (raft survives the loss), and the rest still goes.
  */
 export function encodeBatches(messages: readonly Message[], maxFrameBytes: number): SplitBatches {
   const frames: Uint8Array[] = [];
   const oversized: Message[] = [];
+  const unencodable: { message: Message; reason: string }[] = [];
   let group: Message[] = [];
   let groupBytes = BATCH_HEADER_BYTES;
+  const emit = (): void => {
+    try {
+      frames.push(writeBatch(group));
+    } catch {
+      // Unreachable while unencodableReason mirrors writeMessage; if they ever drift,
+      // lose only the message that fails, one frame each for this group.
+      for (const m of group) {
+        try {
+          frames.push(writeBatch([m]));
+        } catch (error) {
+          unencodable.push({ message: m, reason: error instanceof Error ? error.message : String(error) });
+        }
+      }
+    }
+  };
   for (const m of messages) {
+    const reason = unencodableReason(m);
+    if (reason !== null) {
+      unencodable.push({ message: m, reason });
+      continue;
+    }
     const size = messageSizeBytes(m);
     if (BATCH_HEADER_BYTES + size > maxFrameBytes) {
       oversized.push(m);
       continue;
     }
     if (groupBytes + size > maxFrameBytes) {
-      frames.push(encodeBatch(group));
+      emit();
       group = [];
       groupBytes = BATCH_HEADER_BYTES;
     }
     group.push(m);
     groupBytes += size;
   }
-  if (group.length > 0) frames.push(encodeBatch(group));
-  return { frames, oversized };
+  if (group.length > 0) emit();
+  return { frames, oversized, unencodable };
 }
 
 // ───────────────────────────── snapshot chunks ─────────────────────────────
@@ -237,6 +339,7 @@ export function snapshotChunkOverheadBytes(message: Message): number {
 }
 
 export function encodeSnapshotChunk(c: SnapshotChunk): Uint8Array {
+  checkEncodable(c.message);
   const w = new Writer(snapshotChunkOverheadBytes(c.message) + c.chunk.length);
   writeHeader(w, KIND_SNAP_CHUNK);
   w.u32(c.transferId);
