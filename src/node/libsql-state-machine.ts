@@ -74,23 +74,12 @@ export class LibsqlStateMachine implements StateMachine {
   }
 
   private applyInTransaction(writer: SqlConnection, entries: readonly Entry[], lastIndex: number, digestBefore: string): unknown[] {
-    let digest = digestBefore;
     try {
-      return writer.transaction(() => {
-        const results: unknown[] = [];
-        for (const entry of entries) {
-          // Leader no-ops and membership entries change no table.
-          results.push(entry.kind === "normal" && entry.data.length > 0 ? this.options.applyCommand(writer, entry.index, entry.data) : null);
-          digest = chainDigest(digest, entry);
-        }
-        this.options.finishBatch?.(writer);
-        writer.run(SET_APPLIED_STATE, [lastIndex, digest]);
-        this.digestHex = digest;
-        return results;
-      });
+      const { results, digest } = applyBatch(writer, this.options, entries, lastIndex, digestBefore);
+      this.digestHex = digest;
+      return results;
     } catch (error) {
       this.digestHex = null;
-      this.options.abortBatch?.();
       throw error;
     }
   }
@@ -147,7 +136,39 @@ export class LibsqlStateMachine implements StateMachine {
   }
 }
 
-const SET_APPLIED_STATE =
+/**
+ * Apply a batch in one transaction on `writer`: each command, the batch's deferred
+ * writes, and the new applied index with the digest chained over the entries. Rolled
+ * back whole (and the applier told) when anything throws. The node and the whole-node
+ * simulator both apply through this.
+ */
+export function applyBatch(
+  writer: SqlConnection,
+  applier: Pick<LibsqlStateMachineOptions, "applyCommand" | "finishBatch" | "abortBatch">,
+  entries: readonly Entry[],
+  lastIndex: number,
+  digestBefore: string,
+): { results: unknown[]; digest: string } {
+  let digest = digestBefore;
+  try {
+    return writer.transaction(() => {
+      const results: unknown[] = [];
+      for (const entry of entries) {
+        // Leader no-ops and membership entries change no table.
+        results.push(entry.kind === "normal" && entry.data.length > 0 ? applier.applyCommand(writer, entry.index, entry.data) : null);
+        digest = chainDigest(digest, entry);
+      }
+      applier.finishBatch?.(writer);
+      writer.run(SET_APPLIED_STATE, [lastIndex, digest]);
+      return { results, digest };
+    });
+  } catch (error) {
+    applier.abortBatch?.();
+    throw error;
+  }
+}
+
+export const SET_APPLIED_STATE =
   "INSERT INTO state_machine_meta (singleton, applied_index, digest) VALUES (1, ?, ?) ON CONFLICT(singleton) DO UPDATE SET applied_index = excluded.applied_index, digest = excluded.digest";
 
 function setAppliedState(index: number, digest: string): InStatement {

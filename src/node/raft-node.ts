@@ -737,13 +737,15 @@ export class RaftNode {
             // The core checks the snapshot against its log (the term at its index) before
             // the durable log is compacted to it: a wrong term must stop the node, never
             // reach the disk.
+            // (The old bug compacted the durable log first: re-created with the old term bug.)
+            if (this.faults.snapshotTermFromLastSnapshot === true) await this.options.storage.compact(meta);
             try {
               this.raft.compact(meta);
             } catch (error) {
               this.fail(error);
               return;
             }
-            await this.options.storage.compact(meta);
+            if (this.faults.snapshotTermFromLastSnapshot !== true) await this.options.storage.compact(meta);
             this.lastSnapshotIndex = index;
             // Only now does the log's snapshot record point at the new bytes: until then a
             // crash restarts from the previous ones, which must still be there.

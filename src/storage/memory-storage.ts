@@ -46,6 +46,11 @@ export class MemoryRaftStorage implements RaftStorage {
   }
 
   async write(write: RaftWrite): Promise<void> {
+    this.writeNow(write);
+  }
+
+  /** write(), done before returning (throws a StorageError where write() rejects): for a simulated disk that lands ops itself. */
+  writeNow(write: RaftWrite): void {
     this.assertOpen();
     // Validate before changing anything: a refused write loses nothing.
     const snapshotIndex = write.snapshot?.index ?? this.snapshot?.index ?? 0;
@@ -74,6 +79,11 @@ export class MemoryRaftStorage implements RaftStorage {
   }
 
   async compact(snapshot: SnapshotMeta): Promise<void> {
+    this.compactNow(snapshot);
+  }
+
+  /** compact(), done before returning. */
+  compactNow(snapshot: SnapshotMeta): void {
     this.assertOpen();
     const offset = (this.snapshot?.index ?? 0) + 1;
     if (snapshot.index < offset) return;

@@ -1,0 +1,258 @@
+// The whole-node simulator's fault schedule: each step draws client traffic or a fault,
+// weighted by the seed's scenario. Faults that last schedule their own end. Crashes land
+// anywhere in the node's work — mid-write, mid-snapshot copy, mid-transfer, mid-install,
+// mid-compaction — and "crash busy" aims one at a node with disk work in flight.
+
+import type { NodeId } from "../../../src/raft/types.ts";
+import type { Scenario } from "../scenario.ts";
+import type { SimRandom } from "../sim-random.ts";
+import { RuleBroken } from "../violation.ts";
+import type { CrashKind } from "./disk.ts";
+import type { ChatWorkload } from "./workload.ts";
+import type { Machine, NodeWorld } from "./world.ts";
+
+type Action =
+  | "send"
+  | "read"
+  | "crash"
+  | "powerLoss"
+  | "crashBusy"
+  | "partition"
+  | "isolateLeader"
+  | "oneWay"
+  | "membership"
+  | "transfer"
+  | "slowDisk"
+  | "stallLeaderDisk";
+
+const MIN_VOTERS = 3;
+const REQUEST_TIMEOUT_MS = 2000;
+
+export class NodeChaos {
+  private readonly weights: ReadonlyArray<readonly [Action, number]>;
+  private nextNodeId: number;
+  /** A leader whose disk was stalled on purpose, and what must follow. */
+  stallChecks = 0;
+  private quietUntilMs = 0;
+
+  constructor(
+    private readonly world: NodeWorld,
+    private readonly rng: SimRandom,
+    private readonly scenario: Scenario,
+    private readonly workload: ChatWorkload,
+    initialNodes: number,
+    private readonly maxMembers: number,
+  ) {
+    this.nextNodeId = initialNodes + 1;
+    const f = scenario.faultIntensity;
+    this.weights = [
+      ["send", 30],
+      ["read", 8],
+      ["crash", 1.5 * f],
+      ["powerLoss", 1 * f],
+      ["crashBusy", 2 * f],
+      ["partition", 1.5 * f],
+      ["isolateLeader", 1 * f],
+      ["oneWay", 1 * f],
+      ["membership", 1.5 * f],
+      ["transfer", 1.5 * f],
+      ["slowDisk", 0.7 * f],
+      ["stallLeaderDisk", 0.4 * f],
+    ];
+  }
+
+  step(): void {
+    const action = this.rng.weighted(this.weights);
+    // While a stalled leader is being watched, only clients act: nothing else may slow the election.
+    if (this.world.nowMs < this.quietUntilMs && action !== "send" && action !== "read") return;
+    switch (action) {
+      case "send":
+        return this.workload.send();
+      case "read":
+        return this.workload.read();
+      case "crash":
+        return this.crash(this.anyAlive(), "process", "kill -9");
+      case "powerLoss":
+        return this.crash(this.anyAlive(), "power", "power loss");
+      case "crashBusy":
+        return this.crash(this.busy(), this.rng.chance(0.3) ? "power" : "process", "crash with disk work in flight");
+      case "partition":
+        return this.partition();
+      case "isolateLeader":
+        return this.isolateLeader();
+      case "oneWay":
+        return this.oneWay();
+      case "membership":
+        return this.membership();
+      case "transfer":
+        return this.transfer();
+      case "slowDisk":
+        return this.slowDisk();
+      case "stallLeaderDisk":
+        return this.stallLeaderDisk();
+    }
+  }
+
+  private electionTimeoutMs(): number {
+    return this.scenario.raft.electionTimeoutTicks * this.scenario.baseTickMs;
+  }
+
+  private anyAlive(): Machine | null {
+    const alive = [...this.world.machines.values()].filter((m) => m.state === "running" || m.state === "starting");
+    return alive.length === 0 ? null : this.rng.pick(alive);
+  }
+
+  private busy(): Machine | null {
+    const busy = this.world.running().filter((m) => m.disk.pendingOps > 0);
+    return busy.length === 0 ? this.anyAlive() : this.rng.pick(busy);
+  }
+
+  private crash(m: Machine | null, kind: CrashKind, why: string): void {
+    if (m === null) return;
+    this.world.crash(m.id, kind, why);
+    const downMs = this.rng.chance(0.5) ? this.rng.between(1, 40) : this.rng.between(50, 6 * this.electionTimeoutMs());
+    this.world.scheduler.at(downMs, () => this.world.restart(m.id));
+  }
+
+  private liveIds(): NodeId[] {
+    return [...this.world.machines.values()].filter((m) => m.state !== "stopped").map((m) => m.id);
+  }
+
+  private healLater(partition: number): void {
+    const e = this.electionTimeoutMs();
+    this.world.scheduler.at(this.rng.between(e, 8 * e), () => this.world.network.heal(partition));
+  }
+
+  private partition(): void {
+    const ids = this.liveIds();
+    if (ids.length < 2) return;
+    const side = this.rng.sample(ids, this.rng.between(1, Math.floor(ids.length / 2)));
+    const links: Array<readonly [NodeId, NodeId]> = [];
+    for (const a of side) for (const b of ids) if (!side.includes(b)) links.push([a, b], [b, a]);
+    this.world.note(`partition {${side.join(",")}} | rest`);
+    this.healLater(this.world.network.partition(links));
+  }
+
+  private isolateLeader(): void {
+    const leader = this.world.leader();
+    if (leader === null) return;
+    const links: Array<readonly [NodeId, NodeId]> = [];
+    for (const b of this.liveIds()) if (b !== leader.id) links.push([leader.id, b], [b, leader.id]);
+    this.world.note(`isolate leader n${leader.id}`);
+    this.healLater(this.world.network.partition(links));
+  }
+
+  private oneWay(): void {
+    const ids = this.liveIds();
+    if (ids.length < 2) return;
+    const [a, b] = this.rng.sample(ids, 2) as [NodeId, NodeId];
+    this.world.note(`cut n${a} -> n${b}`);
+    this.healLater(this.world.network.partition([[a, b]]));
+  }
+
+  private transfer(): void {
+    const leader = this.world.leader();
+    if (leader === null) return;
+    const st = leader.node!.status();
+    const others = st.conf.voters.filter((id) => id !== leader.id);
+    if (others.length === 0) return;
+    const to = this.rng.pick(others);
+    this.world.traceNode(leader.id, `transfer leadership to n${to}`);
+    leader.node!.transferLeadership(to, this.rng.between(50, 4 * this.electionTimeoutMs())).catch(() => {});
+  }
+
+  private membership(): void {
+    const leader = this.world.leader();
+    if (leader === null) return;
+    const node = leader.node!;
+    const { voters, learners } = node.status().conf;
+    const moves: Array<readonly ["join" | "promote" | "removeVoter" | "dropLearner", number]> = [];
+    if (voters.length + learners.length < this.maxMembers) moves.push(["join", 2]);
+    if (learners.length > 0) moves.push(["promote", 3], ["dropLearner", 0.5]);
+    if (voters.length > MIN_VOTERS) moves.push(["removeVoter", 2]);
+    if (moves.length === 0) return;
+    const move = this.rng.weighted(moves);
+    const timeoutMs = 4 * this.electionTimeoutMs();
+    switch (move) {
+      case "join": {
+        const id = this.nextNodeId++;
+        this.world.addMachine(id, null);
+        this.world.traceNode(leader.id, `membership: add learner n${id}`);
+        node.addMember(id, false, timeoutMs).catch(() => {});
+        return;
+      }
+      case "promote": {
+        const id = this.rng.pick(learners);
+        this.world.traceNode(leader.id, `membership: promote n${id}`);
+        node.changeMembership({ type: "addVoter", nodeId: id }, timeoutMs).catch(() => {});
+        return;
+      }
+      case "dropLearner":
+      case "removeVoter": {
+        const id = this.rng.pick(move === "dropLearner" ? learners : voters);
+        this.world.traceNode(leader.id, `membership: remove n${id}`);
+        node.changeMembership({ type: "removeNode", nodeId: id }, timeoutMs).catch(() => {});
+        return;
+      }
+    }
+  }
+
+  private slowDisk(): void {
+    const m = this.anyAlive();
+    if (m === null) return;
+    this.world.stallDisk(m.id, this.rng.between(5, 2 * this.electionTimeoutMs()));
+  }
+
+  /**
+   * The leader's fsyncs hang for several election timeouts. The cluster must not be held
+   * hostage: another leader is elected within two election timeouts (each up to twice the
+   * base, randomized) of the first write that hangs, and once the disk is back the old
+   * leader has stepped down; the final checks show it lost nothing. Checked only when the
+   * rest of the cluster is whole and the network loses nothing, and no other fault acts
+   * meanwhile; otherwise the stall is just one more fault.
+   */
+  private stallLeaderDisk(): void {
+    const leader = this.world.leader();
+    if (leader === null) return;
+    const e = this.electionTimeoutMs();
+    const stallMs = this.rng.between(5 * e, 10 * e);
+    const term = leader.node!.status().term;
+    const watched = this.wholeAndCalm(leader);
+    this.world.stallDisk(leader.id, stallMs);
+    // A write that must hang: the first thing a stalled leader cannot do.
+    this.workload.send();
+    if (!watched) return;
+    this.stallChecks++;
+    const conditions = this.world.network.conditions;
+    const slackMs = 100 + 2 * (conditions.slowRate > 0 ? conditions.slowMaxDelayMs : conditions.maxDelayMs);
+    const deposedByMs = STALL_DEPOSED_WITHIN_TIMEOUTS * 2 * e + slackMs;
+    this.quietUntilMs = this.world.nowMs + stallMs + deposedByMs;
+    this.world.note(`watching stalled leader n${leader.id} (term ${term}): a new leader by +${deposedByMs} ms`);
+    this.world.scheduler.at(deposedByMs, () => {
+      if (!this.world.faultsEnabled) return;
+      const newer = this.world.running().some((m) => m.id !== leader.id && m.node!.status().role === "leader" && m.node!.status().term > term);
+      if (!newer) this.world.violate(new RuleBroken("stalled leader", `n${leader.id}'s disk stalled while it led term ${term}; no other leader ${deposedByMs} ms later`));
+    });
+    this.world.scheduler.at(stallMs + deposedByMs, () => {
+      const m = this.world.machines.get(leader.id);
+      if (!this.world.faultsEnabled || m === undefined || m.node === null || m.state !== "running") return;
+      const st = m.node.status();
+      if (st.role === "leader" && st.term === term) this.world.violate(new RuleBroken("stalled leader", `n${leader.id} still leads term ${term} after its disk came back`));
+    });
+  }
+
+  /** Every voter but `leader` runs with a healthy disk, no link among voters is cut, and nothing is lost. */
+  private wholeAndCalm(leader: Machine): boolean {
+    if (this.world.network.conditions.lossRate > 0) return false;
+    const { voters } = leader.node!.status().conf;
+    for (const id of voters) {
+      const m = this.world.machines.get(id);
+      if (m === undefined || m.state !== "running" || (id !== leader.id && m.disk.stalled)) return false;
+      for (const other of voters) if (other !== id && this.world.network.isBlocked(id, other)) return false;
+    }
+    return true;
+  }
+}
+
+/** "Within two election timeouts" of the stall, each up to twice the base timeout (randomized). */
+const STALL_DEPOSED_WITHIN_TIMEOUTS = 2;
