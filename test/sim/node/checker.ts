@@ -96,6 +96,12 @@ export class NodeChecker {
     }
   }
 
+  /** Whether some node other than `except` has led a term above `term`. */
+  ledAfter(term: number, except: NodeId): boolean {
+    for (const [t, leader] of this.leaders) if (t > term && leader !== except) return true;
+    return false;
+  }
+
   /** The entry applied at `index`, if any node applied one. */
   entryAt(index: number): HistoryEntry | undefined {
     return this.history.get(index);

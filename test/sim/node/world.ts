@@ -127,11 +127,12 @@ export class NodeWorld {
     this.traceNode(m.id, `START (${why}) from t${r.hardState.term}/v${r.hardState.vote} snap=${r.snapshot === null ? "none" : `${r.snapshot.index}/${r.snapshot.term}`} log=${r.entries.length} files=[${[...m.disk.snapshotFiles.keys()].join(",")}]`);
     const s = this.config.scenario;
     const stateMachine = new SimChatStateMachine(m.disk, this.scheduler, this.config.rng, { copyMs: COPY_MS }, alive, {
-      applied: (entries, digest) => this.checker.applied(m.id, entries, digest),
-      restored: (meta, digest) => {
+      // A broken rule must end the run, not reach the node as a failed write.
+      applied: this.guarded((entries, digest) => this.checker.applied(m.id, entries, digest)),
+      restored: this.guarded((meta, digest) => {
         this.stats.snapshotsInstalled++;
         this.checker.restored(m.id, meta, digest);
-      },
+      }),
     });
     m.stateMachine = stateMachine;
     const logger: Logger = {
@@ -143,7 +144,7 @@ export class NodeWorld {
     };
     const started = RaftNode.start({
       id: m.id,
-      storage: new SimRaftStorage(m.disk, alive, { snapshotRecorded: (meta) => this.checker.snapshotRecorded(m.id, meta) }, () => stateMachine.checkpointNow()),
+      storage: new SimRaftStorage(m.disk, alive, { snapshotRecorded: this.guarded((meta) => this.checker.snapshotRecorded(m.id, meta)) }, () => stateMachine.checkpointNow()),
       snapshots: new SimSnapshotStore(m.disk, alive),
       transport: new SimTransport(m.id, this.board, alive),
       stateMachine,
