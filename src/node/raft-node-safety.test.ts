@@ -1,0 +1,197 @@
+// Regressions for driver bugs that lost committed writes or killed a node; each failed on
+// the driver before its fix. The whole-node simulator re-creates each one behind a
+// test-only switch (test/sim/node/cli.ts --unsafe …) and must catch it too.
+
+import { describe, expect, test } from "bun:test";
+import { readWholeSnapshot, snapshotFromBytes } from "../raft/snapshot-bytes.ts";
+import type { Entry, Message, NodeId, SnapshotBytes, SnapshotMeta } from "../raft/types.ts";
+import { MemoryRaftStorage } from "../storage/memory-storage.ts";
+import type { RaftWrite } from "../storage/raft-storage.ts";
+import { MemorySnapshotStore } from "../storage/snapshot-store.ts";
+import { StorageError } from "../storage/storage-error.ts";
+import type { Transport, TransportHandlers } from "../transport/transport.ts";
+import type { Logger } from "./logger.ts";
+import { RaftNode } from "./raft-node.ts";
+import type { StateMachine } from "./state-machine.ts";
+
+class CountingStateMachine implements StateMachine {
+  constructor(public applied = 0) {}
+  async appliedIndex(): Promise<number> {
+    return this.applied;
+  }
+  async apply(entries: readonly Entry[]): Promise<unknown[]> {
+    this.applied = entries[entries.length - 1]?.index ?? this.applied;
+    return entries.map(() => null);
+  }
+  async snapshot(): Promise<{ index: number; data: SnapshotBytes }> {
+    return { index: this.applied, data: snapshotFromBytes(new TextEncoder().encode(String(this.applied))) };
+  }
+  async restore(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
+    expect(Number(new TextDecoder().decode(await readWholeSnapshot(data)))).toBe(meta.index);
+    this.applied = meta.index;
+  }
+}
+
+/** A transport that connects to nothing and hands its handlers to the test. */
+class HandTransport implements Transport {
+  handlers: TransportHandlers | null = null;
+  constructor(readonly nodeId: NodeId) {}
+  async start(handlers: TransportHandlers): Promise<void> {
+    this.handlers = handlers;
+  }
+  send(): void {}
+  flush(): void {}
+  async sendSnapshot(): Promise<void> {}
+  async request(): Promise<Uint8Array> {
+    throw new Error("no peers");
+  }
+  async close(): Promise<void> {}
+}
+
+function snapMessage(from: NodeId, term: number, index: number): Message {
+  const snapshot: SnapshotMeta = { index, term, conf: { voters: [1, 2, 3], learners: [] } };
+  return { type: "snap", from, to: 1, term, logTerm: 0, index: 0, entries: [], commit: index, reject: false, rejectHint: 0, context: 0, snapshot };
+}
+
+function entry(index: number, term: number): Entry {
+  return { index, term, kind: "normal", data: new Uint8Array([index]) };
+}
+
+/** A logger that resolves `taken` at the first snapshot_taken (a snapshot is no Ready: no progress event follows it). */
+function snapshotWatch(): { logger: Logger; taken: Promise<number> } {
+  let resolve: (index: number) => void = () => {};
+  const taken = new Promise<number>((r) => (resolve = r));
+  return { logger: { log: (_level, event, fields) => (event === "snapshot_taken" ? resolve(Number(fields?.index)) : undefined) }, taken };
+}
+
+/** Resolves once `condition` holds after some Ready. */
+function progressUntil(node: RaftNode, condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (condition()) return resolve();
+    const off = node.onProgress(() => {
+      if (!condition()) return;
+      off();
+      resolve();
+    });
+  });
+}
+
+describe("RaftNode safety regressions", () => {
+  test("a snapshot taken right after a restart records the applied entry's term, not the last snapshot's", async () => {
+    // Durable: snapshot 5 from term 1, entries 6..8 from term 2, all applied.
+    const storage = new MemoryRaftStorage();
+    await storage.write({ hardState: { term: 2, vote: 1, commit: 8 }, snapshot: { index: 5, term: 1, conf: { voters: [1], learners: [] } }, entries: [] });
+    await storage.write({ hardState: null, snapshot: null, entries: [entry(6, 2), entry(7, 2), entry(8, 2)] });
+    const snapshots = new MemorySnapshotStore();
+    await snapshots.save({ index: 5, term: 1, conf: { voters: [1], learners: [] } }, snapshotFromBytes(new TextEncoder().encode("5")));
+    const watch = snapshotWatch();
+    const node = await RaftNode.start({ id: 1, storage, snapshots, transport: new HandTransport(1), stateMachine: new CountingStateMachine(8), snapshotEveryEntries: 1, tickIntervalMs: 5, seed: 1, logger: watch.logger });
+    try {
+      // Nothing was applied since the last snapshot's size was counted: one is taken at once.
+      expect(await watch.taken).toBeGreaterThanOrEqual(8);
+      const stored = await storage.reopen().load();
+      expect(stored.snapshot?.index).toBeGreaterThanOrEqual(8);
+      expect(stored.snapshot?.term).toBe(2);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+
+  test("a deposed leader's older snapshot arriving in the same turn as the current one neither replaces it nor kills the node", async () => {
+    const transport = new HandTransport(1);
+    const failures: Error[] = [];
+    const stateMachine = new CountingStateMachine();
+    const node = await RaftNode.start({
+      id: 1,
+      storage: new MemoryRaftStorage(),
+      snapshots: new MemorySnapshotStore(),
+      transport,
+      stateMachine,
+      bootstrap: { voters: [1, 2, 3], learners: [] },
+      tickIntervalMs: 1000,
+      seed: 1,
+      onFatal: (error) => failures.push(error),
+    });
+    try {
+      const bytes = (index: number) => snapshotFromBytes(new TextEncoder().encode(String(index)));
+      const current = transport.handlers!.onSnapshot({ message: snapMessage(2, 3, 10), meta: snapMessage(2, 3, 10).snapshot!, data: bytes(10) });
+      const stale = transport.handlers!.onSnapshot({ message: snapMessage(3, 2, 8), meta: snapMessage(3, 2, 8).snapshot!, data: bytes(8) });
+      await Promise.all([current, stale]);
+      await progressUntil(node, () => node.status().applied >= 10);
+      expect(stateMachine.applied).toBe(10);
+      expect(node.status().snapshotIndex).toBe(10);
+      expect(failures).toEqual([]);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+
+  test("a driver loop that fails stops the node and says so, instead of living on without raft", async () => {
+    const failures: Error[] = [];
+    class RefusingStorage extends MemoryRaftStorage {
+      override async write(_write: RaftWrite): Promise<void> {
+        throw new StorageError("log_gap", "refused for the test");
+      }
+    }
+    const node = await RaftNode.start({
+      id: 1,
+      storage: new RefusingStorage(),
+      snapshots: new MemorySnapshotStore(),
+      transport: new HandTransport(1),
+      stateMachine: new CountingStateMachine(),
+      bootstrap: { voters: [1], learners: [] },
+      tickIntervalMs: 2,
+      seed: 1,
+      onFatal: (error) => failures.push(error),
+    });
+    // The bootstrap Ready's write is refused at once.
+    await new Promise<void>((resolve) => {
+      const poll = (): void => (failures.length > 0 ? resolve() : void setTimeout(poll, 2));
+      poll();
+    });
+    expect(failures[0]?.message).toContain("refused for the test");
+    await expect(node.propose(new Uint8Array([1]), 100)).rejects.toMatchObject({ code: "stopped" });
+    await node.stop({ transferLeadership: false });
+  });
+
+  test("the previous snapshot's bytes are deleted only after the log's snapshot record has moved", async () => {
+    const order: string[] = [];
+    class WatchedStorage extends MemoryRaftStorage {
+      override async compact(snapshot: SnapshotMeta): Promise<void> {
+        order.push(`compact ${snapshot.index}`);
+        return super.compact(snapshot);
+      }
+    }
+    class WatchedSnapshots extends MemorySnapshotStore {
+      override async save(meta: SnapshotMeta, data: SnapshotBytes): Promise<SnapshotBytes> {
+        order.push(`save ${meta.index}`);
+        return super.save(meta, data);
+      }
+      override async prune(keepIndex: number): Promise<void> {
+        order.push(`prune to ${keepIndex}`);
+        return super.prune(keepIndex);
+      }
+    }
+    const watch = snapshotWatch();
+    const node = await RaftNode.start({
+      id: 1,
+      logger: watch.logger,
+      storage: new WatchedStorage(),
+      snapshots: new WatchedSnapshots(),
+      transport: new HandTransport(1),
+      stateMachine: new CountingStateMachine(),
+      bootstrap: { voters: [1], learners: [] },
+      snapshotEveryEntries: 1,
+      tickIntervalMs: 2,
+      seed: 1,
+    });
+    try {
+      await watch.taken;
+      const saveAt = order.findIndex((step) => step.startsWith("save "));
+      const index = order[saveAt]!.slice("save ".length);
+      expect(order.slice(saveAt)).toEqual([`save ${index}`, `compact ${index}`, `prune to ${index}`]);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+});
