@@ -2,11 +2,11 @@
 // members that catch up first, §4.2.1), removed servers (§4.2.2, §4.2.3).
 
 import { describe, expect, test } from "bun:test";
-import { Raft, RaftError } from "./raft.ts";
+import { Raft, RaftError, type RaftConfig } from "./raft.ts";
 import { SeededRng } from "./random.ts";
-import type { ConfChange, NodeId } from "./types.ts";
+import type { ConfChange, Entry, Message, NodeId } from "./types.ts";
 import { encodeConfChange } from "./confchange.ts";
-import { Network, drainReady, enc, ents, msg, restoredState } from "./testing/network.ts";
+import { InvariantError, Network, allMessages, drainReady, enc, ents, msg, restoredState, takeReady } from "./testing/network.ts";
 
 const sorted = (ids: readonly NodeId[]): NodeId[] => [...ids].sort((a, b) => a - b);
 
@@ -272,5 +272,110 @@ describe("§4.1 quorum follows the configuration", () => {
     // nothing is applied twice: the core does not hand out entries <= applied again
     const rds = drainReady(r);
     expect(rds.flatMap((rd) => [...rd.committedEntries])).toEqual([]);
+  });
+});
+
+describe("§4.1 a node campaigns only under the configuration it has committed", () => {
+  const confEntry = (index: number, term: number, cc: ConfChange): Entry => ({ index, term, kind: "conf", data: encodeConfChange(cc) });
+  const campaignMessages = (ms: readonly Message[]): Message[] => ms.filter((m) => m.type === "vote" || m.type === "preVote");
+
+  // etcd-io/raft TestConfChangeCheckBeforeCampaign: node 1 restarts with a conf entry
+  // (2, t2) committed but not applied; until the driver applies it, nothing makes it
+  // campaign, not its election timeout, not campaign(), not a leader's timeoutNow.
+  test("§4.1 a committed conf entry not yet applied holds back the election timeout, campaign() and timeoutNow; once applied, the node campaigns", () => {
+    for (const preVote of [true, false]) {
+      const entries = [confEntry(2, 2, { type: "addLearner", nodeId: 4 }), ...ents(3, [2])];
+      const r = new Raft(
+        { id: 1, rng: new SeededRng(1), electionTimeoutTicks: 10, preVote },
+        restoredState({ voters: [1, 2, 3], term: 2, entries, commit: 3, applied: 1 }),
+      );
+      // No Ready is taken: the driver is still persisting and applying.
+      for (let i = 0; i < 30; i++) r.tick();
+      expect(r.status()).toMatchObject({ role: "follower", term: 2 });
+      r.campaign();
+      r.step(msg({ type: "timeoutNow", from: 2, to: 1, term: 2 }));
+      expect(r.status()).toMatchObject({ role: "follower", term: 2 });
+      const held = takeReady(r);
+      expect(campaignMessages([...held.messages, ...held.messagesAfterPersist])).toEqual([]);
+      expect(held.committedEntries.map((e) => e.index)).toEqual([2, 3]);
+      // Applied (advance() took the Ready back): the learner is in the configuration,
+      // and the timeout that passed meanwhile starts an election at the next tick.
+      expect(r.status().conf.learners).toEqual([4]);
+      r.tick();
+      const out = campaignMessages(allMessages(drainReady(r)));
+      expect(out.map((m) => m.to).sort()).toEqual([2, 3]);
+      expect(out.every((m) => m.type === (preVote ? "preVote" : "vote"))).toBe(true);
+    }
+  });
+
+  test("§4.1 timeoutNow starts the transfer election once the conf entry is applied", () => {
+    const entries = [confEntry(2, 2, { type: "addLearner", nodeId: 4 })];
+    const r = new Raft({ id: 1, rng: new SeededRng(1) }, restoredState({ voters: [1, 2, 3], term: 2, entries, commit: 2, applied: 1 }));
+    r.step(msg({ type: "timeoutNow", from: 2, to: 1, term: 2 }));
+    expect(r.status().role).toBe("follower");
+    drainReady(r);
+    r.step(msg({ type: "timeoutNow", from: 2, to: 1, term: 2 }));
+    const votes = allMessages(drainReady(r)).filter((m) => m.type === "vote");
+    expect(r.status()).toMatchObject({ role: "candidate", term: 3 });
+    expect(votes.map((m) => m.context)).toEqual([1, 1]);
+  });
+
+  // The cluster grows from {1,2,3} to {1..5} by two committed changes. Node 1 restarts
+  // from a snapshot that predates both, so it must apply 32 entries; its driver applies
+  // one per Ready (maxCommittedBytesPerReady: 1) and, like the node, sends a Ready's
+  // messages before applying it. {3,4,5} elect a leader in term 3 meanwhile.
+  function restartBehindGrowth(faults: RaftConfig["unsafeTestingFaults"] = {}): Network {
+    const net = Network.cluster({
+      voters: [1, 2, 3],
+      extra: [4, 5],
+      config: { maxCommittedBytesPerReady: 1, unsafeTestingFaults: faults },
+    });
+    net.elect(1);
+    net.compact(1); // node 1's snapshot holds the configuration {1,2,3}
+    for (let i = 0; i < 30; i++) net.propose(1, `p${i}`);
+    change(net, 1, { type: "addVoter", nodeId: 4 });
+    net.tickAll(2);
+    change(net, 1, { type: "addVoter", nodeId: 5 });
+    net.tickAll(2);
+    for (const id of [1, 2, 3, 4, 5]) expect(sorted(net.status(id).conf.voters)).toEqual([1, 2, 3, 4, 5]);
+    net.crash(1);
+    net.partition([1, 2], [3, 4, 5]);
+    for (let i = 0; i < 100 && ![3, 4, 5].includes(net.leader()); i++) net.tickAll(1);
+    expect(net.leader()).toBe(3);
+    expect(net.status(3).term).toBe(3);
+    net.restart(1);
+    expect(net.status(1)).toMatchObject({ term: 2, applied: 2, commit: 34, conf: { voters: [1, 2, 3] } });
+    // Its election timeout passes before its driver has applied anything.
+    const r1 = net.raft(1);
+    for (let i = 0; i < 20 && r1.status().role === "follower"; i++) r1.tick();
+    net.pipelined = true;
+    return net;
+  }
+
+  test("§4.1 a restarted node that has not applied the growth from 3 to 5 voters does not campaign with the old quorum", () => {
+    const net = restartBehindGrowth();
+    expect(net.status(1).role).toBe("follower");
+    net.stabilize();
+    expect(net.status(1)).toMatchObject({ role: "follower", term: 2, applied: 34, conf: { voters: [1, 2, 3, 4, 5] } });
+    // Now it campaigns, asking all five, and cannot win with {1,2}.
+    const start = net.sent.length;
+    for (let i = 0; i < 20; i++) net.tick(1);
+    const asked = net.sent.slice(start).filter((m) => m.from === 1 && (m.type === "preVote" || m.type === "vote"));
+    expect(new Set(asked.map((m) => m.to))).toEqual(new Set([2, 3, 4, 5]));
+    expect(net.status(1).role).not.toBe("leader");
+    expect(net.leaderOf.get(3)).toBe(3);
+  });
+
+  test("§4.1 unsafe fault campaignWithUnappliedConf: the restarted node wins term 3 with {1,2} while {3,4,5} elected node 3 in term 3", () => {
+    const net = restartBehindGrowth({ campaignWithUnappliedConf: true });
+    expect(net.status(1).role).toBe("preCandidate");
+    let caught: unknown = null;
+    try {
+      net.stabilize();
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InvariantError);
+    expect((caught as Error).message).toBe("election safety: nodes 3 and 1 both led term 3");
   });
 });

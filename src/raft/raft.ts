@@ -52,10 +52,18 @@ export interface RaftConfig {
   deferCommitUpdates?: boolean;
   /** The configuration of a brand-new cluster; ignored when there is restored state. */
   bootstrap?: ConfState;
-  /** Deliberate bugs for proving that the simulator finds them. Never set in production. */
+  /**
+   * Deliberate bugs for proving that the simulator finds them. Never set in production.
+   * Each re-creates a bug this core once had; the unit tests named after each switch
+   * show the wrong outcome with it on and the right one with it off.
+   */
   unsafeTestingFaults?: {
+    /** Commit an earlier term's entry by counting replicas (Figure 8). */
     commitPreviousTermByCount?: boolean;
+    /** Send a vote grant before the vote is durable. */
     voteBeforePersist?: boolean;
+    /** Campaign while a committed conf entry is not yet applied (votes tallied against a stale configuration). */
+    campaignWithUnappliedConf?: boolean;
   };
 }
 
@@ -114,6 +122,7 @@ export class Raft {
   private readonly deferCommitUpdates: boolean;
   private readonly faultCommitPreviousTerm: boolean;
   private readonly faultVoteBeforePersist: boolean;
+  private readonly faultCampaignWithUnappliedConf: boolean;
 
   private term = 0;
   private vote: NodeId = NONE;
@@ -128,6 +137,14 @@ export class Raft {
   private electionElapsedTicks = 0;
   private heartbeatElapsedTicks = 0;
   private randomizedElectionTimeoutTicks = 0;
+
+  /**
+   * Committed entries up to here have been scanned for conf entries, and the highest
+   * conf entry among them is at `lastCommittedConfIndex`. Committed entries never
+   * change, so the scan never repeats (see hasUnappliedConfChanges).
+   */
+  private confScannedTo = 0;
+  private lastCommittedConfIndex = 0;
 
   // Candidate state.
   private readonly votes = new Map<NodeId, boolean>();
@@ -172,6 +189,7 @@ export class Raft {
     this.deferCommitUpdates = config.deferCommitUpdates ?? false;
     this.faultCommitPreviousTerm = config.unsafeTestingFaults?.commitPreviousTermByCount ?? false;
     this.faultVoteBeforePersist = config.unsafeTestingFaults?.voteBeforePersist ?? false;
+    this.faultCampaignWithUnappliedConf = config.unsafeTestingFaults?.campaignWithUnappliedConf ?? false;
 
     const isEmpty = restored.hardState.term === 0 && restored.snapshot === null && restored.entries.length === 0;
     if (isEmpty && config.bootstrap !== undefined) {
@@ -186,6 +204,8 @@ export class Raft {
       this.term = 1;
       this.applied = 0;
       this.setConf(config.bootstrap);
+      // Entry 1's configuration is in force from the start, not waiting to be applied.
+      this.confScannedTo = 1;
       this.prevHardState = { term: 0, vote: NONE, commit: 0 };
     } else {
       const { hardState, snapshot, entries, applied } = restored;
@@ -217,6 +237,9 @@ export class Raft {
     }
     this.electionElapsedTicks++;
     if (this.electionElapsedTicks >= this.randomizedElectionTimeoutTicks && this.isPromotable()) {
+      // Held back by a conf entry not yet applied: keep counting, so the node campaigns
+      // on the first tick after the driver has applied it.
+      if (!this.mayCampaign()) return;
       this.electionElapsedTicks = 0;
       this.startElection(this.preVote ? "preVote" : "vote", false);
     }
@@ -224,7 +247,7 @@ export class Raft {
 
   /** Start an election now (tests and operators); pre-vote still applies. */
   campaign(): void {
-    if (this.role === "leader" || !this.isPromotable()) return;
+    if (this.role === "leader" || !this.mayCampaign()) return;
     this.startElection(this.preVote ? "preVote" : "vote", false);
   }
 
@@ -512,6 +535,31 @@ export class Raft {
     return this.voters.has(this.id);
   }
 
+  /**
+   * May this node start an election now? Only a voter, and not while a committed conf
+   * entry waits to be applied: until then it would count votes against a configuration
+   * the cluster has left (grown from 3 voters to 5, a node that had applied neither
+   * addition won with 2 votes while the other 3 elected a leader of the same term).
+   */
+  private mayCampaign(): boolean {
+    if (!this.isPromotable()) return false;
+    return this.faultCampaignWithUnappliedConf || !this.hasUnappliedConfChanges();
+  }
+
+  /** Is there a conf entry in (applied, committed]? The log holds them all in memory. */
+  private hasUnappliedConfChanges(): boolean {
+    const committed = this.log.committed;
+    if (this.applied >= committed) return false;
+    // Entries a pending snapshot covers are not in the log; its configuration is
+    // already in force (handleSnapshot), so only entries after it count.
+    const from = Math.max(this.confScannedTo, this.log.snapshotIndex()) + 1;
+    for (let i = from; i <= committed; i++) {
+      if (this.log.entryAt(i).kind === "conf") this.lastCommittedConfIndex = i;
+    }
+    if (committed > this.confScannedTo) this.confScannedTo = committed;
+    return this.lastCommittedConfIndex > this.applied;
+  }
+
   private startElection(kind: "preVote" | "vote", transfer: boolean): void {
     if (kind === "preVote") {
       this.role = "preCandidate";
@@ -618,8 +666,9 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case "timeoutNow":
-        // §3.10: the leader hands over; skip pre-vote and ignore leases.
-        if (this.isPromotable()) this.startElection("vote", true);
+        // §3.10: the leader hands over; skip pre-vote and ignore leases. A forced
+        // election is still an election: not while a conf entry awaits applying.
+        if (this.mayCampaign()) this.startElection("vote", true);
         return;
       case "readIndexResp":
         this.readStates.push({ index: m.index, context: m.context });
