@@ -8,6 +8,8 @@ import { SeededRng } from "./random.ts";
 import type { Message, NodeId, RestoredState } from "./types.ts";
 import { Network, allMessages, drainReady, enc, ents, msg, restoredState, takeReady } from "./testing/network.ts";
 
+const sorted = (ids: readonly NodeId[]): NodeId[] => [...ids].sort((a, b) => a - b);
+
 function lone(id: NodeId, st: RestoredState, cfg: Partial<Omit<RaftConfig, "id" | "rng">> = {}): Raft {
   const r = new Raft({ id, rng: new SeededRng(id), electionTimeoutTicks: 10, ...cfg }, st);
   drainReady(r);
@@ -459,28 +461,200 @@ describe("§3.10 leadership transfer", () => {
     expect(net.node(3).sm).toEqual(["x0", "x1", "x2", "x3", "x4"]);
   });
 
-  test("§3.10 proposals are refused with transfer_in_progress while a transfer runs", () => {
+  test("§3.10 proposals are refused with transfer_in_progress while a transfer runs, and nothing is appended", () => {
     const net = Network.cluster({ voters: [1, 2, 3] });
     net.elect(1);
     net.isolate(2);
     expect(net.raft(1).transferLeader(2)).toBeNull();
     net.stabilize();
     expect(net.status(1).transferee).toBe(2);
+    const last = net.status(1).lastIndex;
     const res = net.raft(1).propose(enc("during"));
     expect(res).toBeInstanceOf(RaftError);
     expect((res as RaftError).code).toBe("transfer_in_progress");
+    net.stabilize();
+    expect(net.status(1).lastIndex).toBe(last);
+    expect(net.status(1).progress.find((p) => p.id === 1)!.match).toBe(last);
   });
 
   test("§3.10 a transfer that does not finish within an election timeout is abandoned; the leader serves again", () => {
     const net = Network.cluster({ voters: [1, 2, 3] });
     net.elect(1);
-    net.isolate(2);
-    expect(net.raft(1).transferLeader(2)).toBeNull();
+    net.isolate(3);
+    expect(net.raft(1).transferLeader(3)).toBeNull();
     net.stabilize();
-    net.tick(1, 25);
-    expect(net.status(1)).toMatchObject({ role: "leader", transferee: 0 });
+    net.tick(1, 1); // a heartbeat interval: still pending
+    expect(net.status(1).transferee).toBe(3);
+    net.tick(1, 8);
+    expect(net.status(1).transferee).toBe(3);
+    net.tick(1, 1); // the election timeout (10 ticks) since the transfer began
+    expect(net.status(1)).toMatchObject({ role: "leader", leader: 1, transferee: 0 });
     const res = net.raft(1).propose(enc("after"));
     expect(res).not.toBeInstanceOf(RaftError);
+  });
+
+  // etcd-io/raft TestLeaderTransferSecondTransferToSameNode.
+  test("§3.10 asking again for the pending transferee does not extend the transfer", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    net.isolate(3);
+    expect(net.raft(1).transferLeader(3)).toBeNull();
+    net.stabilize();
+    net.tick(1, 1);
+    expect(net.raft(1).transferLeader(3)).toBeNull(); // the caller retries
+    net.stabilize();
+    expect(net.status(1).transferee).toBe(3);
+    net.tick(1, 9); // an election timeout after the first request
+    expect(net.status(1)).toMatchObject({ role: "leader", leader: 1, transferee: 0 });
+  });
+
+  // etcd-io/raft TestLeaderTransferBack and TestLeaderTransferToSelf.
+  test("§3.10 a transfer to the leader itself cancels a pending transfer, and is otherwise a no-op", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    expect(net.raft(1).transferLeader(1)).toBeNull();
+    net.stabilize();
+    expect(net.status(1)).toMatchObject({ role: "leader", leader: 1, transferee: 0 });
+    net.isolate(3);
+    expect(net.raft(1).transferLeader(3)).toBeNull();
+    net.stabilize();
+    expect(net.status(1).transferee).toBe(3);
+    expect(net.raft(1).transferLeader(1)).toBeNull();
+    net.stabilize();
+    expect(net.status(1)).toMatchObject({ role: "leader", leader: 1, transferee: 0 });
+    expect(net.raft(1).propose(enc("back"))).not.toBeInstanceOf(RaftError);
+  });
+
+  // etcd-io/raft TestLeaderTransferSecondTransferToAnotherNode.
+  test("§3.10 a transfer to another voter replaces the pending one", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    net.isolate(3);
+    expect(net.raft(1).transferLeader(3)).toBeNull();
+    net.stabilize();
+    expect(net.raft(1).transferLeader(2)).toBeNull();
+    net.stabilize();
+    expect(net.leader()).toBe(2);
+    expect(net.status(1)).toMatchObject({ role: "follower", leader: 2, transferee: 0 });
+  });
+
+  // etcd-io/raft TestLeaderTransferToNonExistingNode.
+  test("§3.10 a transfer to a node that is not a voter is refused and leaves a pending transfer alone", () => {
+    const net = Network.cluster({ voters: [1, 2, 3], learners: [4] });
+    net.elect(1);
+    for (const to of [9, 4]) {
+      const e = net.raft(1).transferLeader(to);
+      expect(e).toBeInstanceOf(RaftError);
+      expect(e!.code).toBe("invalid_conf_change");
+    }
+    expect(net.status(1)).toMatchObject({ role: "leader", transferee: 0 });
+    net.isolate(3);
+    expect(net.raft(1).transferLeader(3)).toBeNull();
+    expect(net.raft(1).transferLeader(9)).toBeInstanceOf(RaftError);
+    expect(net.status(1).transferee).toBe(3);
+  });
+
+  // etcd-io/raft TestLeaderTransferToSlowFollower.
+  test("§3.10 a transfer to a follower that lags catches it up at once, then sends TimeoutNow, with no tick in between", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    net.isolate(3);
+    net.propose(1, "x");
+    net.heal();
+    const pr3 = net.status(1).progress.find((p) => p.id === 3)!;
+    expect(pr3.match).toBeLessThan(net.status(1).lastIndex);
+    expect(net.raft(1).transferLeader(3)).toBeNull();
+    net.stabilize();
+    expect(net.leader()).toBe(3);
+    expect(net.status(1)).toMatchObject({ role: "follower", leader: 3, transferee: 0 });
+    expect(net.node(3).sm).toEqual(["x"]);
+  });
+
+  // etcd-io/raft TestLeaderTransferAfterSnapshot.
+  test("§3.10 a transfer to a follower that needs a snapshot waits for the snapshot's ack, then sends TimeoutNow", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    net.isolate(3);
+    net.propose(1, "x");
+    net.compact(1);
+    net.heal();
+    const held: Message[] = [];
+    net.drop = (m) => {
+      if (m.type !== "appResp" || m.from !== 3 || m.reject) return false;
+      held.push(m);
+      return true;
+    };
+    expect(net.raft(1).transferLeader(3)).toBeNull();
+    net.stabilize();
+    expect(net.sent.some((m) => m.type === "snap" && m.to === 3)).toBe(true);
+    expect(net.status(3).snapshotIndex).toBe(net.status(1).snapshotIndex);
+    expect(net.status(1)).toMatchObject({ role: "leader", transferee: 3 });
+    expect(held.length).toBe(1);
+    net.drop = null;
+    net.send(held[0]!);
+    net.stabilize();
+    expect(net.leader()).toBe(3);
+    expect(net.status(1)).toMatchObject({ role: "follower", leader: 3, transferee: 0 });
+  });
+
+  // etcd-io/raft TestLeaderTransferReceiveHigherTermVote.
+  test("§3.10 a leader with a pending transfer still steps down for a higher term", () => {
+    const net = Network.cluster({ voters: [1, 2, 3], config: { checkQuorum: false } });
+    net.elect(1);
+    net.isolate(3);
+    expect(net.raft(1).transferLeader(3)).toBeNull();
+    net.stabilize();
+    const t = net.status(1).term;
+    net.campaign(2);
+    expect(net.leader()).toBe(2);
+    expect(net.status(2).term).toBe(t + 1);
+    expect(net.status(1)).toMatchObject({ role: "follower", leader: 2, transferee: 0 });
+  });
+
+  // etcd-io/raft TestLeaderTransferRemoveNode.
+  test("§3.10 removing the pending transferee ends the transfer; the leader serves again", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    // The removal is proposed first and held uncommitted (no acks), so 3 lags when the
+    // transfer starts; its TimeoutNow is always lost.
+    net.drop = (m) => m.type === "appResp" || m.type === "timeoutNow";
+    const removal = net.raft(1).proposeConfChange({ type: "removeNode", nodeId: 3 });
+    expect(removal).not.toBeInstanceOf(RaftError);
+    net.stabilize();
+    expect(net.raft(1).transferLeader(3)).toBeNull();
+    net.stabilize();
+    expect(net.status(1).transferee).toBe(3);
+    net.drop = (m) => m.type === "timeoutNow";
+    net.tickAll(2);
+    expect(sorted(net.status(1).conf.voters)).toEqual([1, 2]);
+    expect(net.status(1)).toMatchObject({ role: "leader", leader: 1, transferee: 0 });
+    expect(net.raft(1).propose(enc("after"))).not.toBeInstanceOf(RaftError);
+  });
+
+  test("§6.2 check-quorum deposes a cut-off leader on schedule while its caller keeps retrying a transfer", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    net.isolate(1);
+    let steppedDownAt = -1;
+    for (let i = 1; i <= 40 && steppedDownAt < 0; i++) {
+      if (i % 3 === 0) net.raft(1).transferLeader(2);
+      net.tick(1);
+      if (net.status(1).role !== "leader") steppedDownAt = i;
+    }
+    expect(steppedDownAt).toBeGreaterThan(0);
+    expect(steppedDownAt).toBeLessThanOrEqual(20); // two election timeouts
+  });
+
+  test("§3.10 unsafe fault transferExtendsLeaderLease: a cut-off leader whose caller retries a transfer keeps its role, refusing proposals", () => {
+    const net = Network.cluster({ voters: [1, 2, 3], config: { unsafeTestingFaults: { transferExtendsLeaderLease: true } } });
+    net.elect(1);
+    net.isolate(1);
+    for (let i = 1; i <= 100; i++) {
+      if (i % 3 === 0) net.raft(1).transferLeader(2);
+      net.tick(1);
+    }
+    expect(net.status(1)).toMatchObject({ role: "leader", transferee: 2 });
+    expect((net.raft(1).propose(enc("x")) as RaftError).code).toBe("transfer_in_progress");
   });
 
   test("§3.10 transferLeader on a follower is refused with not_leader", () => {

@@ -64,6 +64,8 @@ export interface RaftConfig {
     voteBeforePersist?: boolean;
     /** Campaign while a committed conf entry is not yet applied (votes tallied against a stale configuration). */
     campaignWithUnappliedConf?: boolean;
+    /** Every transferLeader call, a repeat to the same node included, restarts the leader's election counter. */
+    transferExtendsLeaderLease?: boolean;
   };
 }
 
@@ -123,6 +125,7 @@ export class Raft {
   private readonly faultCommitPreviousTerm: boolean;
   private readonly faultVoteBeforePersist: boolean;
   private readonly faultCampaignWithUnappliedConf: boolean;
+  private readonly faultTransferExtendsLease: boolean;
 
   private term = 0;
   private vote: NodeId = NONE;
@@ -134,6 +137,11 @@ export class Raft {
   private voters = new Set<NodeId>();
   private learners = new Set<NodeId>();
 
+  /**
+   * Ticks since a follower last heard from its leader; on a leader, since the last
+   * check-quorum round. Nothing but those events and role changes resets it, so a
+   * leader cut off from its quorum steps down on schedule whatever its callers do.
+   */
   private electionElapsedTicks = 0;
   private heartbeatElapsedTicks = 0;
   private randomizedElectionTimeoutTicks = 0;
@@ -152,6 +160,8 @@ export class Raft {
   // Leader state.
   private readonly progress = new Map<NodeId, Progress>();
   private transferee: NodeId = NONE;
+  /** Ticks since the pending transfer started; it is abandoned after an election timeout. */
+  private transferElapsedTicks = 0;
   /** No new membership change until the state machine has applied this index. */
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
@@ -190,6 +200,7 @@ export class Raft {
     this.faultCommitPreviousTerm = config.unsafeTestingFaults?.commitPreviousTermByCount ?? false;
     this.faultVoteBeforePersist = config.unsafeTestingFaults?.voteBeforePersist ?? false;
     this.faultCampaignWithUnappliedConf = config.unsafeTestingFaults?.campaignWithUnappliedConf ?? false;
+    this.faultTransferExtendsLease = config.unsafeTestingFaults?.transferExtendsLeaderLease ?? false;
 
     const isEmpty = restored.hardState.term === 0 && restored.snapshot === null && restored.entries.length === 0;
     if (isEmpty && config.bootstrap !== undefined) {
@@ -333,18 +344,40 @@ export class Raft {
     return null;
   }
 
-  /** §3.10: hand leadership to `to` once its log is up to date. */
+  /**
+   * §3.10: hand leadership to `to` once its log is up to date. A transfer must finish
+   * within an election timeout or it is abandoned; until then proposals are refused.
+   *   - a repeat for the pending transferee changes nothing (it neither extends the
+   *     transfer nor the leader's hold on its role: callers retry, and a leader cut off
+   *     from its quorum must still step down on schedule);
+   *   - `to` = this leader cancels a pending transfer;
+   *   - another voter replaces the pending transfer.
+   */
   transferLeader(to: NodeId): RaftError | null {
     if (this.role !== "leader") return new RaftError("not_leader", `node ${this.id} is not the leader`);
+    if (to !== this.id && !this.voters.has(to)) return new RaftError("invalid_conf_change", `node ${to} is not a voter`);
+    if (to === this.transferee && !this.faultTransferExtendsLease) {
+      // The timeoutNow may have been lost: sending it again is harmless (a transferee
+      // that already campaigned is in a later term and drops it).
+      const pr = this.progressOf(to);
+      if (pr.match === this.log.lastIndex()) this.send(this.message("timeoutNow", to));
+      return null;
+    }
+    this.transferee = NONE;
     if (to === this.id) return null;
-    if (!this.voters.has(to)) return new RaftError("invalid_conf_change", `node ${to} is not a voter`);
+    // The old bug: the transfer's timeout was the election counter that also times
+    // check-quorum, so every request, repeats included, postponed the step-down.
+    if (this.faultTransferExtendsLease) this.electionElapsedTicks = 0;
     this.transferee = to;
-    // The transfer must finish within an election timeout or it is abandoned.
-    this.electionElapsedTicks = 0;
+    this.transferElapsedTicks = 0;
     const pr = this.progressOf(to);
     if (pr.match === this.log.lastIndex()) {
       this.send(this.message("timeoutNow", to));
     } else {
+      // Catch it up; handleAppendResponse sends timeoutNow once it holds our last entry.
+      // An empty append at next - 1 tells us at once where a follower we think is
+      // caught up really stands.
+      if (pr.state !== "snapshot" && !pr.paused()) this.sendAppend(pr);
       this.needsBroadcast = true;
     }
     return null;
@@ -759,7 +792,9 @@ export class Raft {
         this.becomeFollower(this.term, NONE);
         return;
       }
-      // A transfer that did not finish within an election timeout is abandoned.
+    }
+    // A transfer that did not finish within an election timeout is abandoned.
+    if (this.transferee !== NONE && ++this.transferElapsedTicks >= this.electionTimeoutTicks) {
       this.transferee = NONE;
     }
     if (this.heartbeatElapsedTicks >= this.heartbeatIntervalTicks) {
