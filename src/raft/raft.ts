@@ -66,6 +66,8 @@ export interface RaftConfig {
     campaignWithUnappliedConf?: boolean;
     /** Every transferLeader call, a repeat to the same node included, restarts the leader's election counter. */
     transferExtendsLeaderLease?: boolean;
+    /** In probe, an ack equal to the follower's match does not move it to replicate. */
+    probeIgnoresEqualAck?: boolean;
   };
 }
 
@@ -126,6 +128,7 @@ export class Raft {
   private readonly faultVoteBeforePersist: boolean;
   private readonly faultCampaignWithUnappliedConf: boolean;
   private readonly faultTransferExtendsLease: boolean;
+  private readonly faultProbeIgnoresEqualAck: boolean;
 
   private term = 0;
   private vote: NodeId = NONE;
@@ -201,6 +204,7 @@ export class Raft {
     this.faultVoteBeforePersist = config.unsafeTestingFaults?.voteBeforePersist ?? false;
     this.faultCampaignWithUnappliedConf = config.unsafeTestingFaults?.campaignWithUnappliedConf ?? false;
     this.faultTransferExtendsLease = config.unsafeTestingFaults?.transferExtendsLeaderLease ?? false;
+    this.faultProbeIgnoresEqualAck = config.unsafeTestingFaults?.probeIgnoresEqualAck ?? false;
 
     const isEmpty = restored.hardState.term === 0 && restored.snapshot === null && restored.entries.length === 0;
     if (isEmpty && config.bootstrap !== undefined) {
@@ -864,7 +868,11 @@ export class Raft {
       return;
     }
     const wasPaused = pr.paused();
-    if (pr.maybeUpdate(m.index)) {
+    // In probe, an ack at match is news too: the logs agree up to match, which is all
+    // replicate needs. Without this a probing follower waits, paused, for the next
+    // heartbeat answer before anything more is sent to it.
+    const probeAgrees = pr.state === "probe" && m.index === pr.match && !this.faultProbeIgnoresEqualAck;
+    if (pr.maybeUpdate(m.index) || probeAgrees) {
       if (pr.state === "probe") pr.becomeReplicate();
       else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
       else pr.inflights.freeLE(m.index);

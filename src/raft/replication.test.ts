@@ -3,7 +3,7 @@
 // and the leader's flow control (progress states, inflight and size bounds).
 
 import { describe, expect, test } from "bun:test";
-import { Raft, RaftError, type RaftConfig } from "./raft.ts";
+import { Raft, RaftError, emptyRestoredState, type RaftConfig } from "./raft.ts";
 import { SeededRng } from "./random.ts";
 import type { Message, NodeId, RestoredState } from "./types.ts";
 import { Network, allMessages, drainReady, enc, ents, msg, restoredState } from "./testing/network.ts";
@@ -348,6 +348,70 @@ describe("§5.5 retries, duplicates, reordering", () => {
     const pr = net.status(1).progress.find((p) => p.id === 2)!;
     expect(pr.match).toBe(net.status(1).lastIndex);
     expect(net.node(2).sm.length).toBe(6);
+  });
+});
+
+// etcd-io/raft TestLeaderAppResp. A lone leader of {1,2,3} in term 2, log 1 (the
+// bootstrap conf, committed) and 2 (its no-op, durable). Follower 2 is in probe with
+// match 0, next 2, and the leader's first probe (after 1, carrying 2) is out.
+describe("leader: append responses in probe", () => {
+  function probingLeader(faults: RaftConfig["unsafeTestingFaults"] = {}): Raft {
+    const r = new Raft(
+      { id: 1, rng: new SeededRng(1), preVote: false, bootstrap: { voters: [1, 2, 3], learners: [] }, unsafeTestingFaults: faults },
+      emptyRestoredState(),
+    );
+    drainReady(r);
+    r.campaign();
+    drainReady(r);
+    r.step(msg({ type: "voteResp", from: 3, to: 1, term: 2 }));
+    drainReady(r);
+    expect(r.status()).toMatchObject({ role: "leader", term: 2, lastIndex: 2, commit: 1 });
+    expect(pr(r, 2)).toMatchObject({ state: "probe", match: 0, next: 2 });
+    return r;
+  }
+  const pr = (r: Raft, id: NodeId) => r.status().progress.find((p) => p.id === id)!;
+  const answer = (r: Raft, over: Partial<Message>): Message[] => {
+    r.step(msg({ type: "appResp", from: 2, to: 1, term: 2, ...over }));
+    return allMessages(drainReady(r));
+  };
+  const apps = (ms: Message[]) => ms.filter((m) => m.type === "app").map((m) => ({ to: m.to, index: m.index, commit: m.commit, entries: m.entries.map((e) => e.index) }));
+
+  test("progress: a rejection of an older probe is stale: nothing changes, nothing is sent", () => {
+    const r = probingLeader();
+    expect(answer(r, { reject: true, index: 2, rejectHint: 1, logTerm: 1 })).toEqual([]);
+    expect(pr(r, 2)).toMatchObject({ state: "probe", match: 0, next: 2 });
+  });
+
+  test("progress: a rejection of the latest probe lowers next to the hint and probes from there", () => {
+    const r = probingLeader();
+    const out = answer(r, { reject: true, index: 1, rejectHint: 0, logTerm: 0 });
+    expect(pr(r, 2)).toMatchObject({ state: "probe", match: 0, next: 1 });
+    expect(apps(out)).toEqual([{ to: 2, index: 0, commit: 1, entries: [1, 2] }]);
+    expect(r.status().commit).toBe(1);
+  });
+
+  test("progress: an ack of new entries moves probe to replicate, commits, and sends the new commit index", () => {
+    const r = probingLeader();
+    const out = answer(r, { index: 2 });
+    expect(pr(r, 2)).toMatchObject({ state: "replicate", match: 2, next: 3 });
+    expect(r.status().commit).toBe(2);
+    // follower 3 still has a probe outstanding, so only 2 hears the commit now
+    expect(apps(out)).toEqual([{ to: 2, index: 2, commit: 2, entries: [] }]);
+  });
+
+  test("progress: an ack equal to match moves probe to replicate and sends everything after match in one message", () => {
+    const r = probingLeader();
+    const out = answer(r, { index: 0 });
+    expect(pr(r, 2)).toMatchObject({ state: "replicate", match: 0, next: 3 });
+    expect(apps(out)).toEqual([{ to: 2, index: 0, commit: 1, entries: [1, 2] }]);
+  });
+
+  test("progress: unsafe fault probeIgnoresEqualAck: the follower stays in probe and nothing is sent until a heartbeat answer", () => {
+    const r = probingLeader({ probeIgnoresEqualAck: true });
+    expect(answer(r, { index: 0 })).toEqual([]);
+    expect(pr(r, 2)).toMatchObject({ state: "probe", match: 0, next: 2 });
+    r.step(msg({ type: "heartbeatResp", from: 2, to: 1, term: 2 }));
+    expect(apps(allMessages(drainReady(r)))).toEqual([{ to: 2, index: 1, commit: 1, entries: [2] }]);
   });
 });
 
