@@ -192,7 +192,7 @@ describe("§5.1 terms", () => {
 
   test("§5.1 a request from a stale term is rejected and answered with the current term, deposing the stale leader", () => {
     const r = lone(2, restoredState({ voters: [1, 2, 3], term: 5, entries: ents(2, [5]) }));
-    r.step(msg({ type: "app", from: 1, to: 2, term: 3, index: 2, logTerm: 5, entries: ents(3, [3]), commit: 3 }));
+    r.step(msg({ type: "app", from: 1, to: 2, term: 3, index: 1, logTerm: 1, entries: ents(2, [3]), commit: 2 }));
     const rds = drainReady(r);
     expect(r.status()).toMatchObject({ term: 5, lastIndex: 2, commit: 1 });
     expect(rds.flatMap((rd) => [...rd.entries])).toEqual([]);

@@ -1,7 +1,7 @@
 import { decodeConfEntry, encodeConfChange, encodeConfSet } from "./confchange.ts";
 import { RaftError, invariant } from "./errors.ts";
 import { RaftLog } from "./log.ts";
-import { blankMessage } from "./message.ts";
+import { MAX_INDEX, MAX_TERM, blankMessage } from "./message.ts";
 import { Progress } from "./progress.ts";
 import { ReadRounds } from "./read-rounds.ts";
 import {
@@ -68,12 +68,19 @@ export interface RaftConfig {
     transferExtendsLeaderLease?: boolean;
     /** In probe, an ack equal to the follower's match does not move it to replicate. */
     probeIgnoresEqualAck?: boolean;
+    /** Accept acks beyond the last index, responses from non-members and malformed appends. */
+    trustImpossibleMessages?: boolean;
   };
 }
 
 export type ProposeResult = { index: number; term: number } | RaftError;
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** A non-negative integer no larger than `max` (NaN and fractions fail). */
+function inRange(n: number, max: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= max;
+}
 
 export function emptyRestoredState(): RestoredState {
   return { hardState: { term: 0, vote: NONE, commit: 0 }, snapshot: null, entries: [], applied: 0 };
@@ -129,6 +136,7 @@ export class Raft {
   private readonly faultCampaignWithUnappliedConf: boolean;
   private readonly faultTransferExtendsLease: boolean;
   private readonly faultProbeIgnoresEqualAck: boolean;
+  private readonly faultTrustImpossibleMessages: boolean;
 
   private term = 0;
   private vote: NodeId = NONE;
@@ -205,6 +213,7 @@ export class Raft {
     this.faultCampaignWithUnappliedConf = config.unsafeTestingFaults?.campaignWithUnappliedConf ?? false;
     this.faultTransferExtendsLease = config.unsafeTestingFaults?.transferExtendsLeaderLease ?? false;
     this.faultProbeIgnoresEqualAck = config.unsafeTestingFaults?.probeIgnoresEqualAck ?? false;
+    this.faultTrustImpossibleMessages = config.unsafeTestingFaults?.trustImpossibleMessages ?? false;
 
     const isEmpty = restored.hardState.term === 0 && restored.snapshot === null && restored.entries.length === 0;
     if (isEmpty && config.bootstrap !== undefined) {
@@ -224,6 +233,10 @@ export class Raft {
       this.prevHardState = { term: 0, vote: NONE, commit: 0 };
     } else {
       const { hardState, snapshot, entries, applied } = restored;
+      // No message beyond MAX_TERM is accepted, so a larger durable term was written by
+      // something else (or by a core from before the bound): refuse to run on it rather
+      // than send terms no peer will take.
+      invariant(hardState.term <= MAX_TERM, () => `restored term ${hardState.term} exceeds the largest term ${MAX_TERM}`);
       this.log = new RaftLog(snapshot, entries, hardState.commit);
       this.term = hardState.term;
       this.vote = hardState.vote;
@@ -268,6 +281,7 @@ export class Raft {
 
   step(m: Message): void {
     invariant(m.to === this.id, () => `message for ${m.to} delivered to ${this.id}`);
+    if (!this.admissible(m)) return;
     if (m.term > this.term) {
       if (m.type === "vote" || m.type === "preVote") {
         const forced = m.context === 1;
@@ -313,6 +327,75 @@ export class Raft {
       case "follower":
         this.stepFollower(m);
         break;
+    }
+  }
+
+  /**
+   * Drops what no correct peer could have sent, before it can move our term or state.
+   * Always: numbers beyond MAX_TERM / MAX_INDEX, a sender that is nobody (0) or us, a
+   * "snap" without its snapshot. Unless the trustImpossibleMessages fault is on, also:
+   *
+   * Who may send what. The configuration we know may lag the cluster's (entries not yet
+   * received or applied; a brand-new --join node knows none), so the rule must not
+   * depend on a member being known where Raft needs its messages:
+   *  - responses (appResp, heartbeatResp, voteResp, preVoteResp) answer what we asked,
+   *    and we ask only members; from anyone else they are dropped, so an outsider's
+   *    higher term cannot depose a leader or a candidate. A leader serves readIndex only
+   *    to members too.
+   *  - app, heartbeat and snap are taken from any sender: a lagging node (or a new one)
+   *    must follow a leader its configuration does not name yet. This is safe because a
+   *    term has at most one leader, and a removed server cannot win one: the entry
+   *    removing it was committed by a quorum of the configuration it still believes in,
+   *    whose logs are then more up to date than its own.
+   *  - readIndexResp and timeoutNow come from the leader we follow, or a member.
+   *  - vote and preVote from a non-member are dropped when its log is not as up to date
+   *    as ours: we would refuse it anyway, and dropping it keeps a removed server that
+   *    still campaigns from raising our term. A candidate with a more up-to-date log
+   *    may be a voter our configuration does not know yet, so it is heard.
+   * And the shape of what we are asked to store: an append's entries must follow its
+   * index one by one, in non-decreasing terms from its logTerm, none above its term; a
+   * heartbeat cannot commit beyond our log (the leader sends min(match, commit)); a
+   * snapshot's term is at most its sender's and its configuration has a voter.
+   */
+  private admissible(m: Message): boolean {
+    if (m.from === NONE || m.from === this.id) return false;
+    if (!inRange(m.term, MAX_TERM) || !inRange(m.logTerm, MAX_TERM)) return false;
+    if (!inRange(m.index, MAX_INDEX) || !inRange(m.commit, MAX_INDEX) || !inRange(m.rejectHint, MAX_INDEX)) return false;
+    const snapshot = m.snapshot;
+    if (m.type === "snap" && snapshot === null) return false;
+    if (snapshot !== null && (!inRange(snapshot.index, MAX_INDEX) || !inRange(snapshot.term, MAX_TERM))) return false;
+    const trust = this.faultTrustImpossibleMessages;
+    if (m.type === "app") {
+      const entries = m.entries;
+      let prevTerm = m.logTerm;
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
+        if (!inRange(e.index, MAX_INDEX) || !inRange(e.term, MAX_TERM)) return false;
+        if (!trust && (e.index !== m.index + 1 + i || e.term < prevTerm || e.term > m.term)) return false;
+        prevTerm = e.term;
+      }
+    }
+    if (trust) return true;
+    const member = this.voters.has(m.from) || this.learners.has(m.from);
+    switch (m.type) {
+      case "appResp":
+      case "heartbeatResp":
+      case "voteResp":
+      case "preVoteResp":
+      case "readIndex":
+        return member;
+      case "readIndexResp":
+      case "timeoutNow":
+        return member || m.from === this.leader;
+      case "vote":
+      case "preVote":
+        return member || this.log.isUpToDate(m.index, m.logTerm);
+      case "app":
+        return m.logTerm <= m.term;
+      case "heartbeat":
+        return m.commit <= this.log.lastIndex();
+      case "snap":
+        return snapshot!.term <= m.term && snapshot!.conf.voters.length > 0;
     }
   }
 
@@ -577,9 +660,10 @@ export class Raft {
    * entry waits to be applied: until then it would count votes against a configuration
    * the cluster has left (grown from 3 voters to 5, a node that had applied neither
    * addition won with 2 votes while the other 3 elected a leader of the same term).
+   * And never past MAX_TERM, which no peer would accept.
    */
   private mayCampaign(): boolean {
-    if (!this.isPromotable()) return false;
+    if (!this.isPromotable() || this.term >= MAX_TERM) return false;
     return this.faultCampaignWithUnappliedConf || !this.hasUnappliedConfChanges();
   }
 
@@ -808,6 +892,25 @@ export class Raft {
     if (this.deferCommitUpdates) this.sendCommitUpdates();
   }
 
+  /**
+   * A member's answer that no correct member could send to this leader in this term:
+   * an ack or rejection beyond our last index (we never sent anything past it, and our
+   * log does not shrink while we lead), a rejection hinting past the index it rejects,
+   * or a heartbeat answer for a read round we never broadcast. Acting on one would move
+   * match past our log (two such acks once froze every write) or confirm reads no
+   * quorum confirmed.
+   */
+  private impossibleAck(m: Message): boolean {
+    switch (m.type) {
+      case "appResp":
+        return m.index > this.log.lastIndex() || (m.reject && m.rejectHint > m.index);
+      case "heartbeatResp":
+        return m.context > this.reads.sentRound();
+      default:
+        return false;
+    }
+  }
+
   private quorumActive(): boolean {
     let active = 0;
     for (const pr of this.progress.values()) {
@@ -825,6 +928,7 @@ export class Raft {
       return;
     }
     if (pr === undefined) return; // not a member (any more)
+    if (!this.faultTrustImpossibleMessages && this.impossibleAck(m)) return;
     pr.recentActive = true;
     pr.lastContactTicks = 0;
     switch (m.type) {
