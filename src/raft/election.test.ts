@@ -217,6 +217,28 @@ describe("§5.1 terms", () => {
     expect(r.status().vote).toBe(0);
   });
 
+  test("§5.1 a vote request from a stale term is refused with the current term, and the candidate moves to it", () => {
+    for (const preVote of [false, true]) {
+      const voter = lone(2, restoredState({ voters: [1, 2, 3], term: 7 }));
+      const type = preVote ? "preVote" : "vote";
+      voter.step(msg({ type, from: 1, to: 2, term: 5, index: 1, logTerm: 1 }));
+      const resp = allMessages(drainReady(voter)).filter((m) => m.type === `${type}Resp`);
+      expect(resp.map((m) => ({ term: m.term, reject: m.reject }))).toEqual([{ term: 7, reject: true }]);
+      expect(voter.status()).toMatchObject({ term: 7, vote: 0 });
+    }
+    // Without the answer, a candidate that the others' terms have overtaken would
+    // only ever learn of them from a voter that asks it for a vote.
+    const candidate = lone(1, restoredState({ voters: [1, 2, 3], term: 4 }), { preVote: false });
+    candidate.campaign();
+    drainReady(candidate);
+    candidate.step(msg({ type: "voteResp", from: 2, to: 1, term: 7, reject: true }));
+    drainReady(candidate);
+    expect(candidate.status()).toMatchObject({ role: "follower", term: 7 });
+    candidate.campaign();
+    const votes = allMessages(drainReady(candidate)).filter((m) => m.type === "vote");
+    expect(votes.map((m) => m.term)).toEqual([8, 8]);
+  });
+
   test("§5.1 a stale leader cut off by a partition steps down when it hears the new term", () => {
     const net = Network.cluster({ voters: [1, 2, 3], config: { checkQuorum: false } });
     net.elect(1);

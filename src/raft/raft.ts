@@ -304,8 +304,12 @@ export class Raft {
         // A stale leader may be cut off from everyone but us; tell it our term so it
         // steps down (with pre-vote its followers' terms would never reach it).
         this.send(this.message("appResp", m.from));
-      } else if (m.type === "preVote") {
-        const resp = this.message("preVoteResp", m.from);
+      } else if (m.type === "preVote" || m.type === "vote") {
+        // §5.1: refuse, with our term. A candidate that hears nothing back never learns
+        // how far behind its term is: two candidates, one of them unelectable (its log
+        // is stale) and asking voters the other never reaches, can then duel forever,
+        // the electable one always a term behind.
+        const resp = this.message(m.type === "preVote" ? "preVoteResp" : "voteResp", m.from);
         resp.reject = true;
         this.send(resp);
       }
