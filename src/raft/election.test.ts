@@ -619,6 +619,27 @@ describe("§3.10 leadership transfer", () => {
     expect(net.status(1)).toMatchObject({ role: "follower", leader: 3, transferee: 0 });
   });
 
+  test("§3.10 a transfer names a snapshot only when the Ready is taken: the driver may compact again in between", () => {
+    const conf = { voters: [1, 2, 3], learners: [] };
+    const r = lone(1, restoredState({ voters: [1, 2, 3], term: 2, entries: ents(2, [2, 2]) }), { preVote: false });
+    r.campaign();
+    drainReady(r);
+    r.step(msg({ type: "voteResp", from: 2, to: 1, term: 3 })); // leader; its no-op is 4
+    drainReady(r);
+    expect(r.propose(enc("x"))).toMatchObject({ index: 5 });
+    drainReady(r);
+    r.step(msg({ type: "appResp", from: 2, to: 1, term: 3, index: 5 }));
+    drainReady(r);
+    expect(r.status()).toMatchObject({ commit: 5, applied: 5 });
+    r.compact({ index: 4, term: 3, conf });
+    // 3 rejects the first probe: it holds nothing after 1, which is compacted away
+    r.step(msg({ type: "appResp", from: 3, to: 1, term: 3, index: 3, reject: true, rejectHint: 1, logTerm: 1 }));
+    expect(r.transferLeader(3)).toBeNull();
+    r.compact({ index: 5, term: 3, conf }); // the driver drops snapshot 4 for 5
+    const snaps = allMessages([takeReady(r)]).filter((m) => m.type === "snap");
+    expect(snaps.map((m) => m.snapshot!.index)).toEqual([5]);
+  });
+
   // etcd-io/raft TestLeaderTransferReceiveHigherTermVote.
   test("§3.10 a leader with a pending transfer still steps down for a higher term", () => {
     const net = Network.cluster({ voters: [1, 2, 3], config: { checkQuorum: false } });

@@ -466,9 +466,12 @@ export class Raft {
       this.send(this.message("timeoutNow", to));
     } else {
       // Catch it up; handleAppendResponse sends timeoutNow once it holds our last entry.
-      // An empty append at next - 1 tells us at once where a follower we think is
-      // caught up really stands.
-      if (pr.state !== "snapshot" && !pr.paused()) this.sendAppend(pr);
+      // A follower we think has everything we sent (replicate, next past our log) gets
+      // an empty append at our last index now, whose answer tells us where it really
+      // stands. Anything else waits for the Ready's flush: a snapshot must be named
+      // when the Ready is taken, as the driver may compact (and drop the one we hold
+      // now) before then.
+      if (pr.state === "replicate" && pr.next > this.log.lastIndex() && !pr.paused()) this.sendAppend(pr);
       this.needsBroadcast = true;
     }
     return null;
