@@ -45,6 +45,21 @@ describe("LibsqlStateMachine", () => {
     expect(await sm.appliedIndex()).toBe(3);
   });
 
+  test("verify accepts a state copy at its index and refuses torn, corrupt or mislabelled bytes", async () => {
+    const { sm } = await machine("a");
+    await sm.apply([normal(1, "x=1"), normal(2, "y=2")]);
+    const { index, data } = await sm.snapshot();
+    const meta = { index, term: 1, conf: { voters: [1], learners: [] } };
+    const bytes = await readWholeSnapshot(data);
+    await data.release?.();
+    await sm.verify(meta, snapshotFromBytes(bytes));
+    await expect(sm.verify({ ...meta, index: index + 1 }, snapshotFromBytes(bytes))).rejects.toThrow(`not at ${index + 1}`);
+    await expect(sm.verify(meta, snapshotFromBytes(bytes.slice(0, Math.floor(bytes.length / 2))))).rejects.toThrow();
+    const corrupt = bytes.slice();
+    for (let i = 4096; i < corrupt.length; i += 7) corrupt[i] = corrupt[i]! ^ 0x5a;
+    await expect(sm.verify(meta, snapshotFromBytes(corrupt))).rejects.toThrow();
+  });
+
   test("nodes that apply the same entries have the same digest; a different entry changes it", async () => {
     const a = await machine("a");
     const b = await machine("b");

@@ -8,7 +8,7 @@ import type { NodeDatabase } from "../storage/node-database.ts";
 import { withRelaxedDurabilitySync } from "../storage/relaxed-durability.ts";
 import type { SqlConnection } from "../storage/sql-connection.ts";
 import type { StateMachine } from "./state-machine.ts";
-import { copyStateOffThread, restoreStateOffThread } from "./state-copy.ts";
+import { copyStateOffThread, restoreStateOffThread, verifySnapshotOffThread } from "./state-copy.ts";
 
 /**
  * Applies one command inside the apply transaction (synchronously, on the writer
@@ -98,6 +98,18 @@ export class LibsqlStateMachine implements StateMachine {
     } catch (error) {
       await rm(file, { force: true });
       throw error;
+    }
+  }
+
+  async verify(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
+    const inFile = data instanceof FileSnapshotBytes ? data.path : null;
+    const file = inFile ?? temporarySnapshotPath(this.options.scratchDir ?? tmpdir());
+    if (inFile === null) await writeSnapshotFile(file, data);
+    try {
+      const index = await verifySnapshotOffThread(file);
+      if (index !== meta.index) throw new Error(`snapshot bytes hold the state at ${index}, not at ${meta.index}`);
+    } finally {
+      if (inFile === null) await rm(file, { force: true });
     }
   }
 

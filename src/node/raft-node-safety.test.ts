@@ -26,6 +26,10 @@ class CountingStateMachine implements StateMachine {
   async snapshot(): Promise<{ index: number; data: SnapshotBytes }> {
     return { index: this.applied, data: snapshotFromBytes(new TextEncoder().encode(String(this.applied))) };
   }
+  async verify(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
+    const held = Number(new TextDecoder().decode(await readWholeSnapshot(data)));
+    if (held !== meta.index) throw new Error(`bytes hold ${held}, not ${meta.index}`);
+  }
   async restore(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
     expect(Number(new TextDecoder().decode(await readWholeSnapshot(data)))).toBe(meta.index);
     this.applied = meta.index;
@@ -120,6 +124,32 @@ describe("RaftNode safety regressions", () => {
       await progressUntil(node, () => node.status().applied >= 10);
       expect(stateMachine.applied).toBe(10);
       expect(node.status().snapshotIndex).toBe(10);
+      expect(failures).toEqual([]);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+
+  test("snapshot bytes that fail the state machine's check never reach the core", async () => {
+    const transport = new HandTransport(1);
+    const failures: Error[] = [];
+    const node = await RaftNode.start({
+      id: 1,
+      storage: new MemoryRaftStorage(),
+      snapshots: new MemorySnapshotStore(),
+      transport,
+      stateMachine: new CountingStateMachine(),
+      bootstrap: { voters: [1, 2, 3], learners: [] },
+      tickIntervalMs: 1000,
+      seed: 1,
+      onFatal: (error) => failures.push(error),
+    });
+    try {
+      const message = snapMessage(2, 3, 10);
+      // The bytes say 7: not the state at 10 (as a torn or mixed-up file would not be).
+      await transport.handlers!.onSnapshot({ message, meta: message.snapshot!, data: snapshotFromBytes(new TextEncoder().encode("7")) });
+      expect(node.status().snapshotIndex).toBe(0);
+      expect(node.status().commit).toBeLessThan(10);
       expect(failures).toEqual([]);
     } finally {
       await node.stop({ transferLeadership: false });

@@ -27,6 +27,9 @@ class ListStateMachine implements StateMachine {
   async snapshot(): Promise<{ index: number; data: SnapshotBytes }> {
     return { index: this.applied, data: snapshotFromBytes(new TextEncoder().encode(JSON.stringify(this.items))) };
   }
+  async verify(_meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
+    JSON.parse(new TextDecoder().decode(await readWholeSnapshot(data)));
+  }
   async restore(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
     this.items = JSON.parse(new TextDecoder().decode(await readWholeSnapshot(data))) as string[];
     this.applied = meta.index;

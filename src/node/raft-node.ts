@@ -346,6 +346,11 @@ export class RaftNode {
     return { ...this.raft.status(), tickIntervalMs: this.tickIntervalMs, io: { ...this.io, fsyncs: this.options.storage.syncedWrites() } };
   }
 
+  /** This node's role, cheaply (status() builds the whole picture). */
+  role(): NodeStatus["role"] {
+    return this.raft.softState().role;
+  }
+
   onStatusChange(listener: (status: NodeStatus) => void): () => void {
     this.statusListeners.add(listener);
     return () => this.statusListeners.delete(listener);
@@ -443,6 +448,19 @@ export class RaftNode {
     }
     const meta = snapshot.meta;
     const key = snapshotKey(meta);
+    // Torn or corrupt bytes must never reach the core: once it steps the message it has
+    // given up its log for this snapshot. Refused, the leader sends it again later.
+    try {
+      await this.options.stateMachine.verify(meta, snapshot.data);
+    } catch (error) {
+      this.logger.log("warn", "snapshot_refused", { index: meta.index, term: meta.term, error: (error as Error).message });
+      await snapshot.data.release?.();
+      return;
+    }
+    if (this.stopped) {
+      await snapshot.data.release?.();
+      return;
+    }
     if (this.faults.stageBeforeCoreChecks === true) {
       // The old bug: whatever arrived last is staged, whether or not the core takes it.
       await this.releaseStaged(() => true);

@@ -9,7 +9,9 @@ declare const self: Worker;
 self.onmessage = async (event: MessageEvent<StateWorkerRequest>) => {
   let reply: StateWorkerReply;
   try {
-    reply = { ok: true, index: event.data.kind === "copy" ? await copy(event.data) : await restore(event.data) };
+    const request = event.data;
+    const index = request.kind === "copy" ? await copy(request) : request.kind === "restore" ? await restore(request) : await verify(request);
+    reply = { ok: true, index };
   } catch (error) {
     reply = { ok: false, message: (error as Error).message };
   }
@@ -42,6 +44,20 @@ async function restore({ database, snapshotFile, statements }: Extract<StateWork
     await db.execute({ sql: "ATTACH DATABASE ? AS snap", args: [snapshotFile] });
     await db.batch([...statements], "write");
     return 0;
+  });
+}
+
+async function verify({ snapshotFile }: Extract<StateWorkerRequest, { kind: "verify" }>): Promise<number> {
+  return withClient(snapshotFile, async (db) => {
+    const check = await db.execute("PRAGMA quick_check");
+    const verdict = check.rows.map((row) => String(row[0])).join("; ");
+    if (verdict !== "ok") throw new Error(`snapshot file fails quick_check: ${verdict.slice(0, 200)}`);
+    const meta = await db.execute("SELECT applied_index, digest FROM state_machine_meta WHERE singleton = 1");
+    const row = meta.rows[0];
+    if (row === undefined) throw new Error("snapshot file has no state_machine_meta row");
+    const index = Number(row[0]);
+    if (index > 0 && String(row[1]).length !== 64) throw new Error(`snapshot at ${index} carries no digest`);
+    return index;
   });
 }
 

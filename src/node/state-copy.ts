@@ -10,9 +10,10 @@ import type { InStatement } from "@libsql/client";
  */
 export type StateWorkerRequest =
   | { readonly kind: "copy"; readonly source: string; readonly target: string; readonly tables: readonly string[] }
-  | { readonly kind: "restore"; readonly database: string; readonly snapshotFile: string; readonly statements: readonly InStatement[] };
+  | { readonly kind: "restore"; readonly database: string; readonly snapshotFile: string; readonly statements: readonly InStatement[] }
+  | { readonly kind: "verify"; readonly snapshotFile: string };
 
-/** `index`: the applied index of the copy (copy), or 0 (restore). */
+/** `index`: the applied index of the copy (copy) or of the snapshot (verify), or 0 (restore). */
 export type StateWorkerReply = { readonly ok: true; readonly index: number } | { readonly ok: false; readonly message: string };
 
 /** A copy or restore that takes longer than this is abandoned. */
@@ -26,6 +27,15 @@ export function copyStateOffThread(source: string, target: string, tables: reado
 /** Runs a snapshot's restore statements in one transaction, `snapshotFile` attached as `snap`. */
 export async function restoreStateOffThread(database: string, snapshotFile: string, statements: readonly InStatement[]): Promise<void> {
   await runStateWorker({ kind: "restore", database, snapshotFile, statements });
+}
+
+/**
+ * Checks a snapshot file before the node acts on it: SQLite's quick_check of every page
+ * and b-tree, and the applied index it holds. Resolves with that index; rejects when the
+ * file is torn, corrupt or not a state copy.
+ */
+export function verifySnapshotOffThread(snapshotFile: string): Promise<number> {
+  return runStateWorker({ kind: "verify", snapshotFile });
 }
 
 function runStateWorker(request: StateWorkerRequest): Promise<number> {

@@ -23,4 +23,10 @@ export interface StateMachine {
    * node's latest snapshot in the same transaction (the raft log before it is gone).
    */
   restore(meta: SnapshotMeta, data: SnapshotBytes): Promise<void>;
+  /**
+   * Check snapshot bytes from the leader before the node acts on them (the core commits to
+   * installing a snapshot when it steps its message): rejects, with the reason, bytes that
+   * are torn, corrupt, or not a state at `meta.index`. Nothing is changed either way.
+   */
+  verify(meta: SnapshotMeta, data: SnapshotBytes): Promise<void>;
 }

@@ -208,8 +208,9 @@ export class NodeChaos {
    * hostage: another leader is elected within two election timeouts (each up to twice the
    * base, randomized) of the first write that hangs, and once the disk is back the old
    * leader has stepped down; the final checks show it lost nothing. Checked only when the
-   * rest of the cluster is whole and the network loses nothing, and no other fault acts
-   * meanwhile; otherwise the stall is just one more fault.
+   * rest of the cluster is whole, the network loses nothing, the cluster runs the shipped
+   * election settings, and no other fault acts meanwhile; otherwise the stall is just one
+   * more fault.
    */
   private stallLeaderDisk(): void {
     const leader = this.world.leader();
@@ -244,6 +245,10 @@ export class NodeChaos {
   /** Every voter but `leader` runs with a healthy disk, no link among voters is cut, and nothing is lost. */
   private wholeAndCalm(leader: Machine): boolean {
     if (this.world.network.conditions.lossRate > 0) return false;
+    // Without pre-vote a follower with a stale log keeps bumping the term and resetting the
+    // others' timers, and an election can take many timeouts (Raft's known limit). The
+    // bound is for the configuration that ships: pre-vote and check-quorum on.
+    if (!this.scenario.raft.preVote || !this.scenario.raft.checkQuorum) return false;
     const { voters } = leader.node!.status().conf;
     for (const id of voters) {
       const m = this.world.machines.get(id);

@@ -11,7 +11,7 @@ import { readWholeSnapshot, snapshotFromBytes } from "../../../src/raft/snapshot
 import type { Entry, SnapshotBytes, SnapshotMeta } from "../../../src/raft/types.ts";
 import type { SqlConnection, SqlValue } from "../../../src/storage/sql-connection.ts";
 import type { SimRandom } from "../sim-random.ts";
-import { type NodeDisk, openStateDatabase } from "./disk.ts";
+import { type NodeDisk, openStateDatabase, releaseStateDatabase } from "./disk.ts";
 import { NEVER } from "./storage.ts";
 import type { SimScheduler } from "./scheduler.ts";
 
@@ -42,10 +42,16 @@ function dumpRows(db: SqlConnection, tables: readonly string[]): Uint8Array {
   return encoder.encode(JSON.stringify(rows));
 }
 
-function loadRows(db: SqlConnection, tables: readonly string[], bytes: Uint8Array, index: number): string {
+/** The rows in snapshot bytes, if they are a state at `index` (what verify checks). */
+function rowsAt(bytes: Uint8Array, index: number): StateRows {
   const rows = JSON.parse(decoder.decode(bytes)) as StateRows;
   // The snapshot's own record of where it stands must agree with what raft says it is.
   if (rows.index !== index) throw new Error(`snapshot bytes hold index ${rows.index}, the message says ${index}`);
+  return rows;
+}
+
+function loadRows(db: SqlConnection, tables: readonly string[], bytes: Uint8Array, index: number): string {
+  const rows = rowsAt(bytes, index);
   db.transaction(() => {
     for (const table of tables) {
       db.run(`DELETE FROM ${table}`);
@@ -109,6 +115,10 @@ export class SimChatStateMachine implements StateMachine {
     });
   }
 
+  async verify(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
+    rowsAt(await readWholeSnapshot(data), meta.index);
+  }
+
   /**
    * Replace the state, and (as LibsqlStateMachine does, in the same transaction) the raft
    * log before the snapshot: durable when it resolves.
@@ -149,6 +159,6 @@ export function rebuildChatState(disk: NodeDisk, upToIndex: number): void {
     throw new Error(`power loss rebuild: the durable log holds ${entries.length} of the ${expected} entries ${index + 1}..${upToIndex}`);
   }
   if (entries.length > 0) applyBatch(db, chat, entries, upToIndex, digest);
-  disk.state.close();
+  releaseStateDatabase(disk.state);
   disk.state = db;
 }

@@ -56,10 +56,26 @@ function schemaStatements(): string[] {
   return schemaSql;
 }
 
+/** Emptied databases of finished runs: creating the schema anew was a tenth of a run's time. */
+const spareDatabases: SqlConnection[] = [];
+const MAX_SPARE_DATABASES = 16;
+
 export function openStateDatabase(): SqlConnection {
+  const spare = spareDatabases.pop();
+  if (spare !== undefined) return spare;
   const db = new SqlConnection(":memory:");
   for (const statement of schemaStatements()) db.exec(statement);
   return db;
+}
+
+/** Hand a database back, emptied, for a later run (or close it when enough are spare). */
+export function releaseStateDatabase(db: SqlConnection): void {
+  if (spareDatabases.length >= MAX_SPARE_DATABASES) return db.close();
+  const tables = db.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+  db.transaction(() => {
+    for (const [name] of tables) db.run(`DELETE FROM "${String(name)}"`);
+  });
+  spareDatabases.push(db);
 }
 
 export class NodeDisk {

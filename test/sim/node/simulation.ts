@@ -6,7 +6,7 @@
 import type { DriverTestingFaults } from "../../../src/node/raft-node.ts";
 import type { RaftConfig } from "../../../src/raft/raft.ts";
 import type { NodeId } from "../../../src/raft/types.ts";
-import { describeScenario, drawScenario } from "../scenario.ts";
+import { describeScenario, drawScenario, type Scenario } from "../scenario.ts";
 import { deriveSeed, SimRandom } from "../sim-random.ts";
 import { Trace } from "../trace.ts";
 import { RuleBroken, SimulationViolation } from "../violation.ts";
@@ -56,7 +56,7 @@ export function nodeRerunCommand(o: NodeSimulationOptions): string {
     Object.entries(faults ?? {})
       .filter(([, v]) => v === true)
       .map(([k]) => ` --unsafe ${k}`);
-  return `bun test/sim/cli.ts --node --start ${o.seed} --seeds 1 --nodes ${o.nodeCount} --steps ${o.steps}${[...on(o.coreFaults), ...on(o.driverFaults)].join("")} --trace`;
+  return `bun test/sim/node/cli.ts --start ${o.seed} --seeds 1 --nodes ${o.nodeCount} --steps ${o.steps}${[...on(o.coreFaults), ...on(o.driverFaults)].join("")} --trace`;
 }
 
 export async function runNodeSimulation(o: NodeSimulationOptions): Promise<NodeSimulationResult> {
@@ -84,6 +84,14 @@ async function simulate(o: NodeSimulationOptions, trace: Trace): Promise<NodeSim
     driverFaults: o.driverFaults ?? {},
   });
   trace.add(0, "sim", `seed ${o.seed}: ${o.nodeCount} whole nodes, ${o.steps} steps, ${describeScenario(scenario)}`);
+  try {
+    return await simulateIn(world, o, trace, scenario, chaosRng);
+  } finally {
+    world.dispose();
+  }
+}
+
+async function simulateIn(world: NodeWorld, o: NodeSimulationOptions, trace: Trace, scenario: Scenario, chaosRng: SimRandom): Promise<NodeSimulationResult> {
   const ids: NodeId[] = [];
   for (let id = 1; id <= o.nodeCount; id++) ids.push(id);
   for (const id of ids) world.addMachine(id, { voters: ids, learners: [] });

@@ -15,7 +15,7 @@ import type { Trace } from "../trace.ts";
 import { RuleBroken } from "../violation.ts";
 import { rebuildChatState, SimChatStateMachine } from "./chat-state.ts";
 import { NodeChecker } from "./checker.ts";
-import { type CrashKind, NodeDisk } from "./disk.ts";
+import { type CrashKind, NodeDisk, releaseStateDatabase } from "./disk.ts";
 import { SimScheduler } from "./scheduler.ts";
 import { SimRaftStorage, SimSnapshotStore } from "./storage.ts";
 import { SimSwitchboard, SimTransport } from "./transport.ts";
@@ -175,6 +175,11 @@ export class NodeWorld {
         if (!alive()) return;
         m.node = node;
         m.state = "running";
+        // Every Ready ends here: the checks run then, which is when the node's state moves.
+        node.onProgress(this.guarded(() => {
+          if (alive()) this.observe(m, node);
+        }));
+        this.observe(m, node);
       },
       (error: unknown) => {
         if (alive()) this.fatal(m, error instanceof Error ? error : new Error(String(error)));
@@ -263,31 +268,43 @@ export class NodeWorld {
     let best: Machine | null = null;
     let bestTerm = -1;
     for (const m of this.running()) {
-      const st = m.node!.status();
-      if (st.role === "leader" && st.term > bestTerm) {
+      if (m.node!.role() !== "leader") continue;
+      const term = m.node!.status().term;
+      if (term > bestTerm) {
         best = m;
-        bestTerm = st.term;
+        bestTerm = term;
       }
     }
     return best;
   }
 
-  /** After every event: check each running node, and stop the ones the cluster removed. */
+  /** The run is over: its databases go back to the pool. */
+  dispose(): void {
+    for (const m of this.machines.values()) {
+      m.incarnation++;
+      m.state = "stopped";
+      releaseStateDatabase(m.disk.state);
+    }
+  }
+
+  /** After every event: a rule broken in async code ends the run here. */
   afterEvent(): void {
     this.rethrowFailure();
-    for (const m of this.machines.values()) {
-      if (m.state !== "running" || m.node === null) continue;
-      const st = m.node.status();
-      this.checker.status(m.id, m.incarnation, st);
-      if (st.conf.voters.includes(m.id) || st.conf.learners.includes(m.id)) m.everMember = true;
-    }
-    const leader = this.leader();
-    if (leader === null) return;
-    const st = leader.node!.status();
-    if (st.applied !== st.commit) return; // its configuration may lag what it committed
-    for (const m of this.machines.values()) {
-      if (m.state === "stopped" || !m.everMember) continue;
-      if (!st.conf.voters.includes(m.id) && !st.conf.learners.includes(m.id)) this.stop(m.id, `removed, as leader n${leader.id} applied`);
+  }
+
+  /** After each of a node's Readies: its status against the rules, and the removed members stopped. */
+  private observe(m: Machine, node: RaftNode): void {
+    const st = node.status();
+    this.checker.status(m.id, m.incarnation, st);
+    if (st.conf.voters.includes(m.id) || st.conf.learners.includes(m.id)) m.everMember = true;
+    if (st.role !== "leader" || st.applied !== st.commit) return; // its configuration may lag what it committed
+    if (this.leader() !== m) return;
+    for (const other of this.machines.values()) {
+      if (other.state === "stopped" || !other.everMember) continue;
+      if (!st.conf.voters.includes(other.id) && !st.conf.learners.includes(other.id)) {
+        // Not from inside this node's Ready: as the next event.
+        this.scheduler.at(0, () => this.stop(other.id, `removed, as leader n${m.id} applied`));
+      }
     }
   }
 }

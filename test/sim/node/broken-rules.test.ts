@@ -1,0 +1,46 @@
+// The whole-node simulator must catch every bug we fixed, re-created behind a test-only
+// switch: each test searches seeds in order and stops at the first violation. A switch
+// that goes uncaught within its budget means the simulator has gone blind to that bug.
+// The budgets are a few times the seed that catches each today (see the comments).
+
+import { expect, test } from "bun:test";
+import type { DriverTestingFaults } from "../../../src/node/raft-node.ts";
+import { SimulationViolation } from "../violation.ts";
+import { type CoreTestingFaults, runNodeSimulation } from "./simulation.ts";
+
+const STEPS_PER_SEED = 150;
+
+async function firstViolation(faults: { core?: CoreTestingFaults; driver?: DriverTestingFaults }, budget: number): Promise<{ seedsTried: number; violation: SimulationViolation } | null> {
+  for (let seed = 1; seed <= budget; seed++) {
+    try {
+      await runNodeSimulation({ seed, nodeCount: 5, steps: STEPS_PER_SEED, ...(faults.core !== undefined ? { coreFaults: faults.core } : {}), ...(faults.driver !== undefined ? { driverFaults: faults.driver } : {}) });
+    } catch (err) {
+      if (!(err instanceof SimulationViolation)) throw err;
+      return { seedsTried: seed, violation: err };
+    }
+  }
+  return null;
+}
+
+/** One switch: caught within `budget` seeds, by a rule (not an exception), with a report that replays it. */
+export function expectCaught(name: string, faults: { core?: CoreTestingFaults; driver?: DriverTestingFaults }, budget: number, rules: readonly string[]): void {
+  test(`${name} is caught within ${budget} seeds`, async () => {
+    const hit = await firstViolation(faults, budget);
+    if (hit === null) throw new Error(`${name}: no violation in ${budget} seeds`);
+    const v = hit.violation;
+    console.log(`${name}: caught by seed ${v.seed} [${v.rule}]`);
+    expect(v.message).toContain(`seed ${v.seed}`);
+    expect(v.message).toContain(`--unsafe ${name}`);
+    expect(v.traceTail.length).toBeGreaterThan(10);
+    expect(rules).toContain(v.rule);
+  }, 600_000);
+}
+
+// Driver bugs (issue 13): the rules that catch each, as seen so far.
+expectCaught("snapshotTermFromLastSnapshot", { driver: { snapshotTermFromLastSnapshot: true } }, 200, ["snapshot term", "state machine safety", "node failed"]);
+expectCaught("stageBeforeCoreChecks", { driver: { stageBeforeCoreChecks: true } }, 1500, ["node failed", "liveness", "stalled leader"]);
+expectCaught("dropOldSnapshotBeforeCompact", { driver: { dropOldSnapshotBeforeCompact: true } }, 1000, ["liveness", "node failed"]);
+expectCaught("keepCopyAcrossInstall", { driver: { keepCopyAcrossInstall: true } }, 1500, ["liveness", "node failed", "state machine safety", "snapshot term"]);
+// Core bugs.
+expectCaught("voteBeforePersist", { core: { voteBeforePersist: true } }, 1000, ["election safety", "state machine safety", "liveness", "acknowledged write lost"]);
+expectCaught("commitPreviousTermByCount", { core: { commitPreviousTermByCount: true } }, 1000, ["state machine safety", "acknowledged write lost", "liveness"]);
