@@ -150,13 +150,19 @@ async function main(): Promise<void> {
       const args = process.argv.slice(2).filter((_, i, all) => !["--jobs", "--start", "--seeds"].includes(all[i]!) && !["--jobs", "--start", "--seeds"].includes(all[i - 1]!));
       children.push(Bun.spawn([process.execPath, import.meta.path, ...args, "--start", String(start), "--seeds", String(seeds), "--json-totals"], { stdout: "pipe", stderr: "inherit" }));
     }
-    const results = await Promise.all(children.map(async (child) => ({ out: await new Response(child.stdout).text(), code: await child.exited })));
-    const failed = results.find((r) => r.code !== 0);
-    if (failed !== undefined) {
-      for (const child of children) child.kill();
-      console.log(failed.out);
-      process.exit(1);
-    }
+    // The first slice to fail stops the others: its report is what matters.
+    const results = await Promise.all(
+      children.map(async (child) => {
+        const out = await new Response(child.stdout).text();
+        const code = await child.exited;
+        if (code !== 0) {
+          for (const other of children) if (other !== child) other.kill();
+          console.log(out);
+          process.exit(1);
+        }
+        return { out, code };
+      }),
+    );
     totals = { seeds: 0, events: 0, acknowledged: 0, crashes: 0, powerLosses: 0, snapshotsInstalled: 0, stallChecks: 0, worstRecoveryMs: 0 };
     for (const r of results) {
       const t = JSON.parse(r.out.trim().split("\n").at(-1)!) as Totals;

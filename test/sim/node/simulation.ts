@@ -150,7 +150,8 @@ class RecoveryProbe {
   done = false;
   problem = "not probed yet";
   private finalIndex = 0;
-  private proposing = false;
+  /** The final write in flight: through whom (a process that dies never answers). */
+  private proposing: { readonly id: NodeId; readonly incarnation: number } | null = null;
 
   constructor(
     private readonly world: NodeWorld,
@@ -171,18 +172,28 @@ class RecoveryProbe {
       return;
     }
     if (this.finalIndex === 0) {
-      if (!this.proposing) {
-        this.proposing = true;
+      const via = this.proposing === null ? undefined : this.world.machines.get(this.proposing.id);
+      if (via !== undefined && (via.incarnation !== this.proposing!.incarnation || via.state !== "running")) this.proposing = null;
+      if (this.proposing === null) {
+        const proposing = { id: leader.id, incarnation: leader.incarnation };
+        this.proposing = proposing;
         // A no-op-like write that must commit under the recovered leader (opaque bytes the chat state refuses).
+        this.world.traceNode(leader.id, "recovery: propose the final write");
         leader.node!.propose(new TextEncoder().encode("final"), 5000).then(
           (p) => {
+            this.world.traceNode(leader.id, `recovery: the final write committed at ${p.index}`);
             this.finalIndex = p.index;
-            this.proposing = false;
+            if (this.proposing === proposing) this.proposing = null;
           },
-          () => (this.proposing = false),
+          (error: unknown) => {
+            this.world.traceNode(leader.id, `recovery: the final write failed: ${(error as Error).message}`);
+            if (this.proposing === proposing) this.proposing = null;
+          },
         );
       }
-      this.problem = `leader n${leader.id}: the final write has not committed`;
+      const st = leader.node!.status();
+      const progress = st.progress.map((p) => `n${p.id} ${p.state} match ${p.match} next ${p.next}`).join(", ");
+      this.problem = `leader n${leader.id} (term ${st.term}, commit ${st.commit}, last ${st.lastIndex}): the final write has not committed; ${progress}`;
       return;
     }
     const target = Math.max(this.finalIndex, leader.node!.status().commit);
