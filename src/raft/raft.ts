@@ -158,9 +158,9 @@ export class Raft {
   private randomizedElectionTimeoutTicks = 0;
 
   /**
-   * Committed entries up to here have been scanned for conf entries, and the highest
-   * conf entry among them is at `lastCommittedConfIndex`. Committed entries never
-   * change, so the scan never repeats (see hasUnappliedConfChanges).
+   * Committed entries up to here were either applied or scanned for conf entries, the
+   * highest one scanned being at `lastCommittedConfIndex`. Committed entries never
+   * change, so no entry is scanned twice (see hasUnappliedConfChanges).
    */
   private confScannedTo = 0;
   private lastCommittedConfIndex = 0;
@@ -678,9 +678,10 @@ export class Raft {
   private hasUnappliedConfChanges(): boolean {
     const committed = this.log.committed;
     if (this.applied >= committed) return false;
-    // Entries a pending snapshot covers are not in the log; its configuration is
-    // already in force (handleSnapshot), so only entries after it count.
-    const from = Math.max(this.confScannedTo, this.log.snapshotIndex()) + 1;
+    // Applied entries are in force already, and entries a pending snapshot covers are
+    // not in the log (its configuration is in force too: handleSnapshot), so only
+    // committed entries after both count; each is looked at once.
+    const from = Math.max(this.confScannedTo, this.applied, this.log.snapshotIndex()) + 1;
     for (let i = from; i <= committed; i++) {
       if (this.log.entryAt(i).kind === "conf") this.lastCommittedConfIndex = i;
     }
