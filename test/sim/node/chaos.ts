@@ -3,7 +3,7 @@
 // anywhere in the node's work — mid-write, mid-snapshot copy, mid-transfer, mid-install,
 // mid-compaction — and "crash busy" aims one at a node with disk work in flight.
 
-import type { NodeId } from "../../../src/raft/types.ts";
+import type { Message, NodeId } from "../../../src/raft/types.ts";
 import type { Scenario } from "../scenario.ts";
 import type { SimRandom } from "../sim-random.ts";
 import { RuleBroken } from "../violation.ts";
@@ -23,7 +23,9 @@ type Action =
   | "membership"
   | "transfer"
   | "slowDisk"
-  | "stallLeaderDisk";
+  | "stallLeaderDisk"
+  | "forge"
+  | "isolateAndTransfer";
 
 const MIN_VOTERS = 3;
 const REQUEST_TIMEOUT_MS = 2000;
@@ -58,6 +60,8 @@ export class NodeChaos {
       ["transfer", 1.5 * f],
       ["slowDisk", 0.7 * f],
       ["stallLeaderDisk", 0.4 * f],
+      ["forge", 0.5 * f],
+      ["isolateAndTransfer", 0.5 * f],
     ];
   }
 
@@ -90,6 +94,10 @@ export class NodeChaos {
         return this.slowDisk();
       case "stallLeaderDisk":
         return this.stallLeaderDisk();
+      case "forge":
+        return this.forge();
+      case "isolateAndTransfer":
+        return this.isolateAndTransfer();
     }
   }
 
@@ -194,6 +202,51 @@ export class NodeChaos {
         node.changeMembership({ type: "removeNode", nodeId: id }, timeoutMs).catch(() => {});
         return;
       }
+    }
+  }
+
+  /**
+   * Messages no correct member sends: acknowledgements beyond the leader's log from a
+   * member, and responses and vote requests at a far higher term from a non-member.
+   */
+  private forge(): void {
+    const leader = this.world.leader();
+    if (leader === null) return;
+    const st = leader.node!.status();
+    const voters = st.conf.voters.filter((id) => id !== leader.id);
+    if (voters.length === 0) return;
+    const base = { to: leader.id, logTerm: 0, entries: [], commit: 0, reject: false, rejectHint: 0, context: 0, snapshot: null };
+    const beyond = st.lastIndex + this.rng.between(1, 40);
+    const forged: Message[] = voters.slice(0, 2).map((from) => ({ ...base, type: "appResp", from, term: st.term, index: beyond }));
+    const stranger = 90 + this.rng.int(9);
+    forged.push({ ...base, type: "appResp", from: stranger, term: st.term + this.rng.between(1, 5), index: beyond });
+    forged.push({ ...base, type: "vote", from: stranger, term: st.term + this.rng.between(1, 5), index: 0, logTerm: 0 });
+    this.world.note(`forge to leader n${leader.id}: acks at ${beyond} from ${voters.slice(0, 2).map((id) => `n${id}`).join(",")}, higher-term messages from n${stranger}`);
+    this.world.board.forge(leader.id, forged);
+  }
+
+  /**
+   * Cut the leader off and keep asking it to hand over to a node it cannot reach, as an
+   * operator's retrying script would. Check-quorum must still depose it on schedule.
+   */
+  private isolateAndTransfer(): void {
+    const leader = this.world.leader();
+    if (leader === null) return;
+    const others = leader.node!.status().conf.voters.filter((id) => id !== leader.id);
+    if (others.length === 0) return;
+    const e = this.electionTimeoutMs();
+    const links: Array<readonly [NodeId, NodeId]> = [];
+    for (const b of this.liveIds()) if (b !== leader.id) links.push([leader.id, b], [b, leader.id]);
+    const lastsMs = this.rng.between(6 * e, 10 * e);
+    const partition = this.world.network.partition(links);
+    this.world.note(`isolate leader n${leader.id} and retry a transfer every ${Math.round(e / 2)} ms`);
+    this.world.scheduler.at(lastsMs, () => this.world.network.heal(partition));
+    const to = this.rng.pick(others);
+    for (let at = 0; at < lastsMs; at += Math.max(1, Math.floor(e / 2))) {
+      this.world.scheduler.at(at, () => {
+        const m = this.world.machines.get(leader.id);
+        if (m?.node !== null && m?.node !== undefined && m.state === "running") m.node.transferLeadership(to, e).catch(() => {});
+      });
     }
   }
 

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   if (o.jobs > 1 && o.seeds > 1 && !o.trace) {
     // One process per slice of seeds; each prints its totals as the last JSON line.
     const per = Math.ceil(o.seeds / o.jobs);
-    const children = [];
+    const children: Array<{ readonly stdout: ReadableStream<Uint8Array>; readonly exited: Promise<number>; kill(): void }> = [];
     for (let j = 0; j < o.jobs; j++) {
       const start = o.start + j * per;
       const seeds = Math.min(per, o.start + o.seeds - start);

@@ -109,6 +109,11 @@ async function simulateIn(world: NodeWorld, o: NodeSimulationOptions, trace: Tra
     world.scheduler.at(chaosRng.between(scenario.chaosGapMs.min, scenario.chaosGapMs.max), nextStep);
   };
   if (!faultPhaseOver) world.scheduler.at(FIRST_CHAOS_AT_MS, nextStep);
+  const watchLeases = (): void => {
+    world.checkLeaderLease();
+    if (!faultPhaseOver) world.scheduler.at(scenario.baseTickMs, watchLeases);
+  };
+  world.scheduler.at(scenario.baseTickMs, watchLeases);
   const afterEvent = (): void => world.afterEvent();
   await world.scheduler.runUntil(Number.POSITIVE_INFINITY, () => faultPhaseOver, afterEvent);
 

@@ -54,6 +54,15 @@ export class SimSwitchboard {
     return e !== undefined && e.alive() ? e : null;
   }
 
+  /**
+   * Hand `messages` to `to` as if they came off the wire: what a buggy or compromised
+   * member could send (the core must drop what no correct member could have sent).
+   */
+  forge(to: NodeId, messages: readonly Message[]): void {
+    const target = this.endpoint(to);
+    if (target !== null) target.handlers.onMessages(decodeBatch(encodeBatch(messages)));
+  }
+
   /** At most one copy (requests: NATS does not duplicate), if the link is open when it arrives. */
   carryOnce(from: NodeId, to: NodeId, deliver: () => void): void {
     const delayMs = this.network.deliveryDelaysMs()[0];

@@ -278,6 +278,42 @@ export class NodeWorld {
     return best;
   }
 
+  /** Since when each leader (by id and term) has had no quorum it can reach. */
+  private readonly cutOffSinceMs = new Map<string, number>();
+
+  /**
+   * Check-quorum (§6.2): a leader that cannot reach a quorum of voters steps down within
+   * two election timeouts. Polled every tick in the fault phase, with pre-vote's partner
+   * check-quorum on; links that are cut count, lossy ones do not (a lossy leader may stay).
+   */
+  checkLeaderLease(): void {
+    const s = this.config.scenario;
+    if (!s.raft.checkQuorum || !this.faultsEnabled) return;
+    const boundMs = 4 * s.raft.electionTimeoutTicks * (s.baseTickMs + s.tickSkewMs.max) + 100;
+    const seen = new Set<string>();
+    for (const m of this.running()) {
+      if (m.node!.role() !== "leader") continue;
+      const st = m.node!.status();
+      const key = `${m.id}/${st.term}`;
+      seen.add(key);
+      const reachable = st.conf.voters.filter((v) => {
+        if (v === m.id) return true;
+        const other = this.machines.get(v);
+        return other !== undefined && other.state === "running" && !this.network.isBlocked(m.id, v) && !this.network.isBlocked(v, m.id);
+      });
+      if (reachable.length > st.conf.voters.length / 2) {
+        this.cutOffSinceMs.delete(key);
+        continue;
+      }
+      const since = this.cutOffSinceMs.get(key) ?? this.nowMs;
+      this.cutOffSinceMs.set(key, since);
+      if (this.nowMs - since > boundMs) {
+        throw new RuleBroken("check quorum", `n${m.id} still leads term ${st.term} ${this.nowMs - since} ms after losing every quorum (voters ${st.conf.voters.join(",")}, reachable ${reachable.join(",")})`);
+      }
+    }
+    for (const key of [...this.cutOffSinceMs.keys()]) if (!seen.has(key)) this.cutOffSinceMs.delete(key);
+  }
+
   /** The run is over: its databases go back to the pool. */
   dispose(): void {
     for (const m of this.machines.values()) {
