@@ -119,7 +119,13 @@ export class NodeChaos {
     if (m === null) return;
     this.world.crash(m.id, kind, why);
     const downMs = this.rng.chance(0.5) ? this.rng.between(1, 40) : this.rng.between(50, 6 * this.electionTimeoutMs());
-    this.world.scheduler.at(downMs, () => this.world.restart(m.id));
+    // Some come back on a slow disk: a restarted node then holds committed entries it has
+    // not applied (configuration changes among them) for several election timeouts.
+    const slowBootMs = this.rng.chance(0.25) ? this.rng.between(this.electionTimeoutMs(), 5 * this.electionTimeoutMs()) : 0;
+    this.world.scheduler.at(downMs, () => {
+      this.world.restart(m.id);
+      if (slowBootMs > 0) this.world.stallDisk(m.id, slowBootMs);
+    });
   }
 
   private liveIds(): NodeId[] {

@@ -50,6 +50,8 @@ const STREAM_CHAOS = 1;
 const STREAM_SCENARIO = 2;
 const STREAM_WORLD = 3;
 const STREAM_CLIENT = 4;
+/** The share of seeds that start with three voters and grow. */
+const GROWING_SEEDS = 0.3;
 
 export function nodeRerunCommand(o: NodeSimulationOptions): string {
   const on = (faults: object | undefined): string[] =>
@@ -92,12 +94,17 @@ async function simulate(o: NodeSimulationOptions, trace: Trace): Promise<NodeSim
 }
 
 async function simulateIn(world: NodeWorld, o: NodeSimulationOptions, trace: Trace, scenario: Scenario, chaosRng: SimRandom): Promise<NodeSimulationResult> {
+  // Some seeds start smaller and grow to the asked size by membership changes: nodes
+  // then restart with configurations steps behind the cluster's.
+  const growing = o.nodeCount >= 5 && chaosRng.chance(GROWING_SEEDS);
+  const initial = growing ? 3 : o.nodeCount;
   const ids: NodeId[] = [];
-  for (let id = 1; id <= o.nodeCount; id++) ids.push(id);
+  for (let id = 1; id <= initial; id++) ids.push(id);
   for (const id of ids) world.addMachine(id, { voters: ids, learners: [] });
+  if (growing) trace.add(0, "sim", `growing: ${initial} voters, joined up to ${o.nodeCount + 1} members by churn`);
 
   const workload = new ChatWorkload(world, new SimRandom(deriveSeed(o.seed, STREAM_CLIENT)));
-  const chaos = new NodeChaos(world, chaosRng, scenario, workload, o.nodeCount, Math.max(o.nodeCount + 1, 5));
+  const chaos = new NodeChaos(world, chaosRng, scenario, workload, initial, Math.max(o.nodeCount + 1, 5));
   let stepsLeft = o.steps;
   let faultPhaseOver = stepsLeft <= 0;
   const nextStep = (): void => {
