@@ -19,7 +19,7 @@ interface CliOptions {
 }
 
 const USAGE = "usage: bun test/sim/cli.ts --seeds N [--nodes 5] [--start S] [--steps M] [--trace] [--unsafe NAME]";
-const UNSAFE_NAMES = ["commitPreviousTermByCount", "voteBeforePersist"] as const;
+const UNSAFE_NAMES = ["commitPreviousTermByCount", "voteBeforePersist", "campaignWithUnappliedConf", "transferExtendsLeaderLease", "probeIgnoresEqualAck", "trustImpossibleMessages"] as const;
 
 function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = { seeds: 100, start: 1, nodes: 5, steps: 300, trace: false, unsafe: {} };

@@ -77,7 +77,17 @@ export class NodeChecker {
     }
   }
 
-  status(node: NodeId, incarnation: number, st: NodeStatus): void {
+  /** The last time each node was seen campaigning (pre-candidate or candidate), and at which term. */
+  private readonly campaigns = new Map<NodeId, { term: number; atMs: number }>();
+
+  /** Whether a node other than `except` campaigned at `term` or later, at or after `sinceMs`. */
+  campaignedSince(term: number, except: NodeId, sinceMs: number): boolean {
+    for (const [node, c] of this.campaigns) if (node !== except && c.term >= term && c.atMs >= sinceMs) return true;
+    return false;
+  }
+
+  status(node: NodeId, incarnation: number, st: NodeStatus, nowMs: number): void {
+    if (st.role === "preCandidate" || st.role === "candidate") this.campaigns.set(node, { term: st.term, atMs: nowMs });
     // (A snapshot being installed is ahead of applied until its Ready is done.)
     if (!(st.applied <= st.commit && st.snapshotIndex <= st.commit && st.commit <= st.lastIndex)) {
       throw new RuleBroken("log positions", `n${node}: snapshot ${st.snapshotIndex}, applied ${st.applied}, commit ${st.commit}, last ${st.lastIndex} out of order`);

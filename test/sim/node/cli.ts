@@ -91,6 +91,8 @@ interface Totals {
   snapshotsInstalled: number;
   stallChecks: number;
   worstRecoveryMs: number;
+  /** Per watched leader stall: ms until another node led, as election timeouts. */
+  stallRecoveries: number[];
 }
 
 function add(t: Totals, r: NodeSimulationResult): void {
@@ -101,11 +103,12 @@ function add(t: Totals, r: NodeSimulationResult): void {
   t.powerLosses += r.world.powerLosses;
   t.snapshotsInstalled += r.world.snapshotsInstalled;
   t.stallChecks += r.stallChecks;
+  for (const ms of r.stallRecoveryTimeouts) t.stallRecoveries.push(ms);
   t.worstRecoveryMs = Math.max(t.worstRecoveryMs, r.recoveryMs);
 }
 
 async function runSlice(o: CliOptions): Promise<Totals> {
-  const totals: Totals = { seeds: 0, events: 0, acknowledged: 0, crashes: 0, powerLosses: 0, snapshotsInstalled: 0, stallChecks: 0, worstRecoveryMs: 0 };
+  const totals: Totals = { seeds: 0, events: 0, acknowledged: 0, crashes: 0, powerLosses: 0, snapshotsInstalled: 0, stallChecks: 0, worstRecoveryMs: 0, stallRecoveries: [] };
   const began = performance.now();
   const progressEvery = Math.max(1, Math.min(1000, Math.floor(o.seeds / 10)));
   for (let k = 0; k < o.seeds; k++) {
@@ -133,6 +136,13 @@ async function runSlice(o: CliOptions): Promise<Totals> {
     }
   }
   return totals;
+}
+
+function describeSpread(values: readonly number[]): string {
+  if (values.length === 0) return "-";
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return `median ${at(0.5)}, p99 ${at(0.99)}, max ${sorted[sorted.length - 1]}`;
 }
 
 async function main(): Promise<void> {
@@ -163,10 +173,18 @@ async function main(): Promise<void> {
         return { out, code };
       }),
     );
-    totals = { seeds: 0, events: 0, acknowledged: 0, crashes: 0, powerLosses: 0, snapshotsInstalled: 0, stallChecks: 0, worstRecoveryMs: 0 };
+    totals = { seeds: 0, events: 0, acknowledged: 0, crashes: 0, powerLosses: 0, snapshotsInstalled: 0, stallChecks: 0, worstRecoveryMs: 0, stallRecoveries: [] };
     for (const r of results) {
       const t = JSON.parse(r.out.trim().split("\n").at(-1)!) as Totals;
-      for (const key of Object.keys(totals) as (keyof Totals)[]) totals[key] = key === "worstRecoveryMs" ? Math.max(totals[key], t[key]) : totals[key] + t[key];
+      totals.seeds += t.seeds;
+      totals.events += t.events;
+      totals.acknowledged += t.acknowledged;
+      totals.crashes += t.crashes;
+      totals.powerLosses += t.powerLosses;
+      totals.snapshotsInstalled += t.snapshotsInstalled;
+      totals.stallChecks += t.stallChecks;
+      totals.worstRecoveryMs = Math.max(totals.worstRecoveryMs, t.worstRecoveryMs);
+      totals.stallRecoveries.push(...t.stallRecoveries);
     }
   } else {
     totals = await runSlice(o);
@@ -181,8 +199,8 @@ async function main(): Promise<void> {
     `sim (whole node): ${totals.seeds} seeds ${o.start}..${o.start + o.seeds - 1} passed, ${o.nodes} nodes, ${o.steps} steps` +
       `${unsafe.length > 0 ? `, unsafe ${unsafe.join("+")}` : ""} in ${secs.toFixed(1)} s (${(totals.seeds / secs).toFixed(1)} seeds/s, ${o.jobs} jobs); ` +
       `events ${totals.events}, acked writes ${totals.acknowledged}, crashes ${totals.crashes} (power losses ${totals.powerLosses}), ` +
-      `snapshot installs ${totals.snapshotsInstalled}, stalled-leader checks ${totals.stallChecks}, worst recovery ${totals.worstRecoveryMs} ms`,
+      `snapshot installs ${totals.snapshotsInstalled}, stalled-leader checks ${totals.stallChecks} (a new leader after ${describeSpread(totals.stallRecoveries)} election timeouts), worst recovery ${totals.worstRecoveryMs} ms`,
   );
 }
 
-await main();
+if (import.meta.main) await main();

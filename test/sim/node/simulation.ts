@@ -39,6 +39,8 @@ export interface NodeSimulationResult {
   readonly highestApplied: number;
   readonly acknowledged: number;
   readonly stallChecks: number;
+  /** Per watched stall: base election timeouts until another node led. */
+  readonly stallRecoveryTimeouts: readonly number[];
   readonly world: WorldStats;
   readonly workload: WorkloadStats;
 }
@@ -149,6 +151,7 @@ async function simulateIn(world: NodeWorld, o: NodeSimulationOptions, trace: Tra
     highestApplied: world.checker.highestApplied,
     acknowledged: workload.acknowledgedCount,
     stallChecks: chaos.stallChecks,
+    stallRecoveryTimeouts: chaos.stallRecoveryTimeouts,
     world: world.stats,
     workload: workload.stats,
   };

@@ -331,7 +331,7 @@ export class NodeWorld {
   /** After each of a node's Readies: its status against the rules, and the removed members stopped. */
   private observe(m: Machine, node: RaftNode): void {
     const st = node.status();
-    this.checker.status(m.id, m.incarnation, st);
+    this.checker.status(m.id, m.incarnation, st, this.nowMs);
     if (st.conf.voters.includes(m.id) || st.conf.learners.includes(m.id)) m.everMember = true;
     if (st.role !== "leader" || st.applied !== st.commit) return; // its configuration may lag what it committed
     if (this.leader() !== m) return;
