@@ -1,16 +1,21 @@
 #!/usr/bin/env bun
 // The `concord` command. The only place that reads process.argv or calls Bun.serve.
+// Everything a concord process creates (data, logs, keys, tokens) is for its user alone.
+process.umask(0o077);
 import { runNodeCommand } from "./cli/node-command.ts";
 import { NatsServerMissingError } from "./cli/nats-server-process.ts";
 import { UsageError } from "./cli/node-options.ts";
 import { StorageError } from "./storage/storage-error.ts";
+import { SecretFileError } from "./transport/nats-identity.ts";
+import { NatsAuthError } from "./transport/nats-transport.ts";
 
 const USAGE = `usage: concord <command> [options]
 
 commands:
   node      run one node (concord node --help)
   cluster   cluster up: a local nats-server and 5 nodes (concord cluster up --help)
-  setup     install what Concord needs here (nats-server), or say how
+  setup     install what Concord needs here (nats-server), or say how;
+            setup tls: the certificates of a two-machine cluster (concord setup tls --help)
   chat      use the chat from a terminal (concord chat --help)
   demo      the failover demo: fail nodes one by one and watch (concord demo --help)
   harness   run failure scenarios and check the history (concord harness --help)
@@ -35,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
       await runNodeCommand(rest, process.env, serve, onSignal);
       return 0;
     case "setup": {
+      if (rest[0] === "tls") {
+        const { runSetupTls } = await import("./cli/setup-tls-command.ts");
+        return runSetupTls(rest.slice(1));
+      }
       // Install what Concord needs on this machine (nats-server), or say how.
       const { ensureNatsServer } = await import("./cli/ensure-nats-server.ts");
       const path = await ensureNatsServer((line) => process.stderr.write(`${line}\n`));
@@ -87,6 +96,11 @@ main(process.argv.slice(2)).then(
     if (error instanceof NatsServerMissingError) {
       process.stderr.write(`concord: ${error.message}\n`);
       process.exit(4);
+    }
+    if (error instanceof SecretFileError || error instanceof NatsAuthError) {
+      // An identity or token we must not use (or that NATS refused): say which, never its contents.
+      process.stderr.write(`concord: refusing to start: ${error.message} (${error.code})\n`);
+      process.exit(3);
     }
     if (error instanceof StorageError) {
       // A data directory we must not touch: say why and refuse to start.

@@ -7,7 +7,7 @@ import type { ScenarioRunner } from "../runner/scenario-runner.ts";
 import type { Output } from "../runner/status-board.ts";
 
 export const DEMO_USAGE = `usage: concord demo [--interactive] [--seed N] [--http-port P]
-       concord demo --machine-id 1|2 --peer IP [--interactive] [--seed N]
+       concord demo --machine-id 1|2 --peer IP [--tls DIR] [--interactive] [--seed N]
 
 The original demo, on this machine: five nodes, fail two, fail a third, restart them,
 with a live table and a sentence at each step saying what should happen and whether it
@@ -17,8 +17,12 @@ did. --interactive waits for you at each step: Enter runs it, or type any harnes
 With --machine-id and --peer, the two-machine version: nodes 1-2 run on machine 1 and
 3-5 on machine 2, each with its own nats-server joined by a route; a step typed on
 either machine acts on the machine that hosts the node. Ports: NATS 4222, routes 6222,
-node i's HTTP 8080+i, on --listen (default 0.0.0.0).
+node i's HTTP 8080+i, on --listen (default: the address in this machine's certificate).
+NATS connections and routes use TLS with the cluster's certificates; make them once with
+concord setup tls --out DIR --machine-1 IP --machine-2 IP, copy DIR/machine-2 to machine 2.
 
+  --tls DIR           the cluster's certificates (default ./concord-tls): DIR/machine-N
+                      or this machine's bundle itself
   --scenario FILE     another scenario instead of the original sequence (two machines)
   --link-device DEV   this machine's link to the other: "partition 1,2 | 3,4,5" and "heal"
                       take it down and up (ip link, needs root) instead of the fault hook
@@ -33,7 +37,7 @@ export async function runDemoCommand(argv: string[], io: HarnessIo): Promise<num
   }
   let args;
   try {
-    args = parseHarnessArgs(argv, DEMO_USAGE, { interactive: { type: "boolean" }, "machine-id": { type: "string" }, peer: { type: "string" }, listen: { type: "string" }, "link-device": { type: "string" }, scenario: { type: "string" } });
+    args = parseHarnessArgs(argv, DEMO_USAGE, { interactive: { type: "boolean" }, "machine-id": { type: "string" }, peer: { type: "string" }, listen: { type: "string" }, tls: { type: "string" }, "link-device": { type: "string" }, scenario: { type: "string" } });
   } catch (error) {
     io.err(`${(error as Error).message}\n`);
     return 2;

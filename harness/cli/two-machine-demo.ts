@@ -3,8 +3,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { NatsServer } from "../../src/cli/nats-server-process.ts";
+import { TlsBundleError, loadTlsBundle, type TlsBundle } from "../../src/cli/tls-bundle.ts";
+import { readSecretFile } from "../../src/transport/nats-identity.ts";
+import { inboxPrefix } from "../../src/transport/subjects.ts";
 import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.ts";
 import type { LocatedStep } from "../scenario/steps.ts";
 import { ScenarioRunner, StepFailure, type PeerMachine } from "../runner/scenario-runner.ts";
@@ -18,6 +21,12 @@ import { runScenario, type HarnessIo, type ParsedHarnessArgs } from "./harness-c
 // nodes is sent to machine 2's harness over NATS (request/reply: the step is done there
 // when the reply comes). Lines typed at machine 2's prompt go to machine 1, so an operator
 // can type on either machine.
+//
+// Trust: both nats-servers listen only on the address the machine's certificate names
+// (`concord setup tls`), speak TLS to clients and to each other, and accept a route only
+// from a server holding a certificate of the cluster's CA and the route secret (verified
+// both ways). Nodes log in with their own nkeys; the harnesses with an identity limited to
+// their own subjects. The admin token is the cluster's, from the bundle, on both machines.
 
 const CLUSTER = "concord";
 const NATS_PORT = 4222;
@@ -43,18 +52,45 @@ export async function runTwoMachineDemo(args: ParsedHarnessArgs & { values: Reco
     io.err("two machines need --machine-id 1 or 2 and --peer <ip of the other machine>\n");
     return 2;
   }
-  const listen = typeof args.values["listen"] === "string" ? args.values["listen"] : "0.0.0.0";
+  let bundle: TlsBundle;
+  try {
+    bundle = loadTlsBundle(typeof args.values["tls"] === "string" ? args.values["tls"] : "./concord-tls", machine);
+  } catch (error) {
+    if (!(error instanceof TlsBundleError)) throw error;
+    io.err(`${error.message} (${error.code})\n`);
+    return 3;
+  }
+  const listen = typeof args.values["listen"] === "string" ? args.values["listen"] : bundle.address;
+  if (listen !== bundle.address) {
+    io.err(`--listen ${listen}, but machine ${machine}'s certificate names ${bundle.address}: listen there, or make the bundle for ${listen} (tls_bundle_mismatch)\n`);
+    return 3;
+  }
+  if (peerIp !== bundle.peer) {
+    io.err(`--peer ${peerIp}, but the bundle's other machine is ${bundle.peer} (tls_bundle_mismatch)\n`);
+    return 3;
+  }
   const linkDevice = typeof args.values["link-device"] === "string" ? args.values["link-device"] : null;
   const dir = await mkdtemp(join(tmpdir(), `concord-demo-m${machine}-`));
   const hosted = HOSTS[machine];
   const remote = HOSTS[machine === 1 ? 2 : 1];
   io.out.write(`machine ${machine}: nodes ${hosted.join(", ")} here; nodes ${remote.join(", ")} on ${peerIp}\n`);
   io.out.write(`starting nats-server on ${listen}:${NATS_PORT}, route to ${peerIp}:${ROUTE_PORT} …\n`);
-  const nats = await NatsServer.start({ cluster: CLUSTER, nodeIds: [1, 2, 3, 4, 5, 6, 7, 8, 9], port: NATS_PORT, dir: join(dir, "nats"), host: listen, routes: { port: ROUTE_PORT, peers: [`${peerIp}:${ROUTE_PORT}`] } });
+  const nats = await NatsServer.start({
+    cluster: CLUSTER,
+    nodeIds: [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    port: NATS_PORT,
+    dir: join(dir, "nats"),
+    host: listen,
+    tls: { caFile: bundle.caFile, certFile: bundle.certFile, keyFile: bundle.keyFile },
+    routes: { port: ROUTE_PORT, peers: [`${peerIp}:${ROUTE_PORT}`], secretFile: bundle.routeSecretFile },
+    // The harnesses keep in step on their own subjects and nothing else.
+    guests: { harness: { publish: [subject(">")], subscribe: [subject(">"), `${inboxPrefix(CLUSTER, "harness")}.>`], allowResponses: true } },
+  });
   let bus: NatsConnection | null = null;
   try {
-    bus = await connect({ servers: nats.url, user: nats.harness.user, pass: nats.harness.pass, name: `concord-harness-${machine}` });
+    bus = await nats.connectAs("harness", { name: `concord-harness-${machine}` });
     const clusterOptions = {
+      adminToken: readSecretFile(bundle.adminTokenFile, "admin token"),
       hosted,
       remoteUrls: new Map(remote.map((id) => [id, `http://${peerIp}:${HTTP_PORT_BASE + id - 1}`])),
       nats,

@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { freePort, NatsServer } from "../../src/cli/nats-server-process.ts";
 import { NodeProcess } from "../../src/cli/node-process.ts";
 import { NodeRpcClient } from "../../src/node/node-rpc-client.ts";
+import { readNatsIdentity, writeSecretFile } from "../../src/transport/nats-identity.ts";
+import { type NatsPermissions, toolPermissions } from "../../src/transport/subjects.ts";
 
 /** GET /v1/cluster as a node reports it. */
 export interface ClusterView {
@@ -53,6 +55,14 @@ export interface LocalClusterOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
   /** Bearer token for the admin routes (default: a random one). */
   adminToken?: string;
+  /**
+   * Give this cluster's own nats-server the tool identity and connect `client` with it:
+   * opaque proposals straight to the nodes, no HTTP (process tests, bench:node). Off by
+   * default; never with a server passed in `nats`. Everything else goes through HTTP.
+   */
+  rpcTool?: boolean;
+  /** More identities on this cluster's own nats-server (tests: an intruder). */
+  guests?: Readonly<Record<string, NatsPermissions>>;
 }
 
 const WAIT_MS = 20_000;
@@ -74,8 +84,10 @@ export class LocalCluster {
   private constructor(
     readonly dir: string,
     readonly nats: NatsServer,
-    readonly client: NodeRpcClient,
+    private readonly rpcClient: NodeRpcClient | null,
     readonly adminToken: string,
+    /** The admin token's file (0600), which nodes are pointed at. */
+    readonly adminTokenFile: string,
     private readonly options: LocalClusterOptions,
     private readonly ownsDir: boolean,
     private readonly ownsNats: boolean,
@@ -87,16 +99,30 @@ export class LocalCluster {
     const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "concord-cluster-")));
     await mkdir(dir, { recursive: true });
     const ids = Array.from({ length: options.maxNodeId ?? options.nodes }, (_, i) => i + 1);
-    const nats = options.nats ?? (await NatsServer.start({ cluster: "concord", nodeIds: ids }));
-    let client: NodeRpcClient;
+    await chmod(dir, 0o700);
+    if (options.nats !== undefined && (options.rpcTool === true || options.guests !== undefined)) {
+      throw new Error("rpcTool and guests are for a cluster's own nats-server: give the identities to the server passed in `nats`");
+    }
+    const guests = { ...(options.guests ?? {}), ...(options.rpcTool === true ? { tool: toolPermissions("concord") } : {}) };
+    const nats = options.nats ?? (await NatsServer.start({ cluster: "concord", nodeIds: ids, guests }));
+    let client: NodeRpcClient | null = null;
     try {
-      client = await NodeRpcClient.connect({ servers: nats.url, cluster: "concord", user: nats.client.user, pass: nats.client.pass });
+      if (options.rpcTool === true) {
+        client = await NodeRpcClient.connect({
+          servers: nats.url,
+          cluster: "concord",
+          seed: readNatsIdentity(nats.guestIdentityFile("tool")).seed,
+          ...(nats.caFile !== null ? { tls: { caFile: nats.caFile } } : {}),
+        });
+      }
     } catch (error) {
       if (options.nats === undefined) await nats.stop();
       throw error;
     }
     const token = options.adminToken ?? randomBytes(18).toString("base64url");
-    const cluster = new LocalCluster(dir, nats, client, token, options, options.dir === undefined, options.nats === undefined);
+    const tokenFile = join(dir, "admin-token");
+    writeSecretFile(tokenFile, token);
+    const cluster = new LocalCluster(dir, nats, client, token, tokenFile, options, options.dir === undefined, options.nats === undefined);
     try {
       const voters = ids.slice(0, options.nodes);
       const hosted = options.hosted ?? voters;
@@ -106,6 +132,12 @@ export class LocalCluster {
       throw error;
     }
     return cluster;
+  }
+
+  /** The tool's node API client (only with rpcTool). */
+  get client(): NodeRpcClient {
+    if (this.rpcClient === null) throw new Error("this cluster has no tool identity: start it with rpcTool (tools go through HTTP)");
+    return this.rpcClient;
   }
 
   /** Ids of the nodes this machine runs (whatever their state). */
@@ -124,14 +156,14 @@ export class LocalCluster {
     if (node === undefined) {
       const host = this.options.httpHost ?? "127.0.0.1";
       const port = this.options.httpPortBase !== undefined ? this.options.httpPortBase + id - 1 : await freePort();
-      const { user, pass } = this.nats.credentials(id);
-      const args = ["--id", String(id), "--data", join(this.dir, `node-${id}`), "--nats", this.nats.url, "--nats-user", user, "--nats-pass", pass,
+      // Paths only: the identity and the admin token stay in their 0600 files.
+      const args = ["--id", String(id), "--data", join(this.dir, `node-${id}`), ...this.nats.nodeArgs(id), "--admin-token-file", this.adminTokenFile,
         "--http", `${host}:${port}`, "--tick-ms", String(this.options.tickMs ?? 20), "--snapshot-every", String(this.options.snapshotEvery ?? 10_000),
         "--log-level", this.options.logLevel ?? "warn"];
       if (this.options.faultInjection === true) args.push("--fault-injection");
       if (how.join === true) args.push("--join");
       else args.push("--peers", (how.peers ?? []).join(","));
-      node = new NodeProcess({ id, args, logPath: join(this.dir, `node-${id}.log`), env: { CONCORD_ADMIN_TOKEN: this.adminToken } });
+      node = new NodeProcess({ id, args, logPath: join(this.dir, `node-${id}.log`) });
       this.processes.set(id, node);
     }
     const { http } = await node.start();
@@ -247,7 +279,7 @@ export class LocalCluster {
     );
   }
 
-  /** Propose opaque bytes through `via` (any node); resolves with the entry's index. */
+  /** Propose opaque bytes through `via` (any node; needs rpcTool); resolves with the entry's index. */
   async propose(via: number, text: string, timeoutMs = 5000): Promise<number> {
     return (await this.client.propose(via, new TextEncoder().encode(text), timeoutMs)).index;
   }
@@ -319,7 +351,7 @@ export class LocalCluster {
   async stop(): Promise<void> {
     await Promise.all([...this.processes.values()].map((n) => n.kill()));
     for (const n of this.processes.values()) n.dispose();
-    await this.client.close().catch(() => {});
+    await this.rpcClient?.close().catch(() => {});
     if (this.ownsNats) await this.nats.stop();
     if (this.ownsDir) await rm(this.dir, { recursive: true, force: true });
   }

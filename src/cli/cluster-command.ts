@@ -1,16 +1,21 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
+import { chmod, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureNatsServer } from "./ensure-nats-server.ts";
 import { NatsServer, NatsServerMissingError } from "./nats-server-process.ts";
 import { NodeProcess } from "./node-process.ts";
 import { UsageError } from "./node-options.ts";
+import { writeSecretFile } from "../transport/nats-identity.ts";
 
 const USAGE = `usage: concord cluster up [options]
 
 Starts a local nats-server and N nodes with their data directories, prints where they
 are, and stops them all cleanly on Ctrl+C. Data stays in --data for the next run.
+Each node gets its own NATS identity (an nkey, in --data/nats/identities, 0600) that
+may publish only as itself; the admin token is in --data/admin-token (0600). Nothing
+secret goes on a command line.
 
   --nodes N        how many nodes (default 5)
   --data DIR       where data lives (default ./data)
@@ -47,8 +52,10 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
   if (![count, natsPort, httpPort].every((n) => Number.isInteger(n) && n > 0)) throw new UsageError(`--nodes and ports must be positive integers\n\n${USAGE}`);
   const dataDir = resolve(values.data);
   const ids = Array.from({ length: count }, (_, i) => i + 1);
-  await mkdir(dataDir, { recursive: true });
-  const adminToken = await loadOrCreateAdminToken(join(dataDir, "admin-token"));
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await chmod(dataDir, 0o700);
+  const adminTokenFile = join(dataDir, "admin-token");
+  loadOrCreateAdminToken(adminTokenFile);
 
   let nats: NatsServer;
   try {
@@ -75,14 +82,13 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
   try {
     for (const id of ids) {
       const dir = join(dataDir, `node-${id}`);
-      await mkdir(dir, { recursive: true });
-      const { user, pass } = nats.credentials(id);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       const node = new NodeProcess({
         id,
         logPath: join(dir, "node.log"),
-        args: ["--id", String(id), "--data", dir, "--nats", nats.url, "--nats-user", user, "--nats-pass", pass,
+        // Paths only: the identity and the token stay in their 0600 files.
+        args: ["--id", String(id), "--data", dir, ...nats.nodeArgs(id), "--admin-token-file", adminTokenFile,
           "--http", `127.0.0.1:${httpPort + id - 1}`, "--peers", ids.join(","), "--log-level", values["log-level"], "--web-peers", webPeers],
-        env: { CONCORD_ADMIN_TOKEN: adminToken },
       });
       nodes.push(node);
       const { http } = await node.start();
@@ -106,11 +112,14 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
   return 0;
 }
 
-/** One admin token per data directory, kept readable only by its owner. */
-async function loadOrCreateAdminToken(path: string): Promise<string> {
-  const existing = await readFile(path, "utf8").catch(() => null);
-  if (existing !== null && existing.trim() !== "") return existing.trim();
-  const token = randomBytes(24).toString("base64url");
-  await writeFile(path, `${token}\n`, { mode: 0o600 });
-  return token;
+/**
+ * One admin token per data directory, readable only by its owner (one an older version
+ * left readable by others is tightened to 0600; replace it if that matters).
+ */
+function loadOrCreateAdminToken(path: string): void {
+  if (existsSync(path)) {
+    chmodSync(path, 0o600);
+    if (readFileSync(path, "utf8").trim() !== "") return;
+  }
+  writeSecretFile(path, randomBytes(24).toString("base64url"));
 }

@@ -1,23 +1,32 @@
-import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmodSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ConnectionOptions, type NatsConnection, connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { Subprocess } from "bun";
+import { loadOrCreateNatsIdentity, readNatsIdentity, readSecretFile } from "../transport/nats-identity.ts";
+import { type NatsPermissions, inboxPrefix, nodePermissions } from "../transport/subjects.ts";
 
 // Starts a real nats-server (for `concord cluster up`, the harness and tests) with the
-// permissions Concord expects in production: one user per node limited to the
-// cluster's subjects and inboxes; a "client" that may only make forwarded requests;
-// and an "intruder" that may use the bus but not publish on the cluster's subjects.
+// permissions Concord expects in production: one nkey identity per node, which may
+// publish only subjects carrying its own id as the sender and subscribe only to its own
+// subjects and inbox (subjects.ts). There is no general client user: tools come in
+// through HTTP. Other identities ("guests": a benchmark's tool, a test's intruder, the
+// two-machine harnesses) exist only where the caller that starts the server asks for
+// them. Seeds are kept in <dir>/identities/*.nk (0600, directory 0700), and nodes are
+// handed the path. No password is in the configuration except the routes' shared secret
+// (two machines; bcrypt-hashed on the accepting side), and nothing secret on argv.
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 const POLL_MS = 20;
 
-export interface NatsCredentials {
-  readonly user: string;
-  readonly pass: string;
+/** PEM files for TLS: client connections and routes (see tls-bundle.ts). */
+export interface NatsTlsFiles {
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export interface NatsServerOptions {
@@ -26,14 +35,21 @@ export interface NatsServerOptions {
   readonly maxPayloadBytes?: number;
   /** A fixed port (default: one the OS hands out). */
   readonly port?: number;
-  /** Keep config and logs here, and reuse credentials saved in it (default: a temp dir, removed at stop). */
+  /** Keep config, identities and logs here, and reuse identities saved in it (default: a temp dir, removed at stop). */
   readonly dir?: string;
   /** Interface to listen on (default 127.0.0.1; another machine's nodes need a routable one). */
   readonly host?: string;
-  /** Join other servers (one per machine) into one NATS cluster by routes. */
-  readonly routes?: { readonly port: number; readonly peers: readonly string[] };
+  /**
+   * Join other servers (one per machine) into one NATS cluster by routes. `secret` is the
+   * route password every server shares (a file: readSecretFile); with `tls`, routes are
+   * also TLS, verified both ways against the cluster's CA.
+   */
+  readonly routes?: { readonly port: number; readonly peers: readonly string[]; readonly secretFile: string };
+  /** Client connections and routes over TLS (required: no plaintext listener). */
+  readonly tls?: NatsTlsFiles;
+  /** Identities besides the nodes, by name (one subject token), with what each may do. */
+  readonly guests?: Readonly<Record<string, NatsPermissions>>;
 }
-
 /** nats-server is not installed: the message says how to get it. */
 export class NatsServerMissingError extends Error {
   override readonly name = "NatsServerMissingError";
@@ -67,18 +83,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function password(): string {
-  return randomBytes(12).toString("hex");
-}
-
 export class NatsServer {
   readonly url: string;
-  intruder: NatsCredentials = { user: "intruder", pass: password() };
-  /** May send forwarded requests to nodes (benchmarks, tools), nothing else. */
-  client: NatsCredentials = { user: "client", pass: password() };
-  /** The harnesses of a two-machine demo keep in step on their own subjects. */
-  harness: NatsCredentials = { user: "harness", pass: password() };
-  private readonly nodes = new Map<number, NatsCredentials>();
+  private readonly publicKeys = new Map<string, string>();
   private readonly binary = findNatsServer();
   private process: Subprocess | null = null;
   private starts = 0;
@@ -94,16 +101,17 @@ export class NatsServer {
     private readonly ownsDir: boolean,
   ) {
     const host = options.host ?? "127.0.0.1";
-    this.url = `nats://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-    for (const id of options.nodeIds) this.nodes.set(id, { user: `node${id}`, pass: password() });
+    this.url = `${options.tls !== undefined ? "tls" : "nats"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
   }
 
   static async start(options: NatsServerOptions): Promise<NatsServer> {
     const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "concord-nats-")));
-    if (options.dir !== undefined) await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
     const server = new NatsServer(options.port ?? (await freePort()), dir, options, options.dir === undefined);
-    await server.loadSavedCredentials();
-    await writeFile(server.configPath, server.config(), { mode: 0o600 });
+    server.loadIdentities();
+    await writeFile(server.configPath, await server.config(), { mode: 0o600 });
+    await chmod(server.configPath, 0o600);
     process.on("exit", server.killOnExit);
     try {
       await server.launch();
@@ -114,10 +122,53 @@ export class NatsServer {
     return server;
   }
 
-  credentials(nodeId: number): NatsCredentials {
-    const c = this.nodes.get(nodeId);
-    if (c === undefined) throw new Error(`no NATS user for node ${nodeId}`);
-    return c;
+  get cluster(): string {
+    return this.options.cluster;
+  }
+
+  /** The CA clients must trust, when the server speaks TLS. */
+  get caFile(): string | null {
+    return this.options.tls?.caFile ?? null;
+  }
+
+  /** Where node `nodeId`'s seed is (0600): the node reads it from there. */
+  identityFile(nodeId: number): string {
+    if (!this.publicKeys.has(nodeName(nodeId))) throw new Error(`no NATS identity for node ${nodeId}`);
+    return this.identityPath(nodeName(nodeId));
+  }
+
+  /** Where guest `name`'s seed is (0600). */
+  guestIdentityFile(name: string): string {
+    if (!this.publicKeys.has(guestName(name))) throw new Error(`no NATS guest identity '${name}'`);
+    return this.identityPath(guestName(name));
+  }
+
+  /** `concord node` arguments that connect node `nodeId` here: URL, identity path, CA. */
+  nodeArgs(nodeId: number): string[] {
+    return ["--nats", this.url, "--nats-identity", this.identityFile(nodeId), ...(this.caFile !== null ? ["--nats-ca", this.caFile] : [])];
+  }
+
+  /** NatsTransport options for node `nodeId` in this process (tests). */
+  transportOptions(nodeId: number): { servers: string; cluster: string; nodeId: number; seed: Uint8Array; tls?: { caFile: string } } {
+    return {
+      servers: this.url,
+      cluster: this.cluster,
+      nodeId,
+      seed: readNatsIdentity(this.identityFile(nodeId)).seed,
+      ...(this.caFile !== null ? { tls: { caFile: this.caFile } } : {}),
+    };
+  }
+
+  /** Connect as guest `name`, with its own inbox prefix (replies to its requests come there). */
+  connectAs(name: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+    const seed = readNatsIdentity(this.guestIdentityFile(name)).seed;
+    return connect({
+      servers: this.url,
+      authenticator: nkeyAuthenticator(seed),
+      inboxPrefix: inboxPrefix(this.cluster, name),
+      ...(this.caFile !== null ? { tls: { caFile: this.caFile } } : {}),
+      ...extra,
+    });
   }
 
   get pid(): number | null {
@@ -151,23 +202,17 @@ export class NatsServer {
     }
   }
 
-  /** A kept directory reuses its passwords, so nodes restarted later still log in. */
-  private async loadSavedCredentials(): Promise<void> {
-    const path = join(this.dir, "credentials.json");
-    const saved = await readFile(path, "utf8").then(
-      (text) => JSON.parse(text) as { nodes: Record<string, NatsCredentials>; client: NatsCredentials; intruder: NatsCredentials; harness?: NatsCredentials },
-      () => null,
-    );
-    if (saved !== null) {
-      for (const [id, c] of Object.entries(saved.nodes)) if (this.nodes.has(Number(id))) this.nodes.set(Number(id), c);
-      this.client = saved.client;
-      this.intruder = saved.intruder;
-      if (saved.harness !== undefined) this.harness = saved.harness;
-    }
-    if (!this.ownsDir) {
-      const nodes = Object.fromEntries([...this.nodes].map(([id, c]) => [String(id), c]));
-      await writeFile(path, JSON.stringify({ nodes, client: this.client, intruder: this.intruder, harness: this.harness }, null, 2), { mode: 0o600 });
-    }
+  private identityPath(name: string): string {
+    return join(this.dir, "identities", `${name}.nk`);
+  }
+
+  /** A kept directory reuses its identities, so nodes restarted later still log in. */
+  private loadIdentities(): void {
+    // Earlier versions kept users' passwords here; nothing reads them any more.
+    rmSync(join(this.dir, "credentials.json"), { force: true });
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) if (entry.isFile()) chmodSync(join(this.dir, entry.name), 0o600);
+    const names = [...this.options.nodeIds.map(nodeName), ...Object.keys(this.options.guests ?? {}).map(guestName)];
+    for (const name of names) this.publicKeys.set(name, loadOrCreateNatsIdentity(this.identityPath(name)).publicKey);
   }
 
   private get configPath(): string {
@@ -178,32 +223,39 @@ export class NatsServer {
     return join(this.dir, `nats-${this.starts}.log`);
   }
 
-  private config(): string {
+  private async config(): Promise<string> {
     const cluster = this.options.cluster;
-    const own = JSON.stringify([`concord.${cluster}.>`, "_INBOX.>"]);
-    const users = [...this.nodes.values()].map(
-      (c) => `    { user: "${c.user}", password: "${c.pass}", permissions: { publish: ${own}, subscribe: ${own} } }`,
-    );
-    const rpc = JSON.stringify([`concord.${cluster}.rpc.*`]);
-    users.push(`    { user: "${this.client.user}", password: "${this.client.pass}", permissions: { publish: ${rpc}, subscribe: ["_INBOX.>"] } }`);
-    const sync = JSON.stringify([`concord-harness.${cluster}.>`, "_INBOX.>"]);
-    users.push(`    { user: "${this.harness.user}", password: "${this.harness.pass}", permissions: { publish: ${sync}, subscribe: ${sync} } }`);
-    users.push(
-      `    { user: "${this.intruder.user}", password: "${this.intruder.pass}", permissions: { ` +
-        `publish: { allow: [">"], deny: ["concord.${cluster}.>"] }, subscribe: { allow: [">"] } } }`,
-    );
+    const users: string[] = [];
+    for (const id of this.options.nodeIds) users.push(userEntry(this.publicKeys.get(nodeName(id))!, nodePermissions(cluster, id)));
+    for (const [name, permissions] of Object.entries(this.options.guests ?? {})) users.push(userEntry(this.publicKeys.get(guestName(name))!, permissions));
+    const host = this.options.host ?? "127.0.0.1";
+    const tls = this.options.tls;
+    const tlsBlock = (verify: boolean) =>
+      tls === undefined ? [] : [`  tls { cert_file: ${q(tls.certFile)}, key_file: ${q(tls.keyFile)}, ca_file: ${q(tls.caFile)}, verify: ${verify}, timeout: 3 }`];
     const routes = this.options.routes;
-    const cluster_ = routes === undefined ? [] : [
-      "cluster {",
-      `  name: "${cluster}"`,
-      `  listen: "${this.options.host ?? "127.0.0.1"}:${routes.port}"`,
-      `  routes: [${routes.peers.map((p) => `"nats-route://${p}"`).join(", ")}]`,
-      "}",
-    ];
+    let clusterBlock: string[] = [];
+    if (routes !== undefined) {
+      const secret = readSecretFile(routes.secretFile, "route secret");
+      // The accepting side keeps only a bcrypt hash; the dialing side needs the secret itself.
+      const hash = await Bun.password.hash(secret, { algorithm: "bcrypt", cost: 10 });
+      clusterBlock = [
+        "cluster {",
+        `  name: ${q(cluster)}`,
+        `  listen: ${q(`${host}:${routes.port}`)}`,
+        ...tlsBlock(true),
+        `  authorization { user: "route", password: ${q(hash)}, timeout: 3 }`,
+        `  routes: [${routes.peers.map((p) => q(`nats-route://route:${encodeURIComponent(secret)}@${p}`)).join(", ")}]`,
+        // Clients are not told of the other machine's server: their identities exist only here.
+        "  no_advertise: true",
+        "}",
+      ];
+    }
     return [
-      `listen: "${this.options.host ?? "127.0.0.1"}:${this.port}"`,
-      ...cluster_,
+      `listen: ${q(`${host}:${this.port}`)}`,
+      ...(tls === undefined ? [] : tlsBlock(false).map((line) => line.trimStart())),
+      ...clusterBlock,
       `max_payload: ${this.options.maxPayloadBytes ?? 1024 * 1024}`,
+      // No user, no connection: there is no anonymous access (no no_auth_user).
       "authorization {",
       "  users = [",
       ...users,
@@ -216,21 +268,26 @@ export class NatsServer {
   private async launch(): Promise<void> {
     this.starts++;
     const logPath = this.logPath();
-    this.process = Bun.spawn([this.binary, "-c", this.configPath, "-l", logPath], {
+    const stderrPath = join(this.dir, `stderr-${this.starts}.txt`);
+    // Its log and any file it writes are for our user alone, whatever our own umask is.
+    this.process = Bun.spawn(["/bin/sh", "-c", 'umask 077 && exec "$0" "$@"', this.binary, "-c", this.configPath, "-l", logPath], {
       stdin: "ignore",
       stdout: "ignore",
-      stderr: Bun.file(join(this.dir, `stderr-${this.starts}.txt`)),
+      stderr: Bun.file(stderrPath),
     });
     const child = this.process;
     const deadline = Date.now() + READY_TIMEOUT_MS;
     // Ready means the server said so in its log, not that some time has passed.
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        const stderr = await readFile(join(this.dir, `stderr-${this.starts}.txt`), "utf8").catch(() => "");
+        const stderr = await readFile(stderrPath, "utf8").catch(() => "");
         throw new Error(`nats-server exited during start (${child.exitCode ?? child.signalCode}): ${stderr}`);
       }
       const log = await readFile(logPath, "utf8").catch(() => "");
-      if (log.includes("Server is ready")) return;
+      if (log.includes("Server is ready")) {
+        await chmod(stderrPath, 0o600).catch(() => {});
+        return;
+      }
       if (Date.now() > deadline) throw new Error(`nats-server not ready after ${READY_TIMEOUT_MS} ms: ${log}`);
       await Bun.sleep(POLL_MS);
     }
@@ -247,4 +304,24 @@ export class NatsServer {
       clearTimeout(timer);
     }
   }
+}
+
+function nodeName(id: number): string {
+  return `node-${id}`;
+}
+
+function guestName(name: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new RangeError(`a guest identity's name is one subject token, got ${JSON.stringify(name)}`);
+  return `guest-${name}`;
+}
+
+/** A quoted string in nats-server's configuration syntax. */
+function q(text: string): string {
+  return JSON.stringify(text);
+}
+
+function userEntry(publicKey: string, p: NatsPermissions): string {
+  const rule = (allow: readonly string[], deny: readonly string[] = []) =>
+    allow.length === 0 ? `{ deny: [">"] }` : `{ allow: ${JSON.stringify(allow)}${deny.length > 0 ? `, deny: ${JSON.stringify(deny)}` : ""} }`;
+  return `    { nkey: ${q(publicKey)}, permissions: { publish: ${rule(p.publish, p.publishDeny)}, subscribe: ${rule(p.subscribe, p.subscribeDeny)}${p.allowResponses ? ", allow_responses: true" : ""} } }`;
 }

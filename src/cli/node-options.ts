@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { ConcordNodeConfig } from "../node/concord-node.ts";
 import type { LogLevel } from "../node/logger.ts";
+import { readSecretFile } from "../transport/nats-identity.ts";
 
 export interface NodeProcessOptions extends ConcordNodeConfig {
   httpHost: string;
@@ -25,7 +26,8 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
   --cluster NAME       raft group name (default concord)            env CONCORD_CLUSTER
   --nats URLS          NATS servers, comma-separated
                        (default nats://127.0.0.1:4222)              env CONCORD_NATS
-  --nats-user U / --nats-pass P   NATS credentials                  env CONCORD_NATS_USER / _PASS
+  --nats-identity FILE this node's NATS nkey seed (a 0600 file)     env CONCORD_NATS_IDENTITY
+  --nats-ca FILE       CA (PEM) of the NATS server's TLS certificate env CONCORD_NATS_CA
   --http HOST:PORT     HTTP listen address (default 127.0.0.1:8080+id)  env CONCORD_HTTP
   --peers 1,2,3,4,5    voters of a NEW cluster (ignored once the data dir has state)
   --join               start empty and wait to be added as a member
@@ -33,14 +35,26 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
   --election-ticks N   election timeout in ticks (default 15)
   --heartbeat-ticks N  heartbeat interval in ticks (default 2)
   --snapshot-every N   snapshot + compact after N applied entries (default 10000)
-  --admin-token T      enables admin routes for this bearer token  env CONCORD_ADMIN_TOKEN
+  --admin-token-file F enables admin routes for the bearer token in F
+                       (a 0600 file)                  env CONCORD_ADMIN_TOKEN_FILE
+                       (or the token itself in env CONCORD_ADMIN_TOKEN)
   --fault-injection    obey the harness's link cuts (PUT /v1/debug/faults, admin
                        token); for tests and demos, never production
   --web-peers URLS     every node's HTTP URL, comma-separated, for the web page
                        to fail over between (default: only this node)  env CONCORD_WEB_PEERS
   --log-level L        debug|info|warn|error (default warn)         env CONCORD_LOG_LEVEL
   --config FILE        JSON file with any of the above (camelCase keys); flags win
+
+Secrets never go on the command line (any local user reads it in /proc): the NATS
+identity and the admin token are passed as paths to files only their owner may read.
 `;
+
+/** Flags that carried secrets on the command line, and what replaced them. */
+const REMOVED_FLAGS: Readonly<Record<string, string>> = {
+  "--nats-user": "--nats-identity FILE (an nkey seed file; nodes have no NATS user or password any more)",
+  "--nats-pass": "--nats-identity FILE (an nkey seed file; a password on the command line is readable in /proc/<pid>/cmdline)",
+  "--admin-token": "--admin-token-file FILE (or env CONCORD_ADMIN_TOKEN; a token on the command line is readable in /proc/<pid>/cmdline)",
+};
 
 const DEFAULTS = {
   cluster: "concord",
@@ -55,6 +69,14 @@ const DEFAULTS = {
 
 /** Flags win over environment variables, which win over the config file. */
 export function parseNodeOptions(argv: string[], env: Record<string, string | undefined>): NodeProcessOptions {
+  for (const arg of argv) {
+    const flag = arg.split("=")[0]!;
+    const instead = REMOVED_FLAGS[flag];
+    if (instead !== undefined) throw new UsageError(`${flag} was removed: secrets never go on the command line. Use ${instead}`);
+  }
+  for (const name of ["CONCORD_NATS_USER", "CONCORD_NATS_PASS"]) {
+    if (env[name] !== undefined) throw new UsageError(`${name} is no longer read: a node connects with its nkey identity (--nats-identity FILE, env CONCORD_NATS_IDENTITY)`);
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -65,8 +87,8 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
         data: { type: "string" },
         cluster: { type: "string" },
         nats: { type: "string" },
-        "nats-user": { type: "string" },
-        "nats-pass": { type: "string" },
+        "nats-identity": { type: "string" },
+        "nats-ca": { type: "string" },
         http: { type: "string" },
         peers: { type: "string" },
         join: { type: "boolean" },
@@ -75,7 +97,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
         "heartbeat-ticks": { type: "string" },
         "snapshot-every": { type: "string" },
         "log-level": { type: "string" },
-        "admin-token": { type: "string" },
+        "admin-token-file": { type: "string" },
         "web-peers": { type: "string" },
         "fault-injection": { type: "boolean" },
         config: { type: "string" },
@@ -86,6 +108,9 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
   }
   const flags = parsed.values;
   const file = flags.config !== undefined ? readConfigFile(flags.config) : {};
+  for (const key of ["natsUser", "natsPass", "adminToken"]) {
+    if (key in file) throw new UsageError(`${key} in a config file is no longer read: use natsIdentity / adminTokenFile (paths to 0600 files)`);
+  }
   const pick = (flag: string | undefined, envName: string, key: string): string | undefined =>
     flag ?? env[envName] ?? (file[key] === undefined ? undefined : String(file[key]));
 
@@ -97,15 +122,17 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
   const join = flags.join ?? file["join"] === true;
   const logLevel = (pick(flags["log-level"], "CONCORD_LOG_LEVEL", "logLevel") ?? DEFAULTS.logLevel) as LogLevel;
   if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`--log-level must be debug, info, warn or error`);
-  const natsUser = pick(flags["nats-user"], "CONCORD_NATS_USER", "natsUser");
-  const natsPass = pick(flags["nats-pass"], "CONCORD_NATS_PASS", "natsPass");
+  const natsIdentityFile = pick(flags["nats-identity"], "CONCORD_NATS_IDENTITY", "natsIdentity");
+  const natsCaFile = pick(flags["nats-ca"], "CONCORD_NATS_CA", "natsCa");
+  const adminTokenFile = pick(flags["admin-token-file"], "CONCORD_ADMIN_TOKEN_FILE", "adminTokenFile");
+  const adminToken = adminTokenFile !== undefined ? readSecretFile(adminTokenFile, "admin token") : (env["CONCORD_ADMIN_TOKEN"] ?? null);
   return {
     id,
     cluster: pick(flags.cluster, "CONCORD_CLUSTER", "cluster") ?? DEFAULTS.cluster,
     dataDir,
     natsServers: (pick(flags.nats, "CONCORD_NATS", "nats") ?? DEFAULTS.nats).split(",").map((s) => s.trim()).filter(Boolean),
-    ...(natsUser !== undefined ? { natsUser } : {}),
-    ...(natsPass !== undefined ? { natsPass } : {}),
+    ...(natsIdentityFile !== undefined ? { natsIdentityFile } : {}),
+    ...(natsCaFile !== undefined ? { natsCaFile } : {}),
     bootstrapVoters: join ? null : idList(pick(flags.peers, "CONCORD_PEERS", "peers") ?? DEFAULTS.peers),
     httpHost,
     httpPort: positiveInt(httpPortText, "--http port"),
@@ -114,7 +141,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
     heartbeatIntervalTicks: positiveInt(pick(flags["heartbeat-ticks"], "CONCORD_HEARTBEAT_TICKS", "heartbeatTicks") ?? String(DEFAULTS.heartbeatTicks), "--heartbeat-ticks"),
     snapshotEveryEntries: positiveInt(pick(flags["snapshot-every"], "CONCORD_SNAPSHOT_EVERY", "snapshotEvery") ?? String(DEFAULTS.snapshotEvery), "--snapshot-every"),
     logLevel,
-    adminToken: pick(flags["admin-token"], "CONCORD_ADMIN_TOKEN", "adminToken") ?? null,
+    adminToken,
     webPeers: urlList(pick(flags["web-peers"], "CONCORD_WEB_PEERS", "webPeers") ?? ""),
     faultInjection: flags["fault-injection"] ?? file["faultInjection"] === true,
   };

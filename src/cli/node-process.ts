@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fchmodSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
 
@@ -54,7 +54,9 @@ export class NodeProcess {
       this.exitHooked = true;
     }
     // Append: a restarted node's log continues the same file.
-    const logFd = openSync(this.spec.logPath, "a");
+    // For our user alone, like everything of a node's (whatever this process's umask).
+    const logFd = openSync(this.spec.logPath, "a", 0o600);
+    fchmodSync(logFd, 0o600);
     // Extra runtime flags for every node, e.g. CONCORD_NODE_BUN_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (benchmarks).
     const flags = (process.env["CONCORD_NODE_BUN_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
     const child = Bun.spawn([process.execPath, ...flags, MAIN, "node", ...this.spec.args], {

@@ -1,3 +1,4 @@
+import { chmod, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { drizzle } from "drizzle-orm/libsql";
 import { ChatStateMachine } from "../chat/chat-state-machine.ts";
@@ -7,9 +8,11 @@ import { FileSnapshotStore } from "../storage/file-snapshot-store.ts";
 import { LibsqlRaftStorage } from "../storage/libsql-storage.ts";
 import { closeNodeDatabase, openNodeDatabase, openReader, type NodeDatabase } from "../storage/node-database.ts";
 import { FaultInjectingTransport } from "../transport/fault-injecting-transport.ts";
+import { readNatsIdentity } from "../transport/nats-identity.ts";
 import { NatsTransport } from "../transport/nats-transport.ts";
 import type { Transport } from "../transport/transport.ts";
 import { LibsqlStateMachine } from "./libsql-state-machine.ts";
+import { AdminGate } from "./admin-gate.ts";
 import type { Logger } from "./logger.ts";
 import { NodeChatBackend } from "./node-chat-backend.ts";
 import { RaftNode } from "./raft-node.ts";
@@ -29,8 +32,15 @@ export interface ConcordNodeConfig {
   cluster: string;
   dataDir: string;
   natsServers: string[];
-  natsUser?: string;
-  natsPass?: string;
+  /** This node's nkey seed file (0600; see nats-identity.ts). Absent: connect anonymously. */
+  natsIdentityFile?: string;
+  /** The CA (PEM) that signed the NATS server's certificate: connect over TLS. */
+  natsCaFile?: string;
+  /**
+   * The cluster's admin token: seals the admin requests this node forwards to the leader,
+   * and checks those forwarded to it (admin-gate.ts). Null or absent: neither.
+   */
+  adminToken?: string | null;
   /** Voters of a brand-new cluster; null for a node that joins an existing one. */
   bootstrapVoters: number[] | null;
   tickIntervalMs: number;
@@ -65,6 +75,9 @@ export async function startConcordNode(
   /** Tests run a real node over an in-process network instead of NATS. */
   overrides: { transport?: Transport } = {},
 ): Promise<ConcordNode> {
+  // Read before anything is opened: a missing or exposed identity stops the start.
+  const identity = config.natsIdentityFile !== undefined ? readNatsIdentity(config.natsIdentityFile) : null;
+  await secureDataDir(config.dataDir);
   const path = join(config.dataDir, "node.db");
   const database = await openNodeDatabase({ path, cluster: config.cluster, nodeId: config.id, preallocateWal: true });
   // Queries and status reads get their own connection (see openReader).
@@ -77,8 +90,8 @@ export async function startConcordNode(
       servers: config.natsServers,
       cluster: config.cluster,
       nodeId: config.id,
-      ...(config.natsUser !== undefined ? { user: config.natsUser } : {}),
-      ...(config.natsPass !== undefined ? { pass: config.natsPass } : {}),
+      ...(identity !== null ? { seed: identity.seed } : {}),
+      ...(config.natsCaFile !== undefined ? { tls: { caFile: config.natsCaFile } } : {}),
       // A snapshot from the leader goes to a file in the data directory as it arrives, so
       // its size is bounded by the disk, not by memory.
       openSnapshotSink: (size) => snapshots.incoming(size),
@@ -87,7 +100,11 @@ export async function startConcordNode(
       log: (event, fields) => logger.log(TRANSPORT_WARNINGS.has(event) ? "warn" : "debug", event, { ...fields, layer: "transport" }),
     });
     const faults = config.faultInjection === true ? new FaultInjectingTransport(wire) : null;
-    const transport = faults ?? wire;
+    const transport = new AdminGate(faults ?? wire, {
+      cluster: config.cluster,
+      adminToken: config.adminToken ?? null,
+      log: (event, fields) => logger.log("warn", event, { ...fields, layer: "admin" }),
+    });
     let backend: NodeChatBackend | null = null;
     const raft = await RaftNode.start({
       id: config.id,
@@ -129,4 +146,22 @@ export async function startConcordNode(
     database.client.close();
     throw error;
   }
+}
+
+/**
+ * The data directory and everything in it for this node's user alone (0700 / 0600): it
+ * holds message text and password hashes. Files made later are too (the entry point sets
+ * umask 077); this also tightens a directory an older version left open.
+ */
+async function secureDataDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const walk = async (at: string): Promise<void> => {
+    await chmod(at, 0o700);
+    for (const entry of await readdir(at, { withFileTypes: true })) {
+      const path = join(at, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) await chmod(path, 0o600);
+    }
+  };
+  await walk(dir);
 }

@@ -1,9 +1,7 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { NONE, type ConfChange } from "../raft/types.ts";
+import { connect, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { encodeRpcRequest } from "../transport/codec.ts";
 import { unwrapRpcReply } from "../transport/rpc.ts";
-import { rpcSubject } from "../transport/subjects.ts";
-import { decodeForwardedReply, encodeForwardedRequest, type ForwardedRequest } from "./forwarding.ts";
+import { TOOL_SENDER, inboxPrefix, rpcSubject } from "../transport/subjects.ts";
 import { NodeError } from "./node-error.ts";
 import { ProposalBatcher } from "./proposal-batcher.ts";
 import type { Proposed } from "./raft-node.ts";
@@ -11,13 +9,17 @@ import type { Proposed } from "./raft-node.ts";
 export interface NodeRpcClientOptions {
   servers: string | string[];
   cluster: string;
-  user?: string;
-  pass?: string;
+  /** The tool identity's nkey seed: a guest with toolPermissions (subjects.ts). */
+  seed: Uint8Array;
+  tls?: { caFile: string };
 }
 
 /**
- * The node API over NATS, for tools and benchmarks: send a command to any node, which
- * forwards it to the leader and answers once it is applied. No HTTP involved.
+ * The node API over NATS, for the developers' raft benchmarks and process tests: send a
+ * proposal to any node, which forwards it to the leader and answers once it is applied.
+ * No HTTP involved. It needs the tool identity, which exists only in clusters a benchmark
+ * or test starts for itself (never `cluster up`'s): tools and people come in through
+ * HTTP. It proposes and nothing else: nodes refuse admin requests from it (admin-gate.ts).
  * Proposals made in the same event-loop turn share one request (ProposalBatcher).
  */
 export class NodeRpcClient {
@@ -33,8 +35,9 @@ export class NodeRpcClient {
   static async connect(options: NodeRpcClientOptions): Promise<NodeRpcClient> {
     const nc = await connect({
       servers: options.servers,
-      ...(options.user !== undefined ? { user: options.user } : {}),
-      ...(options.pass !== undefined ? { pass: options.pass } : {}),
+      authenticator: nkeyAuthenticator(options.seed),
+      inboxPrefix: inboxPrefix(options.cluster, "tool"),
+      ...(options.tls !== undefined ? { tls: { caFile: options.tls.caFile } } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       noAsyncTraces: true,
@@ -54,33 +57,14 @@ export class NodeRpcClient {
     return reply.result as Proposed;
   }
 
-  changeMembership(via: number, change: ConfChange, timeoutMs: number): Promise<unknown> {
-    return this.send(via, { kind: "confChange", change }, timeoutMs);
-  }
-
-  transferLeadership(via: number, to: number, timeoutMs: number): Promise<unknown> {
-    return this.send(via, { kind: "transfer", to }, timeoutMs);
-  }
-
   async close(): Promise<void> {
     await this.nc.close();
   }
 
-  private async send(via: number, request: ForwardedRequest, timeoutMs: number): Promise<unknown> {
-    let decoded;
-    try {
-      decoded = decodeForwardedReply(await this.exchange(via, encodeForwardedRequest(request), timeoutMs));
-    } catch (error) {
-      throw unanswered(via, error);
-    }
-    if (!decoded.ok) throw new NodeError(decoded.code, decoded.message);
-    return decoded.result;
-  }
-
-  /** One request/reply with node `via`; the reply's payload, unwrapped. */
+  /** One request/reply with node `via`, as the tool sender; the reply's payload, unwrapped. */
   private async exchange(via: number, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const frame = encodeRpcRequest({ from: NONE, payload: request });
-    const reply = await this.nc.request(rpcSubject(this.cluster, via), frame, { timeout: timeoutMs });
+    const frame = encodeRpcRequest({ from: TOOL_SENDER, payload: request });
+    const reply = await this.nc.request(rpcSubject(this.cluster, via, TOOL_SENDER), frame, { timeout: timeoutMs });
     return unwrapRpcReply(reply.data);
   }
 }

@@ -18,9 +18,8 @@ describeTransport("nats", async (nodeIds) => {
   const s = server!;
   const transports = new Map(
     nodeIds.map((id) => {
-      const { user, pass } = s.credentials(id);
       // A small frame cap so the 5 MB snapshot really goes through many chunks.
-      return [id, new NatsTransport({ servers: s.url, cluster: CLUSTER, nodeId: id, user, pass, maxPayloadBytes: 256 * 1024 })] as const;
+      return [id, new NatsTransport({ ...s.transportOptions(id), maxPayloadBytes: 256 * 1024 })] as const;
     }),
   );
   return { transports, cleanup: async () => void (await Promise.all([...transports.values()].map((t) => t.close()))) };

@@ -1,4 +1,5 @@
 import {
+  AuthorizationError,
   ClosedConnectionError,
   type ConnectionOptions,
   DrainingConnectionError,
@@ -9,16 +10,16 @@ import {
   RequestError,
   TimeoutError,
   connect,
+  nkeyAuthenticator,
 } from "@nats-io/transport-node";
 import type { Message, NodeId, SnapshotBytes } from "../raft/types.ts";
-import { deliverBatch } from "./batch-delivery.ts";
-import { encodeBatches, encodeRpcRequest } from "./codec.ts";
+import { decodeBatch, encodeBatches, encodeRpcRequest } from "./codec.ts";
 import { errorMessage } from "./log.ts";
 import { Outbox } from "./outbox.ts";
 import { RequestServer, unwrapRpcReply } from "./rpc.ts";
 import { SnapshotReceiver } from "./snapshot-receiver.ts";
 import { sendSnapshotInChunks } from "./snapshot-sender.ts";
-import { checkClusterName, raftSubject, rpcSubject, snapSubject } from "./subjects.ts";
+import { type Channel, TOOL_SENDER, checkClusterName, inboundSubject, inboxPrefix, raftSubject, rpcSubject, senderOf, snapSubject } from "./subjects.ts";
 import { TransportError } from "./transport-error.ts";
 import type { Transport, TransportHandlers } from "./transport.ts";
 import { type TransportTuning, randomTransferId, withDefaults } from "./tuning.ts";
@@ -28,9 +29,14 @@ export interface NatsTransportOptions extends Partial<TransportTuning> {
   /** The raft group's name: one subject token. */
   readonly cluster: string;
   readonly nodeId: NodeId;
-  readonly user?: string;
-  readonly pass?: string;
-  readonly token?: string;
+  /**
+   * This node's nkey seed (see nats-identity.ts): nats-server knows the node by its public
+   * key and lets it publish only as itself. Absent: connect anonymously (a server without
+   * authorization; never Concord's).
+   */
+  readonly seed?: Uint8Array;
+  /** Connect over TLS, trusting this CA (PEM file) for the server's certificate. */
+  readonly tls?: { readonly caFile: string };
   /** Cap frames below the server's max_payload (the server's limit always applies). */
   readonly maxPayloadBytes?: number;
   /** Handshake deadline of one connection attempt. */
@@ -56,6 +62,18 @@ function writeNow(nc: NatsConnection): void {
   (nc as unknown as { protocol?: { flushPending?: () => void } }).protocol?.flushPending?.();
 }
 
+/** nats-server refused this node's identity (or has none for it). */
+export class NatsAuthError extends Error {
+  override readonly name = "NatsAuthError";
+  readonly code = "nats_auth_refused";
+}
+
+/** Traffic this transport refused to deliver, by cause. */
+export interface NatsTransportStats {
+  /** Frames whose payload named a sender (or receiver) other than the subject's. */
+  readonly senderMismatches: number;
+}
+
 /** nats-server's default max_payload, used until the server has told us its own. */
 const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
@@ -70,6 +88,13 @@ const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
  * - After close(): send and flush are no-ops, sendSnapshot and request reject with
  *   TransportError("closed"), and no handler is called again.
  * - Logs nothing unless `log` is given.
+ *
+ * Identity: the node connects with its own nkey and subscribes only to its own subjects
+ * (`concord.<cluster>.<channel>.<nodeId>.*`, see subjects.ts); it publishes as
+ * `…<channel>.<to>.<nodeId>`, and nats-server lets it publish nothing else. A receiver
+ * takes the sender from the subject and drops a frame whose payload claims another
+ * sender or receiver (counted in stats(), logged as "sender_mismatch"). Replies come to
+ * the node's own inbox prefix; it answers requests through allow_responses.
  */
 export class NatsTransport implements Transport {
   readonly nodeId: NodeId;
@@ -80,6 +105,7 @@ export class NatsTransport implements Transport {
   private closed = false;
   private receiver: SnapshotReceiver | null = null;
   private statusLoop: Promise<void> = Promise.resolve();
+  private senderMismatches = 0;
 
   constructor(private readonly options: NatsTransportOptions) {
     checkClusterName(options.cluster);
@@ -107,11 +133,20 @@ export class NatsTransport implements Transport {
       maxPingOut: 2,
       // An Error (with a stack) per request costs more than the request on this path.
       noAsyncTraces: true,
-      ...(o.user !== undefined ? { user: o.user } : {}),
-      ...(o.pass !== undefined ? { pass: o.pass } : {}),
-      ...(o.token !== undefined ? { token: o.token } : {}),
+      // Replies to our requests come under a prefix only we may subscribe to.
+      inboxPrefix: inboxPrefix(o.cluster, o.nodeId),
+      ...(o.seed !== undefined ? { authenticator: nkeyAuthenticator(o.seed) } : {}),
+      ...(o.tls !== undefined ? { tls: { caFile: o.tls.caFile } } : {}),
     };
-    const nc = await connect(connection);
+    let nc: NatsConnection;
+    try {
+      nc = await connect(connection);
+    } catch (error) {
+      if (error instanceof AuthorizationError) {
+        throw new NatsAuthError(`nats-server refused node ${o.nodeId}'s identity (${error.message}): it must be one of the server's configured nkeys`);
+      }
+      throw error;
+    }
     if (this.closed) {
       // close() ran while we were connecting.
       await nc.close().catch(() => {});
@@ -132,26 +167,34 @@ export class NatsTransport implements Transport {
       openSink: t.openSnapshotSink,
       onSnapshot: (s) => handlers.onSnapshot(s),
       log: t.log,
+      onSenderMismatch: (sender, claimed) => this.mismatch("snap", sender, claimed),
     });
     const receiver = this.receiver;
-    const requestServer = new RequestServer(t.maxConcurrentRequests, (from, payload) => handlers.onRequest(from, payload));
+    const requestServer = new RequestServer(
+      t.maxConcurrentRequests,
+      (from, payload) => handlers.onRequest(from, payload),
+      (sender, claimed) => this.mismatch("rpc", sender, claimed),
+    );
 
-    nc.subscribe(raftSubject(o.cluster, o.nodeId), {
+    nc.subscribe(inboundSubject(o.cluster, "raft", o.nodeId), {
       callback: (error, msg) => {
         if (error !== null) return t.log("subscription_error", { subject: "raft", error: errorMessage(error) });
-        this.receiveBatch(handlers, msg.data);
+        const sender = this.sender(msg, "raft");
+        if (sender !== null) this.receiveBatch(handlers, msg.data, sender);
       },
     });
-    nc.subscribe(snapSubject(o.cluster, o.nodeId), {
+    nc.subscribe(inboundSubject(o.cluster, "snap", o.nodeId), {
       callback: (error, msg) => {
         if (error !== null) return t.log("subscription_error", { subject: "snap", error: errorMessage(error) });
-        if (!this.closed) void receiver.handle(msg.data).then((ack) => this.respond(msg, ack));
+        const sender = this.sender(msg, "snap");
+        if (sender !== null && !this.closed) void receiver.handle(msg.data, sender).then((ack) => this.respond(msg, ack));
       },
     });
-    nc.subscribe(rpcSubject(o.cluster, o.nodeId), {
+    nc.subscribe(inboundSubject(o.cluster, "rpc", o.nodeId), {
       callback: (error, msg) => {
         if (error !== null) return t.log("subscription_error", { subject: "rpc", error: errorMessage(error) });
-        if (!this.closed) void requestServer.handle(msg.data).then((reply) => this.respond(msg, reply));
+        const sender = this.sender(msg, "rpc");
+        if (sender !== null && !this.closed) void requestServer.handle(msg.data, sender).then((reply) => this.respond(msg, reply));
       },
     });
     // The server knows our subscriptions once this resolves: a peer's first send is not lost.
@@ -176,7 +219,7 @@ export class NatsTransport implements Transport {
     for (const [to, messages] of batches) {
       const { frames, oversized } = encodeBatches(messages, maxFrameBytes);
       if (oversized.length > 0) this.tuning.log("message_too_large", { to, count: oversized.length, maxFrameBytes });
-      const subject = raftSubject(this.options.cluster, to);
+      const subject = raftSubject(this.options.cluster, to, this.nodeId);
       for (const frame of frames) {
         try {
           nc.publish(subject, frame);
@@ -190,7 +233,7 @@ export class NatsTransport implements Transport {
 
   async sendSnapshot(to: NodeId, message: Message, data: SnapshotBytes): Promise<void> {
     const nc = this.connection();
-    const subject = snapSubject(this.options.cluster, to);
+    const subject = snapSubject(this.options.cluster, to, this.nodeId);
     await sendSnapshotInChunks({
       message,
       data,
@@ -208,7 +251,7 @@ export class NatsTransport implements Transport {
     const frame = encodeRpcRequest({ from: this.nodeId, payload });
     const maxFrameBytes = this.maxFrameBytes(nc);
     if (frame.length > maxFrameBytes) throw new TransportError("too_large", `request of ${payload.length} bytes exceeds ${maxFrameBytes}`);
-    return unwrapRpcReply(await this.exchange(nc, rpcSubject(this.options.cluster, to), frame, timeoutMs));
+    return unwrapRpcReply(await this.exchange(nc, rpcSubject(this.options.cluster, to, this.nodeId), frame, timeoutMs));
   }
 
   async close(): Promise<void> {
@@ -231,9 +274,55 @@ export class NatsTransport implements Transport {
     await this.statusLoop;
   }
 
-  private receiveBatch(handlers: TransportHandlers, frame: Uint8Array): void {
+  /** Traffic refused so far because its payload disagreed with its subject. */
+  stats(): NatsTransportStats {
+    return { senderMismatches: this.senderMismatches };
+  }
+
+  /**
+   * The sender a message's subject names; null (dropped) when it names none we accept:
+   * the tool sender only ever sends forwarded proposals, never raft or snapshot traffic.
+   */
+  private sender(msg: Msg, channel: Channel): NodeId | null {
+    const sender = senderOf(msg.subject, this.options.cluster, channel, this.nodeId);
+    if (sender === null || (sender === TOOL_SENDER && channel !== "rpc")) {
+      this.senderMismatches++;
+      this.tuning.log("sender_mismatch", { channel, subject: msg.subject });
+      return null;
+    }
+    return sender;
+  }
+
+  private mismatch(channel: Channel, sender: NodeId, claimed: NodeId): void {
+    this.senderMismatches++;
+    this.tuning.log("sender_mismatch", { channel, sender, claimed });
+  }
+
+  private receiveBatch(handlers: TransportHandlers, frame: Uint8Array, sender: NodeId): void {
     if (this.closed) return;
-    deliverBatch(frame, handlers, this.tuning.log);
+    // As deliverBatch does, plus: every message comes from the subject's sender to us.
+    let messages: Message[];
+    try {
+      messages = decodeBatch(frame);
+    } catch (error) {
+      this.tuning.log("bad_frame", { error: errorMessage(error) });
+      return;
+    }
+    const me = this.nodeId;
+    let mismatched = false;
+    for (const m of messages) {
+      if (m.from !== sender || m.to !== me) {
+        mismatched = true;
+        this.mismatch("raft", sender, m.from);
+      }
+    }
+    if (mismatched) messages = messages.filter((m) => m.from === sender && m.to === me);
+    if (messages.length === 0) return;
+    try {
+      handlers.onMessages(messages);
+    } catch (error) {
+      this.tuning.log("handler_failed", { handler: "onMessages", error: errorMessage(error) });
+    }
   }
 
   private respond(msg: Msg, reply: Uint8Array): void {

@@ -16,15 +16,25 @@ export class RequestServer {
   constructor(
     private readonly maxInFlight: number,
     private readonly handler: RequestHandler,
+    /** Told of each refused frame whose `from` was not its sender. */
+    private readonly onSenderMismatch?: (sender: NodeId, claimed: NodeId) => void,
   ) {}
 
-  /** The reply frame; never rejects (failures are encoded for the caller). */
-  async handle(frame: Uint8Array): Promise<Uint8Array> {
+  /**
+   * The reply frame; never rejects (failures are encoded for the caller). `sender` is who
+   * the transport knows sent it (NATS: the subject's sender token); a frame whose own
+   * `from` disagrees is refused without running the handler.
+   */
+  async handle(frame: Uint8Array, sender?: NodeId): Promise<Uint8Array> {
     let request: RpcRequest;
     try {
       request = decodeRpcRequest(frame);
     } catch (error) {
       return encodeRpcReply({ ok: false, code: "bad_frame", reason: errorMessage(error) });
+    }
+    if (sender !== undefined && request.from !== sender) {
+      this.onSenderMismatch?.(sender, request.from);
+      return encodeRpcReply({ ok: false, code: "bad_frame", reason: `request says it is from ${request.from}, but ${sender} sent it` });
     }
     if (this.inFlight >= this.maxInFlight) {
       return encodeRpcReply({ ok: false, code: "remote_error", reason: `busy: ${this.inFlight} requests in progress` });

@@ -15,6 +15,8 @@ export interface SnapshotReceiverOptions {
   readonly openSink: (size: number) => Promise<SnapshotSink>;
   readonly onSnapshot: (snapshot: IncomingSnapshot) => Promise<void>;
   readonly log?: TransportLog;
+  /** Told of each refused chunk whose message was not from its sender. */
+  readonly onSenderMismatch?: (sender: NodeId, claimed: NodeId) => void;
 }
 
 interface Assembly {
@@ -42,8 +44,12 @@ export class SnapshotReceiver {
     this.log = options.log ?? silent;
   }
 
-  /** The ack frame for one chunk frame; never rejects (failures are encoded in the ack). */
-  async handle(frame: Uint8Array): Promise<Uint8Array> {
+  /**
+   * The ack frame for one chunk frame; never rejects (failures are encoded in the ack).
+   * `sender` is who the transport knows sent it (NATS: the subject's sender token); a
+   * chunk whose message claims another sender is refused, and no transfer is touched.
+   */
+  async handle(frame: Uint8Array, sender?: NodeId): Promise<Uint8Array> {
     let chunk: SnapshotChunk;
     try {
       chunk = decodeSnapshotChunk(frame);
@@ -51,6 +57,10 @@ export class SnapshotReceiver {
       return failed(0, "bad_frame", errorMessage(error));
     }
     const { transferId, total, message } = chunk;
+    if (sender !== undefined && message.from !== sender) {
+      this.options.onSenderMismatch?.(sender, message.from);
+      return failed(transferId, "bad_frame", `snapshot chunk says it is from ${message.from}, but ${sender} sent it`);
+    }
     if (this.closed) return failed(transferId, "closed", "receiver closed");
     if (total > this.options.maxSnapshotBytes) {
       return failed(transferId, "too_large", `snapshot of ${total} bytes exceeds ${this.options.maxSnapshotBytes}`);

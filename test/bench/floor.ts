@@ -16,7 +16,6 @@ import { fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
 import { encodeCommand, encodeProposal } from "../../src/chat/command-codec.ts";
 import type { ChatCommand } from "../../src/chat/commands.ts";
 import { chatStateMachine } from "../../src/node/concord-node.ts";
@@ -69,10 +68,11 @@ async function fsyncLatency(writers: number, overwrite = false): Promise<number>
 }
 
 async function natsRoundTrip(): Promise<number> {
-  const server = await NatsServer.start({ cluster: "floor", nodeIds: [1] });
+  // An identity of this server's alone, for the echo subject and its own inbox.
+  const echo = { publish: ["floor.echo"], subscribe: ["floor.echo", "_INBOX_floor.echo.>"], allowResponses: true };
+  const server = await NatsServer.start({ cluster: "floor", nodeIds: [1], guests: { echo } });
   try {
-    // Any user outside the cluster's subjects will do: the intruder may use the bus.
-    const nc = await connect({ servers: server.url, user: server.intruder.user, pass: server.intruder.pass });
+    const nc = await server.connectAs("echo");
     try {
       nc.subscribe("floor.echo", {
         callback: (_error, msg) => {

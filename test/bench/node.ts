@@ -115,7 +115,7 @@ async function runPhase(cluster: LocalCluster, leader: number, clients: number):
 }
 
 progress("bench:node  starting nats-server and 5 node processes …");
-const cluster = await LocalCluster.start({ nodes: 5, snapshotEvery: 50_000 });
+const cluster = await LocalCluster.start({ nodes: 5, snapshotEvery: 50_000, rpcTool: true });
 try {
   const leader = await cluster.leader();
   progress(`bench:node  leader is node ${leader}; ${seconds}s per phase after ${warmupSeconds}s warm-up, ${commands === "chat" ? "chat sendMessage commands" : `${size}-byte commands`}`);

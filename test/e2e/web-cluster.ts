@@ -36,11 +36,10 @@ export class WebCluster {
       const webPeers = [...cluster.urls.values()].join(",");
       await Promise.all(
         ids.map(async (id) => {
-          const { user, pass } = nats.credentials(id);
           const node = new NodeProcess({
             id,
             logPath: join(dir, `node-${id}.log`),
-            args: ["--id", String(id), "--data", join(dir, `node-${id}`), "--nats", nats.url, "--nats-user", user, "--nats-pass", pass,
+            args: ["--id", String(id), "--data", join(dir, `node-${id}`), ...nats.nodeArgs(id),
               "--http", cluster.urls.get(id)!.replace("http://", ""), "--peers", ids.join(","), "--web-peers", webPeers],
             env: { CONCORD_ADMIN_TOKEN: ADMIN_TOKEN },
           });

@@ -24,10 +24,7 @@ afterAll(async () => {
 async function node(id: number, received: Received, log: EventLog): Promise<NatsTransport> {
   const s = server!;
   const t = new NatsTransport({
-    servers: s.url,
-    cluster: CLUSTER,
-    nodeId: id,
-    ...s.credentials(id),
+    ...s.transportOptions(id),
     reconnectWaitMs: 50,
     log: log.log,
   });

@@ -41,7 +41,7 @@ async function writeUntilKilled(c: LocalCluster, via: () => number, killAfterMs:
 describe("crash safety under kill -9", () => {
   test(`a single node killed ${KILLS} times mid-write keeps every write it acknowledged (seed ${SEED})`, async () => {
     const rng = new SeededRng(SEED);
-    cluster = await LocalCluster.start({ nodes: 1, snapshotEvery: 1_000_000 });
+    cluster = await LocalCluster.start({ nodes: 1, rpcTool: true, snapshotEvery: 1_000_000 });
     const all = new Map<number, string>();
     for (let round = 0; round < KILLS; round++) {
       await cluster.leader();
@@ -59,7 +59,7 @@ describe("crash safety under kill -9", () => {
 
   test("the leader of three killed repeatedly mid-write: no acknowledged write is lost on any node", async () => {
     const rng = new SeededRng(SEED + 1);
-    cluster = await LocalCluster.start({ nodes: 3, snapshotEvery: 1_000_000 });
+    cluster = await LocalCluster.start({ nodes: 3, rpcTool: true, snapshotEvery: 1_000_000 });
     const all = new Map<number, string>();
     for (let round = 0; round < 5; round++) {
       const leader = await cluster.leader();

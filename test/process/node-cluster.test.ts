@@ -61,7 +61,7 @@ async function writeMany(c: LocalCluster, total: number, concurrency: number, ta
 describe("five node processes on libSQL and NATS", () => {
   test("elect one leader; 10,000 proposals commit; every node applies the same sequence", async () => {
     // No compaction here: the test reads every acknowledged entry back from each log.
-    cluster = await LocalCluster.start({ nodes: 5, snapshotEvery: 100_000 });
+    cluster = await LocalCluster.start({ nodes: 5, rpcTool: true, snapshotEvery: 100_000 });
     const leader = await cluster.leader();
     const views = await Promise.all(cluster.running().map((id) => cluster!.view(id)));
     expect(views.filter((v) => v?.role === "leader").map((v) => v!.nodeId)).toEqual([leader]);
@@ -77,7 +77,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 120_000);
 
   test("kill -9 the leader: a new one is elected and writes resume", async () => {
-    cluster = await LocalCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5, rpcTool: true });
     const first = await cluster.leader();
     const acks: number[] = [];
     let writing = true;
@@ -111,7 +111,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 60_000);
 
   test("two followers killed and restarted catch up from their own disk", async () => {
-    cluster = await LocalCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5, rpcTool: true });
     const leader = await cluster.leader();
     const [a, b] = cluster.running().filter((id) => id !== leader);
     await writeMany(cluster, 300, 16, "before");
@@ -130,7 +130,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 60_000);
 
   test("a node kept down past compaction catches up by snapshot", async () => {
-    cluster = await LocalCluster.start({ nodes: 3, snapshotEvery: 200 });
+    cluster = await LocalCluster.start({ nodes: 3, rpcTool: true, snapshotEvery: 200 });
     const leader = await cluster.leader();
     const lagging = cluster.running().find((id) => id !== leader)!;
     await writeMany(cluster, 50, 8, "early");
@@ -151,7 +151,7 @@ describe("five node processes on libSQL and NATS", () => {
   }, 60_000);
 
   test("restarting the NATS server mid-load loses no acknowledged write; service resumes", async () => {
-    cluster = await LocalCluster.start({ nodes: 5 });
+    cluster = await LocalCluster.start({ nodes: 5, rpcTool: true });
     await cluster.leader();
     const acked = new Map<number, string>();
     let writing = true;
@@ -182,20 +182,26 @@ describe("five node processes on libSQL and NATS", () => {
     console.log(`NATS restart: ${acked.size} acknowledged writes kept, ${failures} failed during the outage`);
   }, 90_000);
 
-  test("add a 6th node as a learner, promote it, remove the leader: the cluster goes on", async () => {
-    cluster = await LocalCluster.start({ nodes: 5, maxNodeId: 6 });
+  test("add a 6th node as a learner, promote it, remove the leader (admin calls through a follower): the cluster goes on", async () => {
+    cluster = await LocalCluster.start({ nodes: 5, rpcTool: true, maxNodeId: 6 });
     const leader = await cluster.leader();
+    // A follower forwards admin requests to the leader, sealed with the admin token.
+    const follower = cluster.running().find((id) => id !== leader)!;
+    const admin = async (method: string, path: string, body?: unknown) => {
+      const response = await cluster!.admin(follower, method, path, body);
+      expect(`${response.status} ${response.status === 202 ? "" : await response.text()}`).toBe("202 ");
+    };
     await writeMany(cluster, 200, 8, "pre");
     await cluster.startNode(6, { join: true });
-    await cluster.client.changeMembership(leader, { type: "addLearner", nodeId: 6 }, 5000);
+    await admin("POST", "/v1/cluster/members", { id: 6, voter: false });
     const commit = (await cluster.view(leader))!.commitIndex;
     await cluster.waitFor("learner 6 caught up", async () => ((await cluster!.view(6))?.appliedIndex ?? 0) >= commit ? true : undefined);
-    await cluster.client.changeMembership(leader, { type: "addVoter", nodeId: 6 }, 5000);
+    await admin("POST", "/v1/cluster/members", { id: 6, voter: true });
     await cluster.waitFor("6 is a voter everywhere", async () => {
       const views = await Promise.all(cluster!.running().map((id) => cluster!.view(id)));
       return views.every((v) => v?.members.some((m) => m.id === 6 && m.voter)) ? true : undefined;
     });
-    await cluster.client.changeMembership(leader, { type: "removeNode", nodeId: leader }, 5000);
+    await admin("DELETE", `/v1/cluster/members/${leader}`);
     await cluster.node(leader).stop();
     const next = await cluster.leader();
     expect(next).not.toBe(leader);
