@@ -12,10 +12,13 @@ import { TransportError } from "../../../src/transport/transport-error.ts";
 import { readWholeSnapshot, snapshotFromBytes } from "../../../src/raft/snapshot-bytes.ts";
 import type { Message, NodeId, SnapshotBytes } from "../../../src/raft/types.ts";
 import type { SimNetwork } from "../network.ts";
+import type { SimRandom } from "../sim-random.ts";
 import type { SimScheduler } from "./scheduler.ts";
 
 /** Snapshot bytes that cross a link per millisecond of virtual time. */
 const SNAPSHOT_BYTES_PER_MS = 64 * 1024;
+/** The most a transfer waits beyond its bytes. */
+const SNAPSHOT_EXTRA_MS_MAX = 300;
 /** How long a sender waits for the receiver to say it staged a snapshot. */
 const SNAPSHOT_ACK_TIMEOUT_MS = 1000;
 
@@ -38,7 +41,14 @@ export class SimSwitchboard {
     readonly scheduler: SimScheduler,
     readonly network: SimNetwork,
     readonly observer: NetworkObserver,
+    /** Draws how long each snapshot transfer takes beyond its bytes (chunk acks, a busy link). */
+    private readonly rng: SimRandom,
   ) {}
+
+  /** How long a snapshot of `bytes` takes to cross: by size, plus a drawn wait, so transfers from two leaders can overlap. */
+  transferMs(bytes: number): number {
+    return 1 + Math.ceil(bytes / SNAPSHOT_BYTES_PER_MS) + (this.rng.chance(0.3) ? this.rng.between(1, SNAPSHOT_EXTRA_MS_MAX) : 0);
+  }
 
   attach(id: NodeId, endpoint: Endpoint): void {
     this.endpoints.set(id, endpoint);
@@ -130,7 +140,7 @@ export class SimTransport implements Transport {
     return readWholeSnapshot(data).then(
       (bytes) =>
         new Promise<void>((resolveTransfer, rejectTransfer) => {
-          const takesMs = 1 + Math.ceil(bytes.length / SNAPSHOT_BYTES_PER_MS);
+          const takesMs = this.board.transferMs(bytes.length);
           // Like the NATS sender, give up when the receiver's acknowledgement does not come.
           let settled = false;
           const once =

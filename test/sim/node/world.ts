@@ -72,7 +72,7 @@ export class NodeWorld {
 
   constructor(readonly config: WorldConfig) {
     this.network = new SimNetwork(config.scenario.network, config.rng);
-    this.board = new SimSwitchboard(this.scheduler, this.network, { trace: (who, text) => this.traceNode(who, text) });
+    this.board = new SimSwitchboard(this.scheduler, this.network, { trace: (who, text) => this.traceNode(who, text) }, config.rng);
   }
 
   get nowMs(): number {
