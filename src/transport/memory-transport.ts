@@ -184,8 +184,9 @@ export class MemoryTransport implements Transport {
   flush(): void {
     if (this.closed) return;
     for (const [to, messages] of this.outbox.take()) {
-      const { frames, oversized } = encodeBatches(messages, this.network.maxFrameBytes);
+      const { frames, oversized, unencodable } = encodeBatches(messages, this.network.maxFrameBytes);
       if (oversized.length > 0) this.tuning.log("message_too_large", { to, count: oversized.length, maxFrameBytes: this.network.maxFrameBytes });
+      if (unencodable.length > 0) this.tuning.log("message_unencodable", { to, count: unencodable.length, reason: unencodable[0]!.reason });
       for (const frame of frames) this.network.deliver(this.nodeId, to, frame);
     }
   }
