@@ -3,8 +3,12 @@ import type { AccountView, ChatEvent, ChatMessage } from "./commands.ts";
 /** A page of accounts, sorted by username. */
 export interface AccountPage {
   readonly accounts: readonly AccountView[];
-  /** How many accounts match the pattern in all. */
+  /**
+   * How many accounts match the pattern, counted up to ACCOUNT_TOTAL_MAX: when more match,
+   * `total` is ACCOUNT_TOTAL_MAX and `totalCapped` is true ("1000+").
+   */
   readonly total: number;
+  readonly totalCapped: boolean;
   /** Pass as `cursor` for the next page; null on the last page. */
   readonly nextCursor: string | null;
 }
@@ -14,6 +18,15 @@ export interface MessagePage {
   readonly messages: readonly ChatMessage[];
   /** Pass as `before` for older messages; null when there are none. */
   readonly nextBefore: number | null;
+}
+
+/** A session as stored: whose it is and the leader times its lifetimes are judged by. */
+export interface SessionRecord {
+  readonly account: string;
+  /** ISO 8601: the login. */
+  readonly createdAt: string;
+  /** ISO 8601: the last touchSession, or the login; null for sessions older than lifetimes. */
+  readonly lastSeenAt: string | null;
 }
 
 export interface Conversation {
@@ -40,6 +53,8 @@ export interface ChatQueries {
   listAccounts(pattern: string, limit: number, cursor: string | null): Promise<AccountPage>;
   /** Who a session token (by its hash) belongs to, or null when unknown or revoked. */
   sessionAccount(tokenHash: string): Promise<string | null>;
+  /** The stored session behind a token hash, or null when unknown or revoked (expiry is the caller's to judge). */
+  session(tokenHash: string): Promise<SessionRecord | null>;
   /** Both directions between `username` and `other`, newest first, ids < before. */
   conversation(username: string, other: string, limit: number, before: number | null): Promise<MessagePage>;
   /** Unread messages received by `username`, newest first. */

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { Entry } from "../raft/types.ts";
-import { EVENT_RETENTION_INDEXES } from "./chat-limits.ts";
+import { EVENT_RETENTION_INDEXES, SWEEP_EVERY_INDEXES } from "./chat-limits.ts";
 import { encodeCommand, encodeProposal } from "./command-codec.ts";
 import type { ApplyResult, ChatCommand, Idempotency } from "./commands.ts";
 import { ReplicaDir, TEST_EPOCH_MS, type ChatReplica } from "./testing/chat-replica.ts";
@@ -27,21 +27,27 @@ const commandTemplate: fc.Arbitrary<Template> = fc
       { weight: 1, arbitrary: someName.map((username): ChatCommand => ({ type: "deleteAccount", username })) },
       { weight: 2, arbitrary: fc.tuple(someName, tokenHash).map(([username, token]): ChatCommand => ({ type: "createSession", username, tokenHash: token })) },
       { weight: 1, arbitrary: fc.tuple(someName, fc.option(tokenHash)).map(([username, token]): ChatCommand => ({ type: "revokeSessions", username, tokenHash: token })) },
+      { weight: 1, arbitrary: fc.tuple(someName, tokenHash).map(([username, token]): ChatCommand => ({ type: "touchSession", username, tokenHash: token })) },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(someName, fc.option(tokenHash)).map(([username, keep]): ChatCommand => ({ type: "changePassword", username, passwordHash: `h2-${username}`, keepTokenHash: keep })),
+      },
       { weight: 12, arbitrary: fc.tuple(someName, someName, content).map(([from, to, text]): ChatCommand => ({ type: "sendMessage", from, to, content: text })) },
       { weight: 3, arbitrary: someName.map((username): ChatCommand => ({ type: "markRead", username, ids: [], with: null, upTo: null })) },
       { weight: 2, arbitrary: fc.tuple(someName, someName).map(([username, other]): ChatCommand => ({ type: "markRead", username, ids: null, with: other, upTo: 0 })) },
       { weight: 3, arbitrary: someName.map((username): ChatCommand => ({ type: "deleteMessages", username, ids: [] })) },
     ),
     refs,
-    fc.option(fc.tuple(fc.boolean(), fc.constantFrom("k1", "k2", "k3")), { freq: 3 }),
+    fc.option(fc.tuple(fc.boolean(), fc.constantFrom("k1", "k2", "k3"), fc.option(fc.constantFrom("a".repeat(64), "b".repeat(64)))), { freq: 3 }),
   )
   .map(([command, ids, keyed]): Template => {
     if (keyed === null) return { kind: "command", command, refs: ids };
-    const [ownAccount, key] = keyed;
+    const [ownAccount, key, digest] = keyed;
     const actor = command.type === "sendMessage" ? command.from : command.username;
     // Now and then a key scoped to the wrong account, which apply must refuse.
     const account = ownAccount || key !== "k3" ? actor : "ann";
-    const idempotency: Idempotency = { account, key };
+    // Digests that agree, disagree (idempotency_key_mismatch) or are absent (older entries).
+    const idempotency: Idempotency = digest === null ? { account, key } : { account, key, digest };
     return { kind: "command", command: { ...command, idempotency }, refs: ids };
   });
 
@@ -55,6 +61,8 @@ const step = fc.record({
   // Mostly consecutive; sometimes a jump that crosses the retention windows.
   gap: fc.oneof({ weight: 20, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: EVENT_RETENTION_INDEXES / 4, max: EVENT_RETENTION_INDEXES }) }),
   leaderTimeMs: fc.integer({ min: TEST_EPOCH_MS, max: TEST_EPOCH_MS + 1e10 }),
+  /** Round the index up to the next sweep index, so time-based retention runs often. */
+  align: fc.boolean(),
 });
 
 const scenario = fc.record({
@@ -63,7 +71,7 @@ const scenario = fc.record({
   cuts: fc.array(fc.array(fc.nat({ max: 45 }), { maxLength: 8 }), { minLength: 3, maxLength: 3 }),
 });
 
-type Step = { template: Template; gap: number; leaderTimeMs: number };
+type Step = { template: Template; gap: number; leaderTimeMs: number; align?: boolean };
 
 /** Every scenario starts with the accounts created, so most commands have something to act on. */
 const SIGN_UPS: readonly Step[] = NAMES.map((username) => ({
@@ -76,7 +84,11 @@ function toEntries(randomSteps: readonly Step[]): Entry[] {
   const steps = [...SIGN_UPS, ...randomSteps];
   const indexes: number[] = [];
   let index = 0;
-  for (const s of steps) indexes.push((index += s.gap));
+  for (const s of steps) {
+    index += s.gap;
+    if (s.align === true) index = Math.ceil(index / SWEEP_EVERY_INDEXES) * SWEEP_EVERY_INDEXES;
+    indexes.push(index);
+  }
   return steps.map((s, position) => ({ index: indexes[position]!, term: 1, kind: "normal", data: entryData(s, indexes) }));
 }
 
@@ -121,7 +133,7 @@ async function queryAnswers(replica: ChatReplica): Promise<unknown[]> {
     answers.push(await q.eventsAfter(name, 0, 200));
     for (const other of NAMES) answers.push(await q.conversation(name, other, 200, null));
   }
-  for (const token of ["t1", "t2", "t3", "t4"]) answers.push(await q.sessionAccount(token));
+  for (const token of ["t1", "t2", "t3", "t4"]) answers.push(await q.sessionAccount(token), await q.session(token));
   return answers;
 }
 
@@ -153,7 +165,7 @@ describe("ChatStateMachine properties", () => {
       }),
       { numRuns: 60 },
     );
-  });
+  }, 30_000); // ~2 s alone; more when the machine is busy
 
   test("a snapshot restored into a fresh replica gives the same digest, tables and answers", async () => {
     await fc.assert(
@@ -173,7 +185,7 @@ describe("ChatStateMachine properties", () => {
       }),
       { numRuns: 25 },
     );
-  });
+  }, 30_000);
 
   test("random strings and bytes never crash apply", async () => {
     const dir = await freshDir();
@@ -183,6 +195,9 @@ describe("ChatStateMachine properties", () => {
     const anyCommand = fc.oneof(
       fc.record({ type: fc.constant("createAccount"), username: anyText, passwordHash: anyText }),
       fc.record({ type: fc.constant("createSession"), username: anyText, tokenHash: anyText }),
+      fc.record({ type: fc.constant("touchSession"), username: anyText, tokenHash: anyText }),
+      fc.record({ type: fc.constant("changePassword"), username: anyText, passwordHash: anyText, keepTokenHash: fc.option(anyText) }),
+      fc.record({ type: fc.constant("sendMessage"), from: anyText, to: anyText, content: anyText, idempotency: fc.record({ account: anyText, key: anyText, digest: anyText }) }),
       fc.record({ type: fc.constant("sendMessage"), from: anyText, to: anyText, content: anyText }),
       fc.record({ type: fc.constant("markRead"), username: anyText, ids: fc.option(fc.array(fc.double())), with: fc.option(anyText), upTo: fc.option(fc.double()) }),
       fc.record({ type: fc.constant("deleteMessages"), username: anyText, ids: fc.array(fc.oneof(fc.double(), fc.integer())) }),

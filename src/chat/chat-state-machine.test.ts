@@ -274,10 +274,39 @@ describe("ChatStateMachine", () => {
       expect(await r.one(send("alice", "bob", "x", key("alice", "k".repeat(65))))).toEqual(refusedAs("invalid_command"));
     });
 
+    test("a key reused with another request digest is refused and changes nothing; without digests the key alone matches", async () => {
+      await threeAccounts();
+      const digestA = "a".repeat(64);
+      const first = await r.one(send("alice", "bob", "once", { account: "alice", key: "k", digest: digestA }));
+      expect(await r.one(send("alice", "bob", "once", { account: "alice", key: "k", digest: digestA }))).toEqual(first);
+      expect(await r.one(send("alice", "bob", "other", { account: "alice", key: "k", digest: "b".repeat(64) }))).toEqual(refusedAs("idempotency_key_mismatch"));
+      // An entry from before digests existed matches by key alone.
+      expect(await r.one(send("alice", "bob", "once", key("alice", "k")))).toEqual(first);
+      expect(await r.count("messages")).toBe(1);
+      expect(await r.one(send("alice", "bob", "x", { account: "alice", key: "k2", digest: "not hex" }))).toEqual(refusedAs("invalid_command"));
+    });
+
     test("createAccount is keyed by the new username", async () => {
       const first = await r.one(createAccount("erin", key("erin", "signup")));
       expect(await r.one(createAccount("erin", key("erin", "signup")))).toEqual(first);
       expect(await r.one(createAccount("erin", key("erin", "again")))).toEqual(refusedAs("username_taken"));
+    });
+  });
+
+  describe("changePassword", () => {
+    test("replaces the hash and ends every other session of the account, keeping the asking one", async () => {
+      await threeAccounts();
+      await r.run(login("alice", "a1"), login("alice", "a2"), login("alice", "a3"), login("bob", "b1"));
+      const result = await r.one({ type: "changePassword", username: "alice", passwordHash: "new-hash", keepTokenHash: "a2" });
+      expect(result).toEqual({ ok: true, type: "passwordChanged", revoked: 2 });
+      expect(await r.queries.passwordHash("alice")).toBe("new-hash");
+      expect(await r.queries.sessionAccount("a1")).toBeNull();
+      expect(await r.queries.sessionAccount("a2")).toBe("alice");
+      expect(await r.queries.sessionAccount("a3")).toBeNull();
+      expect(await r.queries.sessionAccount("b1")).toBe("bob");
+      expect(await r.one({ type: "changePassword", username: "alice", passwordHash: "newer", keepTokenHash: null })).toEqual({ ok: true, type: "passwordChanged", revoked: 1 });
+      expect(await r.one({ type: "changePassword", username: "nobody", passwordHash: "h", keepTokenHash: null })).toEqual(refusedAs("no_such_account"));
+      expect(await r.one({ type: "changePassword", username: "bob", passwordHash: "", keepTokenHash: null })).toEqual(refusedAs("invalid_command"));
     });
   });
 

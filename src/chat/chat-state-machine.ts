@@ -7,11 +7,12 @@ import type { ApplyResult, ChatCommand, ChatEvent } from "./commands.ts";
 import { DeferredRows } from "./deferred-rows.ts";
 import { deleteMessages } from "./delete-messages.ts";
 import { pruneEvents } from "./event-log.ts";
-import { firstResult, pruneIdempotency, rememberResult } from "./idempotency-store.ts";
+import { SWEEP_EVERY_INDEXES } from "./chat-limits.ts";
+import { firstResult, rememberResult, sweepIdempotency } from "./idempotency-store.ts";
 import { markRead } from "./mark-read.ts";
 import { PendingEvents } from "./pending-events.ts";
 import { sendMessage } from "./send-message.ts";
-import { createSession, revokeSessions } from "./session-commands.ts";
+import { changePassword, createSession, revokeSessions, sweepSessions, touchSession } from "./session-commands.ts";
 
 /** The chat tables, in the order snapshots copy them. */
 export const CHAT_TABLES = ["accounts", "sessions", "messages", "idempotency", "events"] as const;
@@ -42,19 +43,25 @@ export class ChatStateMachine {
   readonly applyCommand = (tx: SqlConnection, index: number, data: Uint8Array): ApplyResult => {
     this.pending.dropFrom(index);
     this.deferred.dropFrom(index);
-    // Retention runs for every entry, whatever it holds, so it depends only on the index.
+    // Index-based retention runs for every entry, whatever it holds, so it depends only on the index.
     pruneEvents(tx, index);
-    pruneIdempotency(tx, index);
     const proposal = readProposal(data);
     if (!proposal.ok) return refusal("invalid_command", proposal.reason);
     const { command, leaderTimeMs } = proposal.value;
+    // Time-based retention needs the entry's leader time: every readable entry on a sweep
+    // index runs it, valid command or not, so it depends only on the index and that time.
+    if (index % SWEEP_EVERY_INDEXES === 0) {
+      sweepIdempotency(tx, leaderTimeMs);
+      sweepSessions(tx, leaderTimeMs);
+    }
     const problem = commandProblem(command);
     if (problem !== null) return refusal("invalid_command", problem);
 
     const key = command.idempotency;
     if (key !== undefined) {
       const first = firstResult(tx, key);
-      if (first !== null) return first;
+      if (first.kind === "first") return first.result;
+      if (first.kind === "mismatch") return refusal("idempotency_key_mismatch", "this Idempotency-Key was first used with a different request");
     }
     // sendMessage reads only accounts; everything else may read messages or events.
     if (command.type !== "sendMessage" && !this.deferred.empty) this.deferred.write(tx);
@@ -74,7 +81,7 @@ export class ChatStateMachine {
       deferred.addEvents(events);
       this.pending.add(events);
     }
-    if (key !== undefined) rememberResult(tx, key, index, result);
+    if (key !== undefined) rememberResult(tx, key, index, leaderTimeMs, result);
     return result;
   };
 
@@ -103,6 +110,10 @@ function run(context: ApplyContext, command: ChatCommand): ApplyResult {
       return createSession(context, command);
     case "revokeSessions":
       return revokeSessions(context, command);
+    case "touchSession":
+      return touchSession(context, command);
+    case "changePassword":
+      return changePassword(context, command);
     case "sendMessage":
       return sendMessage(context, command);
     case "markRead":

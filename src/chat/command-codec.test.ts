@@ -12,6 +12,10 @@ const samples: ChatCommand[] = [
   { type: "markRead", username: "bob", ids: [1, 2], with: null, upTo: null },
   { type: "markRead", username: "bob", ids: null, with: "alice", upTo: 9 },
   { type: "deleteMessages", username: "bob", ids: [3], idempotency: { account: "bob", key: "d" } },
+  { type: "sendMessage", from: "bob", to: "alice", content: "x", idempotency: { account: "bob", key: "s", digest: "ab".repeat(32) } },
+  { type: "touchSession", username: "alice", tokenHash: "ab12" },
+  { type: "changePassword", username: "alice", passwordHash: "$argon2id$y", keepTokenHash: "ab12" },
+  { type: "changePassword", username: "alice", passwordHash: "$argon2id$y", keepTokenHash: null },
 ];
 
 describe("command codec", () => {

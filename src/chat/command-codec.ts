@@ -79,7 +79,8 @@ function refuse(reason: string): { ok: false; reason: string } {
 }
 
 function canonical(command: ChatCommand): Record<string, unknown> {
-  const idempotency = command.idempotency === undefined ? {} : { idempotency: { account: command.idempotency.account, key: command.idempotency.key } };
+  const key = command.idempotency;
+  const idempotency = key === undefined ? {} : { idempotency: { account: key.account, key: key.key, ...(key.digest !== undefined ? { digest: key.digest } : {}) } };
   switch (command.type) {
     case "createAccount":
       return { type: command.type, username: command.username, passwordHash: command.passwordHash, ...idempotency };
@@ -89,6 +90,10 @@ function canonical(command: ChatCommand): Record<string, unknown> {
       return { type: command.type, username: command.username, tokenHash: command.tokenHash, ...idempotency };
     case "revokeSessions":
       return { type: command.type, username: command.username, tokenHash: command.tokenHash, ...idempotency };
+    case "touchSession":
+      return { type: command.type, username: command.username, tokenHash: command.tokenHash, ...idempotency };
+    case "changePassword":
+      return { type: command.type, username: command.username, passwordHash: command.passwordHash, keepTokenHash: command.keepTokenHash, ...idempotency };
     case "sendMessage":
       return { type: command.type, from: command.from, to: command.to, content: command.content, ...idempotency };
     case "markRead":
@@ -126,6 +131,16 @@ function readCommand(value: unknown): ChatCommand | null {
       if (!hasOnlyKeys(value, ["type", "username", "tokenHash", "idempotency"]) || !isString(username) || !isStringOrNull(tokenHash)) return null;
       return { type, username, tokenHash, ...key };
     }
+    case "touchSession": {
+      const { username, tokenHash } = value;
+      if (!hasOnlyKeys(value, ["type", "username", "tokenHash", "idempotency"]) || !isString(username) || !isString(tokenHash)) return null;
+      return { type, username, tokenHash, ...key };
+    }
+    case "changePassword": {
+      const { username, passwordHash, keepTokenHash } = value;
+      if (!hasOnlyKeys(value, ["type", "username", "passwordHash", "keepTokenHash", "idempotency"]) || !isString(username) || !isString(passwordHash) || !isStringOrNull(keepTokenHash)) return null;
+      return { type, username, passwordHash, keepTokenHash, ...key };
+    }
     case "sendMessage": {
       const { from, to, content } = value;
       if (!hasOnlyKeys(value, ["type", "from", "to", "content", "idempotency"]) || !isString(from) || !isString(to) || !isString(content)) return null;
@@ -151,9 +166,11 @@ function readCommand(value: unknown): ChatCommand | null {
 function readIdempotency(command: Record<string, unknown>): { value: Idempotency | undefined } | null {
   if (!Object.hasOwn(command, "idempotency")) return { value: undefined };
   const value = command["idempotency"];
-  if (!isRecord(value) || !hasOnlyKeys(value, ["account", "key"])) return null;
-  const { account, key } = value;
-  return isString(account) && isString(key) ? { value: { account, key } } : null;
+  if (!isRecord(value) || !hasOnlyKeys(value, ["account", "key", "digest"])) return null;
+  const { account, key, digest } = value;
+  if (!isString(account) || !isString(key)) return null;
+  if (digest === undefined) return { value: { account, key } };
+  return isString(digest) ? { value: { account, key, digest } } : null;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -2,6 +2,7 @@ import {
   IDEMPOTENCY_KEY_MAX_CHARS,
   IDS_PER_COMMAND_MAX,
   PASSWORD_HASH_MAX_CHARS,
+  REQUEST_DIGEST_PATTERN,
   TOKEN_HASH_MAX_CHARS,
   USERNAME_PATTERN,
 } from "./chat-limits.ts";
@@ -25,6 +26,7 @@ export function commandProblem(command: ChatCommand): string | null {
   const idempotency = command.idempotency;
   if (idempotency === undefined) return null;
   if (idempotency.account !== commandActor(command)) return "the idempotency key is scoped to another account";
+  if (idempotency.digest !== undefined && !REQUEST_DIGEST_PATTERN.test(idempotency.digest)) return "the request digest is not hex SHA-256";
   return boundedText(idempotency.key, IDEMPOTENCY_KEY_MAX_CHARS) ? null : `the idempotency key must be 1-${IDEMPOTENCY_KEY_MAX_CHARS} characters`;
 }
 
@@ -38,6 +40,14 @@ function fieldsProblem(command: ChatCommand): string | null {
       return usernameProblem(command.username) ?? tokenHashProblem(command.tokenHash);
     case "revokeSessions":
       return usernameProblem(command.username) ?? (command.tokenHash === null ? null : tokenHashProblem(command.tokenHash));
+    case "touchSession":
+      return usernameProblem(command.username) ?? tokenHashProblem(command.tokenHash);
+    case "changePassword":
+      return (
+        usernameProblem(command.username) ??
+        (boundedText(command.passwordHash, PASSWORD_HASH_MAX_CHARS) ? null : "the password hash is malformed") ??
+        (command.keepTokenHash === null ? null : tokenHashProblem(command.keepTokenHash))
+      );
     case "sendMessage":
       return usernameProblem(command.from) ?? usernameProblem(command.to) ?? contentProblem(command.content);
     case "markRead":

@@ -8,6 +8,12 @@ export interface Idempotency {
   readonly account: string;
   /** The client's Idempotency-Key header (1-64 chars). */
   readonly key: string;
+  /**
+   * Hex SHA-256 of the request the key came with (the API's requestDigest): a retry whose
+   * digest differs is refused with idempotency_key_mismatch instead of getting the first
+   * result. Absent in entries written before digests existed.
+   */
+  readonly digest?: string;
 }
 
 export type ChatCommand =
@@ -17,6 +23,13 @@ export type ChatCommand =
   | { readonly type: "createSession"; readonly username: string; readonly tokenHash: string; readonly idempotency?: Idempotency }
   /** Logout (one token) or every session of an account. */
   | { readonly type: "revokeSessions"; readonly username: string; readonly tokenHash: string | null; readonly idempotency?: Idempotency }
+  /** The session was used: its idle lifetime starts again at this entry's leader time. */
+  | { readonly type: "touchSession"; readonly username: string; readonly tokenHash: string; readonly idempotency?: Idempotency }
+  /**
+   * A new password (hashed by the API after it checked the old one); every other session
+   * of the account ends. `keepTokenHash` is the session that asked (null: end them all).
+   */
+  | { readonly type: "changePassword"; readonly username: string; readonly passwordHash: string; readonly keepTokenHash: string | null; readonly idempotency?: Idempotency }
   | { readonly type: "sendMessage"; readonly from: string; readonly to: string; readonly content: string; readonly idempotency?: Idempotency }
   | {
       readonly type: "markRead";
@@ -58,12 +71,14 @@ export type ApplyResult =
   | { readonly ok: true; readonly type: "accountDeleted"; readonly username: string }
   | { readonly ok: true; readonly type: "sessionCreated"; readonly username: string; readonly unread: number }
   | { readonly ok: true; readonly type: "sessionsRevoked"; readonly count: number }
+  | { readonly ok: true; readonly type: "sessionTouched"; readonly touched: boolean }
+  | { readonly ok: true; readonly type: "passwordChanged"; readonly revoked: number }
   | { readonly ok: true; readonly type: "messageSent"; readonly message: ChatMessage }
   | { readonly ok: true; readonly type: "messagesMarked"; readonly marked: number; readonly ids: readonly number[] }
   | { readonly ok: true; readonly type: "messagesDeleted"; readonly deleted: readonly number[]; readonly notFound: readonly number[] }
   | { readonly ok: false; readonly code: ChatErrorCode; readonly message: string };
 
-export type ChatErrorCode = "username_taken" | "no_such_account" | "no_such_recipient" | "no_such_session" | "invalid_command";
+export type ChatErrorCode = "username_taken" | "no_such_account" | "no_such_recipient" | "no_such_session" | "invalid_command" | "idempotency_key_mismatch";
 
 /** An event for the accounts it concerns; `index` is the log index that produced it (the SSE id). */
 export type ChatEvent =

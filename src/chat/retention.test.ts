@@ -1,13 +1,19 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
   EVENT_RETENTION_INDEXES,
-  IDEMPOTENCY_RETENTION_INDEXES,
+  IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX,
+  IDEMPOTENCY_RETENTION_MS,
   PRUNE_EVERY_INDEXES,
   MARK_READ_RANGE_MAX,
+  SESSION_ABSOLUTE_LIFETIME_MS,
+  SESSION_IDLE_LIFETIME_MS,
   SESSIONS_PER_ACCOUNT_MAX,
+  SWEEP_CHUNK_ROWS,
+  SWEEP_EVERY_INDEXES,
 } from "./chat-limits.ts";
+import type { ChatCommand } from "./commands.ts";
 import { createAccount, login, logout, markUpTo, send } from "./testing/commands.ts";
-import { ReplicaDir, type ChatReplica } from "./testing/chat-replica.ts";
+import { ReplicaDir, timeAt, type ChatReplica } from "./testing/chat-replica.ts";
 
 // Log indexes need not be contiguous for the state machine, so these jump ahead
 // instead of applying a window's worth of entries.
@@ -55,15 +61,69 @@ describe("retention keeps the tables bounded", () => {
     expect((await r.queries.eventsAfter("bob", 0, 100)).events).toEqual([]);
   });
 
-  test("idempotency records expire at the pruning index past the window; a later retry runs again", async () => {
+  /** The first sweep index after `index`. */
+  const sweepAfter = (index: number) => (Math.floor(index / SWEEP_EVERY_INDEXES) + 1) * SWEEP_EVERY_INDEXES;
+
+  test("idempotency records last 24 hours of leader time, however many indexes pass; then a retry runs again", async () => {
     const key = { account: "alice", key: "k" };
-    const p = pruningIndex(IDEMPOTENCY_RETENTION_INDEXES, 3);
-    await r.one(send("alice", "bob", "first", key)); // index 3
-    await r.runAt(p - 1, send("alice", "bob", "second", key));
+    const t0 = timeAt(3);
+    await r.one(send("alice", "bob", "first", key)); // index 3, at t0
+    // 200,000 indexes later (twice the old index window) but within the day: still deduplicated.
+    const far = sweepAfter(200_000);
+    await r.runAt(far, send("alice", "bob", "second", key), t0 + IDEMPOTENCY_RETENTION_MS - 1);
     expect(await r.count("messages")).toBe(1);
-    await r.runAt(p, send("alice", "bob", "third", key));
+    expect(await r.count("idempotency")).toBe(1);
+    // A sweep index whose leader time is past the day drops the record, before the command looks.
+    await r.runAt(sweepAfter(far), send("alice", "bob", "third", key), t0 + IDEMPOTENCY_RETENTION_MS + 1);
     expect(await r.count("messages")).toBe(2);
     expect(await r.count("idempotency")).toBe(1);
+  });
+
+  test("an expired record survives until a sweep index: expiry is decided by the entry's index and leader time only", async () => {
+    const key = { account: "alice", key: "k" };
+    await r.one(send("alice", "bob", "first", key));
+    const late = timeAt(3) + 2 * IDEMPOTENCY_RETENTION_MS;
+    const notSweep = sweepAfter(1000) + 1;
+    await r.runAt(notSweep, send("alice", "bob", "again", key), late);
+    expect(await r.count("messages")).toBe(1);
+    // Unreadable entries carry no time: even on a sweep index they sweep nothing.
+    await r.runAt(sweepAfter(notSweep), new Uint8Array([1, 2, 3]));
+    expect(await r.count("idempotency")).toBe(1);
+    await r.runAt(sweepAfter(sweepAfter(notSweep)), createAccount("carol"), late);
+    expect(await r.count("idempotency")).toBe(0);
+  });
+
+  test("a sweep deletes at most its chunk; the rest go at the next sweeps", async () => {
+    const expired = SWEEP_CHUNK_ROWS * 2 + 10;
+    await r.database.client.execute({
+      sql: `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+            INSERT INTO idempotency (account, key, idx, result, at, seq) SELECT 'bob', 'k' || i, 2, '{}', 0, i FROM n`,
+      args: [expired],
+    });
+    const now = timeAt(3) + IDEMPOTENCY_RETENTION_MS;
+    const first = sweepAfter(3);
+    await r.runAt(first, createAccount("carol"), now);
+    expect(await r.count("idempotency")).toBe(expired - SWEEP_CHUNK_ROWS);
+    await r.runAt(first + 1, createAccount("dave"), now); // not a sweep index
+    expect(await r.count("idempotency")).toBe(expired - SWEEP_CHUNK_ROWS);
+    await r.runAt(first + SWEEP_EVERY_INDEXES, createAccount("erin"), now);
+    await r.runAt(first + 2 * SWEEP_EVERY_INDEXES, createAccount("fred"), now);
+    expect(await r.count("idempotency")).toBe(0);
+  });
+
+  test("an account keeps at most its cap of records: its oldest key goes, and only its own", async () => {
+    await r.one(send("bob", "alice", "bob's", { account: "bob", key: "b0" }));
+    const sends: ChatCommand[] = Array.from({ length: IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX + 2 }, (_, i) => send("alice", "bob", `m${i}`, { account: "alice", key: `a${i}` }));
+    await r.run(...sends);
+    expect(await r.count("idempotency", "account = 'alice'")).toBe(IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX);
+    expect(await r.count("idempotency", "account = 'bob'")).toBe(1);
+    const messages = await r.count("messages");
+    // a2 is still remembered; a0 and a1 were dropped, so their retries run again.
+    await r.one(send("alice", "bob", "m2", { account: "alice", key: "a2" }));
+    expect(await r.count("messages")).toBe(messages);
+    await r.one(send("alice", "bob", "m0", { account: "alice", key: "a0" }));
+    expect(await r.count("messages")).toBe(messages + 1);
+    expect(await r.count("idempotency", "account = 'alice'")).toBe(IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX);
   });
 
   test("an account keeps its newest sessions", async () => {
@@ -88,5 +148,33 @@ describe("retention keeps the tables bounded", () => {
     expect(await r.queries.unreadCount("bob")).toBe(5);
     expect((await r.queries.unread("bob", 10, null)).messages.map((m) => m.id)).toEqual([105 + MARK_READ_RANGE_MAX, 104 + MARK_READ_RANGE_MAX, 103 + MARK_READ_RANGE_MAX, 102 + MARK_READ_RANGE_MAX, 101 + MARK_READ_RANGE_MAX]);
     expect(await r.one(markUpTo("bob", "alice", 1e9))).toEqual(expect.objectContaining({ marked: 5 }));
+  });
+
+  test("sessions past the absolute lifetime are swept by leader time, touched or not", async () => {
+    await r.run(login("alice", "old"), login("alice", "new")); // indexes 3 and 4, a second apart
+    const loginAt = timeAt(3);
+    const sweep = sweepAfter(10);
+    await r.runAt(sweep - 2, { type: "touchSession", username: "alice", tokenHash: "old" }, loginAt + SESSION_ABSOLUTE_LIFETIME_MS - 1000);
+    await r.runAt(sweep - 1, { type: "touchSession", username: "alice", tokenHash: "new" }, loginAt + SESSION_ABSOLUTE_LIFETIME_MS - 1000);
+    await r.runAt(sweep, createAccount("carol"), loginAt + SESSION_ABSOLUTE_LIFETIME_MS + 1);
+    expect(await r.queries.session("old")).toBeNull();
+    // "new" was made a second later: it has a second left, and goes at the next sweep past it.
+    expect((await r.queries.session("new"))?.account).toBe("alice");
+    await r.runAt(sweep + SWEEP_EVERY_INDEXES, createAccount("dave"), loginAt + SESSION_ABSOLUTE_LIFETIME_MS + 2000);
+    expect(await r.queries.session("new")).toBeNull();
+  });
+
+  test("sessions idle past the idle lifetime are swept; a touch restarts the idle clock", async () => {
+    await r.run(login("alice", "idle"), login("alice", "busy")); // indexes 3 and 4
+    const loginAt = timeAt(3);
+    const touchAt = loginAt + SESSION_IDLE_LIFETIME_MS - 60_000;
+    expect(await r.runAt(50, { type: "touchSession", username: "alice", tokenHash: "busy" }, touchAt)).toEqual({ ok: true, type: "sessionTouched", touched: true });
+    expect(await r.queries.session("busy")).toEqual({ account: "alice", createdAt: new Date(timeAt(4)).toISOString(), lastSeenAt: new Date(touchAt).toISOString() });
+    await r.runAt(sweepAfter(50), createAccount("carol"), loginAt + SESSION_IDLE_LIFETIME_MS + 2000);
+    expect(await r.queries.session("idle")).toBeNull();
+    expect((await r.queries.session("busy"))?.account).toBe("alice");
+    // Touching a session that is gone changes nothing and is no error.
+    expect(await r.runAt(sweepAfter(50) + 1, { type: "touchSession", username: "alice", tokenHash: "idle" })).toEqual({ ok: true, type: "sessionTouched", touched: false });
+    expect(await r.count("sessions", "token_hash = 'idle'")).toBe(0);
   });
 });

@@ -24,8 +24,19 @@ export const sessions = sqliteTable(
     createdAt: text("created_at").notNull(),
     /** Orders an account's sessions for evicting the oldest past the per-account cap. */
     createdIndex: integer("created_index").notNull(),
+    /**
+     * The leader's time of the last touchSession (ISO 8601), or of the login; NULL for
+     * sessions made before lifetimes existed (their idle time counts from created_at).
+     * Idle and absolute lifetimes (chat-limits.ts) are judged against it and created_at.
+     */
+    lastSeenAt: text("last_seen_at"),
   },
-  (t) => [index("sessions_by_username").on(t.username, t.createdIndex)],
+  (t) => [
+    index("sessions_by_username").on(t.username, t.createdIndex),
+    // The expiry sweeps (session-commands.ts) find the oldest sessions by each lifetime.
+    index("sessions_by_created").on(t.createdAt),
+    index("sessions_by_last_seen").on(t.lastSeenAt),
+  ],
 );
 
 export const messages = sqliteTable(
@@ -62,13 +73,19 @@ export const idempotency = sqliteTable(
   {
     account: text("account").notNull(),
     key: text("key").notNull(),
-    /** The log index that first applied the command: drives retention. */
+    /** The log index that first applied the command. */
     index: integer("idx").notNull(),
     /** The ApplyResult as JSON, returned again to every retry. */
     result: text("result").notNull(),
+    /** The leader's time (ms since the epoch) of the entry that wrote it: retention is 24 hours of it. */
+    at: integer("at").notNull().default(0),
+    /** The account's count of keyed commands when this one ran: the per-account cap drops seq - cap. */
+    seq: integer("seq").notNull().default(0),
+    /** SHA-256 of the request the key was first used with (null before digests existed). */
+    digest: text("digest"),
   },
-  // Retention by index is the only bound (idempotency-store.ts): no per-account index.
-  (t) => [primaryKey({ columns: [t.account, t.key] }), index("idempotency_by_index").on(t.index)],
+  // Retention by leader time, and the per-account cap by seq (idempotency-store.ts).
+  (t) => [primaryKey({ columns: [t.account, t.key] }), index("idempotency_by_time").on(t.at), index("idempotency_by_account_seq").on(t.account, t.seq)],
 );
 
 /**

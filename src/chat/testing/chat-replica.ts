@@ -72,9 +72,9 @@ export class ChatReplica {
   }
 
   /** Apply at a chosen index (later than any applied), e.g. to jump past a retention window. */
-  async runAt(index: number, command: ChatCommand | Uint8Array): Promise<ApplyResult> {
+  async runAt(index: number, command: ChatCommand | Uint8Array, leaderTimeMs = timeAt(index)): Promise<ApplyResult> {
     this.nextIndex = index + 1;
-    const [result] = (await this.machine.apply([entryOf(index, command)])) as ApplyResult[];
+    const [result] = (await this.machine.apply([entryOf(index, command, leaderTimeMs)])) as ApplyResult[];
     return result!;
   }
 
