@@ -104,7 +104,8 @@ export class LocalCluster {
       throw new Error("rpcTool and guests are for a cluster's own nats-server: give the identities to the server passed in `nats`");
     }
     const guests = { ...(options.guests ?? {}), ...(options.rpcTool === true ? { tool: toolPermissions("concord") } : {}) };
-    const nats = options.nats ?? (await NatsServer.start({ cluster: "concord", nodeIds: ids, guests }));
+    // As `cluster up` does: the server's configuration and identities in the data directory.
+    const nats = options.nats ?? (await NatsServer.start({ cluster: "concord", nodeIds: ids, guests, dir: join(dir, "nats") }));
     let client: NodeRpcClient | null = null;
     try {
       if (options.rpcTool === true) {
