@@ -4,7 +4,9 @@ import { USERNAME_PATTERN } from "../chat/chat-limits.ts";
 import { createRouter, type ApiDeps } from "./api-env.ts";
 import { SESSION_COOKIE, signedIn } from "./auth.ts";
 import { ApiError, unauthorized } from "./errors.ts";
+import { limitedPasswordCheck, limitedSignup } from "./password-checks.ts";
 import { beginRead } from "./reads.ts";
+import { ACCOUNT_TOTAL_MAX } from "../chat/chat-limits.ts";
 import { Account, ConsistencyQuery, errors, IdempotencyHeaders, LimitQuery, NewPassword, Password, Username, bearerSecurity } from "./schemas.ts";
 import { execute } from "./writes.ts";
 
@@ -20,17 +22,20 @@ export function accountRoutes(deps: ApiDeps) {
       method: "post",
       path: "/v1/accounts",
       summary: "Sign up",
+      description: "Sign-ups are limited per client address and per username (429 rate_limited with Retry-After); a node hashes only a few passwords at once (429 overloaded). The Idempotency-Key's request digest covers the username, never the password.",
       request: {
         headers: IdempotencyHeaders,
         body: { required: true, content: { "application/json": { schema: z.object({ username: Username, password: NewPassword }) } } },
       },
-      responses: { 201: { description: "created", content: { "application/json": { schema: Account } } }, ...errors(400, 409, 413, 429, 503) },
+      responses: { 201: { description: "created", content: { "application/json": { schema: Account } } }, ...errors(400, 409, 413, 422, 429, 503) },
     }),
     async (c) => {
       const { username, password } = c.req.valid("json");
-      // Hashed here, once, by the node that took the request: only the slow hash is replicated.
-      const passwordHash = await c.var.deadline.run(() => deps.passwords.hash(password));
-      const { account } = await execute(c, deps, username, { type: "createAccount", username, passwordHash }, "accountCreated");
+      const { account } = await limitedSignup(c, deps, username, async () => {
+        // Hashed here, once, by the node that took the request: only the slow hash is replicated.
+        const passwordHash = await c.var.deadline.run(() => deps.passwords.hash(password));
+        return execute(c, deps, username, { type: "createAccount", username, passwordHash }, "accountCreated", { request: { username } });
+      });
       c.header("Location", `/v1/accounts/${encodeURIComponent(account.username)}`);
       return c.json({ username: account.username, createdAt: account.createdAt }, 201);
     },
@@ -66,7 +71,16 @@ export function accountRoutes(deps: ApiDeps) {
       responses: {
         200: {
           description: "a page of accounts",
-          content: { "application/json": { schema: z.object({ accounts: z.array(Account), total: z.number().int(), nextCursor: z.string().nullable() }) } },
+          content: {
+            "application/json": {
+              schema: z.object({
+                accounts: z.array(Account),
+                total: z.number().int().openapi({ description: `accounts matching the pattern, counted up to ${ACCOUNT_TOTAL_MAX}` }),
+                totalCapped: z.boolean().openapi({ description: `true when more than ${ACCOUNT_TOTAL_MAX} match: total then reads "${ACCOUNT_TOTAL_MAX}+"` }),
+                nextCursor: z.string().nullable(),
+              }),
+            },
+          },
         },
         ...errors(400, 401, 429, 503),
       },
@@ -75,7 +89,10 @@ export function accountRoutes(deps: ApiDeps) {
       const query = c.req.valid("query");
       await beginRead(c, deps, query.consistency);
       const page = await c.var.deadline.run(() => deps.backend.queries.listAccounts(query.pattern, query.limit ?? 50, query.cursor ?? null));
-      return c.json({ accounts: page.accounts.map((a) => ({ username: a.username, createdAt: a.createdAt })), total: page.total, nextCursor: page.nextCursor }, 200);
+      return c.json(
+        { accounts: page.accounts.map((a) => ({ username: a.username, createdAt: a.createdAt })), total: page.total, totalCapped: page.totalCapped, nextCursor: page.nextCursor },
+        200,
+      );
     },
   );
 
@@ -91,20 +108,63 @@ export function accountRoutes(deps: ApiDeps) {
         headers: IdempotencyHeaders,
         body: { required: true, content: { "application/json": { schema: z.object({ password: Password }) } } },
       },
-      responses: { 204: { description: "deleted" }, ...errors(400, 401, 403, 429, 503) },
+      responses: { 204: { description: "deleted" }, ...errors(400, 401, 403, 422, 429, 503) },
     }),
     async (c) => {
       const { password } = c.req.valid("json");
       const me = c.var.session;
-      const stored = await c.var.deadline.run(() => deps.backend.queries.passwordHash(me.account));
-      if (stored === null) throw unauthorized("the account no longer exists");
-      const ok = await c.var.deadline.run(() => deps.passwords.verify(password, stored));
-      if (!ok) throw new ApiError(403, "wrong_password", "the password is wrong");
-      await execute(c, deps, me.account, { type: "deleteAccount", username: me.account }, "accountDeleted");
+      await checkMyPassword(c, me.account, password);
+      await execute(c, deps, me.account, { type: "deleteAccount", username: me.account }, "accountDeleted", { request: {} });
       deleteCookie(c, SESSION_COOKIE, { path: "/" });
       return c.body(null, 204);
     },
   );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/v1/accounts/me/password",
+      summary: "Change my password (needs the current one); every other session of mine ends",
+      description:
+        "The session that asks stays signed in; every other session of the account is revoked on every node. Wrong current passwords count against the same limits as failed logins (429 rate_limited). The Idempotency-Key's request digest leaves both passwords out.",
+      security: bearerSecurity,
+      middleware: signedIn(deps, "write"),
+      request: {
+        headers: IdempotencyHeaders,
+        body: { required: true, content: { "application/json": { schema: z.object({ currentPassword: Password, newPassword: NewPassword }) } } },
+      },
+      responses: {
+        200: { description: "changed; how many other sessions ended", content: { "application/json": { schema: z.object({ revoked: z.number().int() }) } } },
+        ...errors(400, 401, 403, 413, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { currentPassword, newPassword } = c.req.valid("json");
+      const me = c.var.session;
+      await checkMyPassword(c, me.account, currentPassword);
+      const passwordHash = await c.var.deadline.run(() => deps.passwords.hash(newPassword));
+      const result = await execute(c, deps, me.account, { type: "changePassword", username: me.account, passwordHash, keepTokenHash: me.tokenHash }, "passwordChanged", {
+        refusals: { no_such_account: unauthorized("the account no longer exists") },
+        request: {},
+      });
+      return c.json({ revoked: result.revoked }, 200);
+    },
+  );
+
+  /** The signed-in account's password, checked under the failed-attempt limits; 403 wrong_password when it is not. */
+  async function checkMyPassword(c: Parameters<typeof limitedPasswordCheck>[0], account: string, password: string): Promise<void> {
+    let known = true;
+    const ok = await limitedPasswordCheck(c, deps, account, async () => {
+      const stored = await c.var.deadline.run(() => deps.backend.queries.passwordHash(account));
+      if (stored === null) {
+        known = false;
+        return true; // not a wrong password: the account went meanwhile
+      }
+      return c.var.deadline.run(() => deps.passwords.verify(password, stored));
+    });
+    if (!known) throw unauthorized("the account no longer exists");
+    if (!ok) throw new ApiError(403, "wrong_password", "the password is wrong");
+  }
 
   return app;
 }

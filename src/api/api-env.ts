@@ -1,4 +1,8 @@
 import type { FaultControl } from "./fault-routes.ts";
+import type { AddressOf } from "./client-address.ts";
+import type { HashingGate, HashingLimits } from "./hashing-gate.ts";
+import type { AuthLimiters, AuthRateLimits } from "./rate-limit.ts";
+import type { StreamLimits, StreamPool } from "./stream-pool.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import type { ChatBackend, PasswordHasher } from "./chat-backend.ts";
@@ -21,8 +25,23 @@ export interface ApiOptions {
   heartbeatMs?: number;
   /** Live events one SSE connection may have queued for a slow client before it is dropped with `reset` (default 1000). */
   eventBufferLimit?: number;
-  /** Open SSE connections at most, both streams together (default 1000); more get 429. */
-  maxStreams?: number;
+  /**
+   * Open SSE connections: /v1/events (account) and /v1/cluster/events (dashboard) have
+   * pools of their own, each with a total and per-address (and per-account) caps; more get
+   * 429 overloaded. Defaults: account 1000 / 100 per address / 10 per account, dashboard
+   * 200 / 8 per address.
+   */
+  streams?: { account?: Partial<StreamLimits>; dashboard?: Partial<StreamLimits> };
+  /** Limits on failed logins and sign-ups (rate-limit.ts has the defaults). */
+  rateLimits?: Partial<AuthRateLimits>;
+  /** Password hashes one node runs and queues at once (hashing-gate.ts). */
+  hashing?: Partial<HashingLimits>;
+  /** Session lifetimes (defaults from chat-limits.ts; they may only be shorter, since apply sweeps by those). */
+  sessions?: Partial<SessionLifetimes>;
+  /** The client's address for per-address limits (default: what Bun.serve or Deno.serve report). */
+  clientAddress?: AddressOf;
+  /** The clock rate limits refill by (default Date.now; tests move `now` without refilling buckets). */
+  rateLimitClock?: () => number;
   /** The node's fault hook (harness only, `--fault-injection`); mounts /v1/debug/faults. */
   faults?: FaultControl;
 }
@@ -37,27 +56,22 @@ export interface ApiDeps {
   readonly maxBodyBytes: number;
   readonly heartbeatMs: number;
   readonly eventBufferLimit: number;
-  readonly streams: StreamSlots;
+  readonly accountStreams: StreamPool;
+  readonly dashboardStreams: StreamPool;
+  /** The app's hasher behind its concurrency gate (deps.passwords is this same object). */
+  readonly hashing: HashingGate;
+  readonly limiters: AuthLimiters;
+  readonly sessions: SessionLifetimes;
+  readonly addressOf: AddressOf;
 }
 
-/** Counts open SSE connections so a flood of them cannot exhaust the process. */
-export class StreamSlots {
-  private open = 0;
-  constructor(readonly max: number) {}
-  get count(): number {
-    return this.open;
-  }
-  /** Returns a release function, or null when every slot is taken. */
-  acquire(): (() => void) | null {
-    if (this.open >= this.max) return null;
-    this.open++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.open--;
-    };
-  }
+export interface SessionLifetimes {
+  /** A session ends this long after the login. */
+  readonly absoluteMs: number;
+  /** A session ends this long after it was last seen (see touchAfterMs). */
+  readonly idleMs: number;
+  /** A request on a session last seen longer ago than this replicates a touch first. */
+  readonly touchAfterMs: number;
 }
 
 export type AppEnv = {

@@ -17,6 +17,8 @@ export interface BackendFixture {
 }
 
 export const ADMIN_TOKEN = "conformance-admin-token";
+const GENEROUS = { burst: 1e9, perSecond: 1e9 };
+const GENEROUS_LIMITS = { failedLoginsPerAddress: GENEROUS, failedLoginsPerAccount: GENEROUS, signupsPerAddress: GENEROUS, signupsPerUsername: GENEROUS };
 const PASSWORD = "correct horse battery";
 
 interface Reply {
@@ -43,7 +45,9 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
 
     beforeAll(async () => {
       fixture = await makeBackend();
-      app = createApp({ backend: fixture.backend, passwords: fixture.passwords ?? pbkdf2Hasher(), adminToken: ADMIN_TOKEN });
+      // The suite signs up hundreds of accounts from one (unknown) address: the limits
+      // themselves are tested by the "limits at the edge" tests, on apps of their own.
+      app = createApp({ backend: fixture.backend, passwords: fixture.passwords ?? pbkdf2Hasher(), adminToken: ADMIN_TOKEN, rateLimits: GENEROUS_LIMITS });
     }, 60_000); // a real node may take a while to elect itself
     afterAll(async () => {
       await fixture?.dispose?.();
@@ -277,6 +281,136 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
         expectError(await call("DELETE", "/v1/sessions/current", { token: me.token }), 401, "unauthorized");
         expect((await call("GET", "/v1/conversations", { token: other })).status).toBe(200);
       });
+
+      test("DELETE /v1/sessions signs out every session of mine, on every node, and no one else's", async () => {
+        const me = await user();
+        const second = (await call("POST", "/v1/sessions", { body: { username: me.name, password: PASSWORD } })).body.token as string;
+        const stranger = await user();
+        expectError(await call("DELETE", "/v1/sessions"), 401, "unauthorized");
+        const reply = await call("DELETE", "/v1/sessions", { token: me.token });
+        expect(reply.status).toBe(200);
+        expect(reply.body).toEqual({ revoked: 2 });
+        expect(reply.headers.get("set-cookie") ?? "").toContain("concord_session=;");
+        expectError(await call("GET", "/v1/conversations", { token: me.token }), 401, "unauthorized");
+        expectError(await call("GET", "/v1/conversations", { token: second }), 401, "unauthorized");
+        expect((await call("GET", "/v1/conversations", { token: stranger.token })).status).toBe(200);
+        // Signing in again works: the account is untouched.
+        expect((await call("POST", "/v1/sessions", { body: { username: me.name, password: PASSWORD } })).status).toBe(201);
+      });
+
+      test("PUT /v1/accounts/me/password needs the current password; it keeps this session and ends the others", async () => {
+        const me = await user();
+        const other = (await call("POST", "/v1/sessions", { body: { username: me.name, password: PASSWORD } })).body.token as string;
+        const path = "/v1/accounts/me/password";
+        expectError(await call("PUT", path, { body: { currentPassword: PASSWORD, newPassword: "a new password" } }), 401, "unauthorized");
+        expectError(await call("PUT", path, { token: me.token, body: { currentPassword: "not it at all", newPassword: "a new password" } }), 403, "wrong_password");
+        expectError(await call("PUT", path, { token: me.token, body: { currentPassword: PASSWORD, newPassword: "short" } }), 400, "weak_password");
+        expectError(await call("PUT", path, { token: me.token, body: { newPassword: "a new password" } }), 400, "invalid_request");
+        // Nothing changed so far: the other session still works.
+        expect((await call("GET", "/v1/conversations", { token: other })).status).toBe(200);
+
+        const reply = await call("PUT", path, { token: me.token, body: { currentPassword: PASSWORD, newPassword: "a new password" } });
+        expect(reply.status).toBe(200);
+        expect(reply.body).toEqual({ revoked: 1 });
+        expect((await call("GET", "/v1/conversations", { token: me.token })).status).toBe(200);
+        expectError(await call("GET", "/v1/conversations", { token: other }), 401, "unauthorized");
+        expectError(await call("POST", "/v1/sessions", { body: { username: me.name, password: PASSWORD } }), 401, "bad_credentials");
+        expect((await call("POST", "/v1/sessions", { body: { username: me.name, password: "a new password" } })).status).toBe(201);
+      });
+
+      test("a session past its idle or absolute lifetime is 401 session_expired", async () => {
+        // The API judges expiry by its own clock: this app's runs 8 days ahead (past the 7-day idle lifetime).
+        const ahead = createApp({ backend: fixture.backend, passwords: fixture.passwords ?? pbkdf2Hasher(), adminToken: null, now: () => Date.now() + 8 * 86_400_000 });
+        const me = await user();
+        const expired = await ahead.request("/v1/conversations", { headers: { authorization: `Bearer ${me.token}` } });
+        expect(expired.status).toBe(401);
+        expect(((await expired.json()) as { error: { code: string } }).error.code).toBe("session_expired");
+        expect((await call("GET", "/v1/conversations", { token: me.token })).status).toBe(200);
+        const events = await ahead.request("/v1/events", { headers: { authorization: `Bearer ${me.token}` } });
+        expect(events.status).toBe(401);
+        await events.body?.cancel();
+      });
+    });
+
+    describe("limits at the edge", () => {
+      // Apps of their own on the same backend, with small limits and the client address
+      // taken from a test header (app.request has no peer address).
+      const limitedApp = (overrides: Partial<Parameters<typeof createApp>[0]> = {}) =>
+        createApp({
+          backend: fixture.backend,
+          passwords: fixture.passwords ?? pbkdf2Hasher(),
+          adminToken: null,
+          clientAddress: (request) => request.headers.get("x-test-address"),
+          rateLimits: {
+            failedLoginsPerAddress: { burst: 3, perSecond: 0.001 },
+            failedLoginsPerAccount: { burst: 4, perSecond: 0.001 },
+            signupsPerAddress: { burst: 3, perSecond: 0.001 },
+            signupsPerUsername: { burst: 2, perSecond: 0.001 },
+          },
+          ...overrides,
+        });
+      const from = (limited: ReturnType<typeof createApp>, address: string) => async (method: string, path: string, body?: unknown, token?: string) => {
+        const headers: Record<string, string> = { "x-test-address": address, "content-type": "application/json" };
+        if (token !== undefined) headers.authorization = `Bearer ${token}`;
+        const response = await limited.request(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+        const text = await response.text();
+        return { status: response.status, headers: response.headers, body: text === "" ? null : JSON.parse(text) };
+      };
+
+      test("failed logins are limited per address with 429 rate_limited and Retry-After; successful ones never count", async () => {
+        const limited = limitedApp();
+        const me = await signUp();
+        const a = from(limited, "203.0.113.1");
+        for (let i = 0; i < 5; i++) expect((await a("POST", "/v1/sessions", { username: me, password: PASSWORD })).status).toBe(201);
+        for (let i = 0; i < 3; i++) expectError(await a("POST", "/v1/sessions", { username: uniqueName(), password: "wrong" }), 401, "bad_credentials");
+        const refused = await a("POST", "/v1/sessions", { username: me, password: PASSWORD });
+        expectError(refused, 429, "rate_limited");
+        expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        // Another address is not affected.
+        expect((await from(limited, "203.0.113.2")("POST", "/v1/sessions", { username: me, password: PASSWORD })).status).toBe(201);
+      });
+
+      test("failed password checks are limited per account, from any address; other accounts are not affected", async () => {
+        const limited = limitedApp();
+        const victim = await signUp();
+        const bystander = await signUp();
+        for (let i = 0; i < 4; i++) expectError(await from(limited, `198.51.100.${i}`)("POST", "/v1/sessions", { username: victim, password: "guess" }), 401, "bad_credentials");
+        expectError(await from(limited, "198.51.100.9")("POST", "/v1/sessions", { username: victim, password: "guess" }), 429, "rate_limited");
+        // Even the right password waits: the guesser must not learn it by the answer.
+        expectError(await from(limited, "198.51.100.10")("POST", "/v1/sessions", { username: victim, password: PASSWORD }), 429, "rate_limited");
+        expect((await from(limited, "198.51.100.10")("POST", "/v1/sessions", { username: bystander, password: PASSWORD })).status).toBe(201);
+      });
+
+      test("wrong current passwords count against the account's failed-attempt limit", async () => {
+        const limited = limitedApp();
+        const me = await user();
+        for (let i = 0; i < 3; i++) {
+          expectError(await from(limited, `192.0.2.${i}`)("PUT", "/v1/accounts/me/password", { currentPassword: "nope", newPassword: "whatever123" }, me.token), 403, "wrong_password");
+        }
+        expectError(await from(limited, "192.0.2.50")("DELETE", "/v1/accounts/me", { password: "nope" }, me.token), 403, "wrong_password");
+        expectError(await from(limited, "192.0.2.51")("DELETE", "/v1/accounts/me", { password: PASSWORD }, me.token), 429, "rate_limited");
+        expect((await call("GET", `/v1/accounts/${me.name}`)).status).toBe(200);
+      });
+
+      test("sign-ups are limited per address and per username", async () => {
+        const limited = limitedApp();
+        const a = from(limited, "203.0.113.77");
+        for (let i = 0; i < 3; i++) expect((await a("POST", "/v1/accounts", { username: uniqueName(), password: PASSWORD })).status).toBe(201);
+        expectError(await a("POST", "/v1/accounts", { username: uniqueName(), password: PASSWORD }), 429, "rate_limited");
+        const taken = await signUp();
+        for (let i = 0; i < 2; i++) expectError(await from(limited, `203.0.113.${100 + i}`)("POST", "/v1/accounts", { username: taken, password: PASSWORD }), 409, "username_taken");
+        expectError(await from(limited, "203.0.113.110")("POST", "/v1/accounts", { username: taken, password: PASSWORD }), 429, "rate_limited");
+      });
+
+      test("limits hold their memory bounded: past the key cap the oldest buckets go", async () => {
+        const limited = limitedApp({ rateLimits: { failedLoginsPerAddress: { burst: 1, perSecond: 0.001 }, failedLoginsPerAccount: { burst: 1e9, perSecond: 1e9 }, maxKeys: 2 } });
+        const name = uniqueName();
+        expectError(await from(limited, "10.1.0.1")("POST", "/v1/sessions", { username: name, password: "x" }), 401, "bad_credentials");
+        expectError(await from(limited, "10.1.0.1")("POST", "/v1/sessions", { username: name, password: "x" }), 429, "rate_limited");
+        // Two more addresses push 10.1.0.1's bucket out; it starts full again.
+        for (const address of ["10.1.0.2", "10.1.0.3"]) await from(limited, address)("POST", "/v1/sessions", { username: name, password: "x" });
+        expectError(await from(limited, "10.1.0.1")("POST", "/v1/sessions", { username: name, password: "x" }), 401, "bad_credentials");
+      });
     });
 
     describe("messages", () => {
@@ -435,6 +569,21 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
         expect(other.body.id).not.toBe(first.body.id);
         const conversation = await call("GET", `/v1/messages?with=${bob.name}`, { token: alice.token });
         expect(conversation.body.messages.length).toBe(2);
+      });
+
+      test("a key reused with a different request is 422 idempotency_key_mismatch and changes nothing", async () => {
+        const alice = await user();
+        const bob = await user();
+        const headers = { "idempotency-key": `k-${uniqueName()}` };
+        const first = await call("POST", "/v1/messages", { token: alice.token, headers, body: { to: bob.name, content: "once" } });
+        expect(first.status).toBe(201);
+        expectError(await call("POST", "/v1/messages", { token: alice.token, headers, body: { to: bob.name, content: "something else" } }), 422, "idempotency_key_mismatch");
+        expectError(await call("POST", "/v1/messages", { token: alice.token, headers, body: { to: alice.name, content: "once" } }), 422, "idempotency_key_mismatch");
+        expectError(await call("DELETE", "/v1/messages", { token: alice.token, headers, body: { ids: [first.body.id] } }), 422, "idempotency_key_mismatch");
+        // The same request again still gets its first result; content is compared after trimming.
+        expect((await call("POST", "/v1/messages", { token: alice.token, headers, body: { to: bob.name, content: " once " } })).body).toEqual(first.body);
+        const conversation = await call("GET", `/v1/messages?with=${bob.name}`, { token: alice.token });
+        expect(conversation.body.messages.map((m: { id: number }) => m.id)).toEqual([first.body.id]);
       });
 
       test("a sign-up retry returns the first 201, not username_taken", async () => {
@@ -696,6 +845,8 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
           ["/v1/accounts/me", "delete"],
           ["/v1/sessions", "post"],
           ["/v1/sessions/current", "delete"],
+          ["/v1/sessions", "delete"],
+          ["/v1/accounts/me/password", "put"],
           ["/v1/messages", "post"],
           ["/v1/messages", "get"],
           ["/v1/messages", "delete"],
@@ -713,6 +864,27 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
         ];
         for (const [path, method] of expected) expect(paths[path]?.[method], `${method} ${path}`).toBeDefined();
         expect(reply.body.components.schemas).toHaveProperty("Error");
+        const responses = (path: string, method: string) => Object.keys((paths[path]?.[method] as { responses: object }).responses);
+        expect(responses("/v1/messages", "post")).toEqual(expect.arrayContaining(["422", "429"]));
+        expect(responses("/v1/sessions", "post")).toContain("429");
+        expect(responses("/v1/accounts/me/password", "put")).toEqual(expect.arrayContaining(["200", "403", "422", "429"]));
+        const list = (paths["/v1/accounts"]?.["get"] as { responses: Record<string, { content: Record<string, { schema: { properties: object } }> }> }).responses["200"]!;
+        expect(Object.keys(list.content["application/json"]!.schema.properties)).toContain("totalCapped");
+      });
+
+      test("every answer carries the security headers; the page's CSP allows only this node's files and the nodes it knows", async () => {
+        for (const reply of [await call("GET", "/healthz"), await call("GET", "/v1/nothing-here")]) {
+          const csp = reply.headers.get("content-security-policy") ?? "";
+          expect(csp).toContain("default-src 'none'");
+          expect(csp).toContain("script-src 'self'");
+          expect(csp).toContain("frame-ancestors 'none'");
+          expect(csp).not.toContain("unsafe-inline");
+          expect(reply.headers.get("x-content-type-options")).toBe("nosniff");
+          expect(reply.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+          expect(reply.headers.get("referrer-policy")).toBe("no-referrer");
+          expect(reply.headers.get("cross-origin-resource-policy")).toBe("cross-origin");
+          expect(reply.headers.get("strict-transport-security")).toBeNull();
+        }
       });
 
       test("bodies over the limit get 413 payload_too_large, with or without Content-Length", async () => {

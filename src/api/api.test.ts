@@ -13,6 +13,17 @@ describeApi("in-memory backend", () => ({ backend: new MemoryBackend() }));
 
 const PASSWORD = "correct horse battery";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A released stream slot frees when the stream's body finishes, a turn after the client cancels: retry briefly. */
+async function waitForStatus(request: () => Response | Promise<Response>, status: number, timeoutMs = 2000): Promise<Response> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await request();
+    if (response.status === status || Date.now() > until) return response;
+    await response.body?.cancel();
+    await sleep(5);
+  }
+}
 const passwords = pbkdf2Hasher();
 
 function setup(options: Partial<ApiOptions> & { backend?: ChatBackend } = {}) {
@@ -129,8 +140,24 @@ describe("when the cluster cannot serve", () => {
     expect(inbox.body.messages.map((m: { id: number }) => m.id)).toEqual([retry.body.id]);
   });
 
-  test("a key reused for another kind of write is 409 idempotency_key_reused", async () => {
+  test("a key reused for another kind of write is 422 idempotency_key_mismatch", async () => {
     const { call, user } = setup();
+    const alice = await user("alice");
+    const headers = { "idempotency-key": "k1" };
+    expect((await call("POST", "/v1/messages", { token: alice.token, headers, body: { to: "alice", content: "x" } })).status).toBe(201);
+    const reply = await call("DELETE", "/v1/messages", { token: alice.token, headers, body: { ids: [1] } });
+    expect(reply.status).toBe(422);
+    expect(reply.body.error.code).toBe("idempotency_key_mismatch");
+  });
+
+  test("a record from before request digests, reused for another kind of write, is still 409 idempotency_key_reused", async () => {
+    const memory = new MemoryBackend();
+    // What an older node proposed: no digest in the key, so apply matches by key alone.
+    const undigested = wrap(memory, {
+      execute: (command, timeoutMs) =>
+        memory.execute(command.idempotency === undefined ? command : { ...command, idempotency: { account: command.idempotency.account, key: command.idempotency.key } }, timeoutMs),
+    });
+    const { call, user } = setup({ backend: undigested });
     const alice = await user("alice");
     const headers = { "idempotency-key": "k1" };
     expect((await call("POST", "/v1/messages", { token: alice.token, headers, body: { to: "alice", content: "x" } })).status).toBe(201);
@@ -167,7 +194,7 @@ describe("a lagging node", () => {
         barriers++;
         await memory.readBarrier(timeoutMs);
       },
-      queries: { ...memory.queries, sessionAccount: async (hash) => (barriers === 0 ? null : memory.queries.sessionAccount(hash)) },
+      queries: { ...memory.queries, session: async (hash) => (barriers === 0 ? null : memory.queries.session(hash)) },
     });
     const writer = setup({ backend: memory });
     const alice = await writer.user("alice");
@@ -303,19 +330,80 @@ describe("event streams", () => {
     }
   });
 
-  test("open streams are bounded (429) and released when clients leave", async () => {
-    const { app, call, user } = setup({ maxStreams: 1 });
+  test("event streams are bounded per account (429) and released when clients leave; the dashboard pool is separate", async () => {
+    const { app, call, user } = setup({ streams: { account: { perAccount: 1 } } });
     const alice = await user("alice");
+    const bob = await user("bob");
     const stream = await open(app, alice.token);
     expect((await stream.nextEvent())?.event).toBe("ready");
     const refused = await call("GET", "/v1/events", { token: alice.token });
     expect(refused.status).toBe(429);
-    expect((await call("GET", "/v1/cluster/events")).status).toBe(429);
+    expect(refused.body.error.code).toBe("overloaded");
+    expect(refused.headers.get("retry-after")).toBe("5");
+    // Another account and the dashboard still get theirs.
+    const other = await open(app, bob.token);
+    const dashboard = new SseReader(await app.request("/v1/cluster/events"));
+    expect((await dashboard.nextEvent())?.event).toBe("status");
     await stream.close();
-    await sleep(20);
-    const again = await app.request("/v1/events", { headers: { authorization: `Bearer ${alice.token}` } });
-    expect(again.status).toBe(200);
+    await other.close();
+    await dashboard.close();
+    const again = await waitForStatus(() => app.request("/v1/events", { headers: { authorization: `Bearer ${alice.token}` } }), 200);
     await again.body?.cancel();
+  });
+
+  test("a thousand anonymous dashboard streams cannot take a signed-in user's stream", async () => {
+    const addresses = new Map<Request, string>();
+    const { app, user } = setup({ streams: { dashboard: { max: 5, perAddress: 2 } }, clientAddress: (request) => addresses.get(request) ?? null });
+    const alice = await user("alice");
+    const from = (address: string, path: string, headers: Record<string, string> = {}) => {
+      const request = new Request(`http://node${path}`, { headers });
+      addresses.set(request, address);
+      return app.request(request);
+    };
+    const dashboards: SseReader[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const response = await from(`10.0.${i >> 8}.${i & 255}`, "/v1/cluster/events");
+      statuses.push(response.status);
+      if (response.status === 200) dashboards.push(new SseReader(response));
+      else await response.body?.cancel();
+    }
+    expect(dashboards.length).toBe(5);
+    expect(statuses.filter((s) => s === 429).length).toBe(995);
+    // Per address: a third stream from one address is refused while the pool has room.
+    for (const d of dashboards.splice(0)) await d.close();
+    const one = await waitForStatus(() => from("10.9.9.9", "/v1/cluster/events"), 200);
+    const two = await from("10.9.9.9", "/v1/cluster/events");
+    const three = await from("10.9.9.9", "/v1/cluster/events");
+    expect([one.status, two.status, three.status]).toEqual([200, 200, 429]);
+    const mine = await from("10.9.9.9", "/v1/events", { authorization: `Bearer ${alice.token}` });
+    expect(mine.status).toBe(200);
+    for (const response of [one, two, mine]) await response.body?.cancel();
+  });
+
+  test("the dashboard status is built once per change for all its streams", async () => {
+    const memory = new MemoryBackend();
+    let reads = 0;
+    const counting = wrap(memory, {
+      appliedState: async () => {
+        reads++;
+        return memory.appliedState();
+      },
+    });
+    const { app } = setup({ backend: counting, streams: { dashboard: { perAddress: 50 } } });
+    const writer = setup({ backend: memory });
+    const alice = await writer.user("alice");
+    const streams = await Promise.all(Array.from({ length: 20 }, async () => new SseReader(await app.request("/v1/cluster/events"))));
+    try {
+      for (const stream of streams) expect((await stream.nextEvent())?.event).toBe("status");
+      const before = reads;
+      await writer.call("POST", "/v1/messages", { token: alice.token, body: { to: "alice", content: "move the status" } });
+      for (const stream of streams) expect((await stream.nextEvent(2000))?.event).toBe("status");
+      // One build (or two, if the change came in two notifications) for 20 streams, not 20.
+      expect(reads - before).toBeLessThanOrEqual(2);
+    } finally {
+      for (const stream of streams) await stream.close();
+    }
   });
 
   test("cluster status pushes are coalesced to at most ~10 a second", async () => {
@@ -386,5 +474,128 @@ describe("limits", () => {
     const { call } = setup();
     const reply = await call("POST", "/v1/accounts", { body: { username: "alice", password: "x".repeat(1025) } });
     expect(reply.status).toBe(400);
+  });
+});
+
+describe("session lifetimes", () => {
+  const DAY = 86_400_000;
+  /** The API and the fake node share one clock, as a node's API and its leader's stamp do (give or take skew). */
+  function clocked() {
+    let now = Date.UTC(2026, 0, 1);
+    const memory = new MemoryBackend({ now: () => now });
+    const env = setup({ backend: memory, now: () => now, heartbeatMs: 20 });
+    return { ...env, memory, advance: (ms: number) => (now += ms) };
+  }
+
+  test("a session used at least every few days lives until the absolute lifetime, then is 401 session_expired", async () => {
+    const { call, user, advance } = clocked();
+    const alice = await user("alice");
+    for (let day = 0; day < 29; day += 3) {
+      advance(3 * DAY);
+      if (day + 3 >= 30) break;
+      expect((await call("GET", "/v1/conversations", { token: alice.token })).status).toBe(200);
+    }
+    const expired = await call("GET", "/v1/conversations", { token: alice.token });
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.code).toBe("session_expired");
+    expect(expired.headers.get("www-authenticate")).toContain("invalid_token");
+    // Writes too, and signing in again gives a fresh session.
+    expect((await call("POST", "/v1/messages", { token: alice.token, body: { to: "alice", content: "x" } })).body.error.code).toBe("session_expired");
+    expect((await call("POST", "/v1/sessions", { body: { username: "alice", password: PASSWORD } })).status).toBe(201);
+  });
+
+  test("an unused session expires after the idle lifetime; a request touches it at most once an hour", async () => {
+    const { memory, call, user, advance } = clocked();
+    const alice = await user("alice");
+    const touches = () => memory.status().lastIndex;
+    const before = touches();
+    advance(30 * 60_000);
+    await call("GET", "/v1/conversations", { token: alice.token });
+    expect(touches()).toBe(before); // seen at login, half an hour ago: no touch yet
+    advance(31 * 60_000);
+    await call("GET", "/v1/conversations", { token: alice.token });
+    expect(touches()).toBe(before + 1);
+    await call("GET", "/v1/conversations", { token: alice.token });
+    expect(touches()).toBe(before + 1);
+    // Seven days minus a minute after the touch: alive. Seven days and a minute: gone.
+    advance(7 * DAY - 60_000);
+    expect((await call("GET", "/v1/conversations", { token: alice.token })).status).toBe(200);
+    advance(7 * DAY + 60_000);
+    expect((await call("GET", "/v1/conversations", { token: alice.token })).body.error.code).toBe("session_expired");
+  });
+
+  test("an open event stream keeps its session seen, and ends when it expires", async () => {
+    const { app, user, advance } = clocked();
+    const alice = await user("alice");
+    const response = await app.request("/v1/events", { headers: { authorization: `Bearer ${alice.token}` } });
+    const stream = new SseReader(response);
+    try {
+      expect((await stream.nextEvent())?.event).toBe("ready");
+      advance(31 * 24 * 3_600_000);
+      for (let i = 0; i < 50 && !stream.ended; i++) await stream.next(50);
+      expect(stream.ended).toBe(true);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  test("lifetimes may be shortened, never made longer than the state machine sweeps by", () => {
+    expect(() => setup({ sessions: { idleMs: 8 * DAY } })).toThrow(RangeError);
+    expect(() => setup({ sessions: { idleMs: DAY, absoluteMs: 2 * DAY } })).not.toThrow();
+  });
+});
+
+describe("password hashing under a flood", () => {
+  test("logins past the hashing gate's queue get 429 overloaded at once instead of waiting behind the flood", async () => {
+    let running = 0;
+    let peak = 0;
+    const slow = {
+      hash: passwords.hash,
+      verify: async (p: string, h: string) => {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(30);
+        running--;
+        return passwords.verify(p, h);
+      },
+    };
+    const { app, call, user } = setup({ passwords: slow, hashing: { concurrency: 2, queue: 4 }, rateLimits: { failedLoginsPerAddress: { burst: 1e6, perSecond: 1 }, failedLoginsPerAccount: { burst: 1e6, perSecond: 1 } } });
+    await user("alice");
+    const started = Date.now();
+    const replies = await Promise.all(Array.from({ length: 40 }, () => call("POST", "/v1/sessions", { body: { username: "alice", password: "wrong password" } })));
+    const statuses = replies.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBe(6); // 2 running + 4 queued
+    expect(statuses.filter((s) => s === 429).length).toBe(34);
+    for (const reply of replies.filter((r) => r.status === 429)) {
+      expect(reply.body.error.code).toBe("overloaded");
+      expect(reply.headers.get("retry-after")).toBe("1");
+    }
+    expect(peak).toBe(2);
+    expect(Date.now() - started).toBeLessThan(1000);
+    // A refused attempt does not count as a failed one: the right password still gets in.
+    expect((await call("POST", "/v1/sessions", { body: { username: "alice", password: PASSWORD } })).status).toBe(201);
+    expect(await (await app.request("/metrics")).text()).toContain("concord_password_hashes_refused_total 34");
+  });
+
+  test("rate-limit refusals are counted in /metrics by limit", async () => {
+    const { app, call, user } = setup({ rateLimits: { failedLoginsPerAddress: { burst: 1, perSecond: 0.001 } } });
+    await user("alice");
+    await call("POST", "/v1/sessions", { body: { username: "alice", password: "wrong password" } });
+    expect((await call("POST", "/v1/sessions", { body: { username: "alice", password: "wrong password" } })).status).toBe(429);
+    const response = await (await app.request("/metrics")).text();
+    expect(response).toContain('concord_rate_limited_total{limit="failedLoginsPerAddress"} 1');
+    expect(response).toContain('concord_http_open_streams_by_pool{pool="dashboard"} 0');
+  });
+});
+
+describe("account listing", () => {
+  test("total counts up to 1000, then says 1000+ (totalCapped)", async () => {
+    const { memory, call, user } = setup();
+    const me = await user("me");
+    for (let i = 0; i < 1001; i++) await memory.execute({ type: "createAccount", username: `p${String(i).padStart(4, "0")}`, passwordHash: "h" }, 1000);
+    const capped = await call("GET", "/v1/accounts?pattern=p*&limit=2", { token: me.token });
+    expect(capped.body).toMatchObject({ total: 1000, totalCapped: true, nextCursor: "p0001" });
+    const exact = await call("GET", "/v1/accounts?pattern=p000?", { token: me.token });
+    expect(exact.body).toMatchObject({ total: 10, totalCapped: false });
   });
 });

@@ -1,19 +1,25 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import { SESSION_ABSOLUTE_LIFETIME_MS, SESSION_IDLE_LIFETIME_MS } from "../chat/chat-limits.ts";
 import type { WebAppOptions } from "../web/web-assets.ts";
 import { webRoutes } from "../web/web-routes.ts";
 import { accountRoutes } from "./accounts.ts";
 import { adminRoutes } from "./admin-routes.ts";
-import { createRouter, StreamSlots, type ApiDeps, type ApiOptions, type AppEnv } from "./api-env.ts";
-import { clusterEventRoutes, clusterRoutes } from "./cluster-routes.ts";
+import { createRouter, type ApiDeps, type ApiOptions, type AppEnv, type SessionLifetimes } from "./api-env.ts";
+import { runtimeAddress } from "./client-address.ts";
+import { clusterEventRoutes, clusterRoutes, SharedClusterStatus } from "./cluster-routes.ts";
 import { Deadline } from "./deadline.ts";
 import { ApiError, errorResponse, toApiError } from "./errors.ts";
 import { eventRoutes } from "./events.ts";
 import { faultRoutes } from "./fault-routes.ts";
 import { messageRoutes } from "./messages.ts";
+import { defaultHashingLimits, HashingGate } from "./hashing-gate.ts";
 import { HttpMetrics, metricsRoutes } from "./metrics.ts";
+import { AuthLimiters, DEFAULT_AUTH_RATE_LIMITS } from "./rate-limit.ts";
 import { sessionRoutes } from "./sessions.ts";
+import { DEFAULT_ACCOUNT_STREAMS, DEFAULT_DASHBOARD_STREAMS, StreamPool } from "./stream-pool.ts";
 
 export type { ApiOptions } from "./api-env.ts";
 
@@ -22,19 +28,50 @@ export type { ApiOptions } from "./api-env.ts";
  * Bun.serve and Deno.serve; the entry point injects the node and the password hasher.
  */
 export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAPIHono<AppEnv> {
+  const now = options.now ?? Date.now;
+  const hashing = new HashingGate(options.passwords, { ...defaultHashingLimits(), ...options.hashing });
   const deps: ApiDeps = {
     backend: options.backend,
-    passwords: options.passwords,
+    passwords: hashing,
+    hashing,
     adminToken: options.adminToken,
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
-    now: options.now ?? Date.now,
+    now,
     maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     eventBufferLimit: options.eventBufferLimit ?? 1000,
-    streams: new StreamSlots(options.maxStreams ?? 1000),
+    accountStreams: new StreamPool("event", { ...DEFAULT_ACCOUNT_STREAMS, ...options.streams?.account }),
+    dashboardStreams: new StreamPool("dashboard", { ...DEFAULT_DASHBOARD_STREAMS, ...options.streams?.dashboard }),
+    // Rate limits count in real time even when tests move `now` (session lifetimes) around.
+    limiters: new AuthLimiters({ ...DEFAULT_AUTH_RATE_LIMITS, ...options.rateLimits }, options.rateLimitClock ?? Date.now),
+    sessions: sessionLifetimes(options.sessions),
+    addressOf: options.clientAddress ?? runtimeAddress,
   };
   const metrics = new HttpMetrics();
   const app = createRouter();
+
+  // Headers for every answer, the page's strict Content-Security-Policy among them: only
+  // this node's own script and stylesheet run, and the page may talk only to the nodes
+  // it was told about (--web-peers). No inline script or style, no frames, no plugins.
+  app.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        connectSrc: ["'self'", ...peerOrigins(options.web?.nodes ?? [])],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+      // The API is called cross-origin by the page on other nodes (CORS, below).
+      crossOriginResourcePolicy: "cross-origin",
+      // Plain HTTP on a LAN is how Concord runs; HSTS would be a promise it cannot keep.
+      strictTransportSecurity: false,
+    }),
+  );
 
   // The web page calls every node, not only the one it came from. Bearer tokens, never
   // cookies, cross origins (no credentials mode), so any origin may ask.
@@ -57,7 +94,7 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
   app.use("*", bodyLimit({ maxSize: deps.maxBodyBytes, onError: () => errorResponse(new ApiError(413, "payload_too_large", `request bodies are limited to ${deps.maxBodyBytes} bytes`)) }));
 
   app.route("/", clusterRoutes(deps.backend));
-  app.route("/", clusterEventRoutes(deps));
+  app.route("/", clusterEventRoutes(deps, new SharedClusterStatus(deps.backend)));
   app.route("/", adminRoutes(deps));
   app.route("/", accountRoutes(deps));
   app.route("/", sessionRoutes(deps));
@@ -95,4 +132,26 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
     return errorResponse(apiError);
   });
   return app;
+}
+
+function sessionLifetimes(overrides: Partial<SessionLifetimes> = {}): SessionLifetimes {
+  const lifetimes = { absoluteMs: SESSION_ABSOLUTE_LIFETIME_MS, idleMs: SESSION_IDLE_LIFETIME_MS, touchAfterMs: 60 * 60 * 1000, ...overrides };
+  // Apply sweeps sessions by the lifetimes in chat-limits.ts: a node may only be stricter.
+  if (lifetimes.absoluteMs > SESSION_ABSOLUTE_LIFETIME_MS || lifetimes.idleMs > SESSION_IDLE_LIFETIME_MS) {
+    throw new RangeError("session lifetimes may only be shorter than the state machine's (chat-limits.ts)");
+  }
+  return lifetimes;
+}
+
+/** The origins of the nodes the page may call, for connect-src (bad URLs are left out). */
+function peerOrigins(nodes: readonly string[]): string[] {
+  const origins = new Set<string>();
+  for (const node of nodes) {
+    try {
+      origins.add(new URL(node).origin);
+    } catch {
+      // not a URL: the page could not call it either
+    }
+  }
+  return [...origins];
 }

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import type { ApiDeps, AppEnv } from "./api-env.ts";
+import type { SessionRecord } from "../chat/chat-queries.ts";
+import type { ApiDeps, AppEnv, SessionLifetimes } from "./api-env.ts";
 import { ApiError, unauthorized } from "./errors.ts";
 import { beginRead } from "./reads.ts";
 
@@ -36,25 +37,64 @@ export function presentedToken(c: Context<AppEnv>): string | null {
   return getCookie(c, SESSION_COOKIE) ?? null;
 }
 
+export type SessionState = "live" | "touch" | "expired";
+
+/**
+ * A stored session judged by this node's clock: past either lifetime it is expired
+ * (refused at once, before apply's sweep reclaims the row), and last seen longer ago than
+ * `touchAfterMs` it wants a touch (a replicated write that restarts its idle lifetime).
+ * The state machine never reads a clock; only this answer depends on the node's.
+ */
+export function sessionState(session: SessionRecord, nowMs: number, lifetimes: SessionLifetimes): SessionState {
+  const created = Date.parse(session.createdAt);
+  const seen = session.lastSeenAt === null ? created : Date.parse(session.lastSeenAt);
+  if (!(nowMs - created < lifetimes.absoluteMs) || !(nowMs - seen < lifetimes.idleMs)) return "expired";
+  return nowMs - seen >= lifetimes.touchAfterMs ? "touch" : "live";
+}
+
+export const sessionExpired = (): ApiError =>
+  new ApiError(401, "session_expired", "the session expired: sign in again", { "www-authenticate": 'Bearer realm="concord", error="invalid_token"' });
+
 /**
  * The signed-in account. A miss is checked again after a read barrier: the login may have
  * committed through another node a moment ago and not be applied here yet. A hit needs no
  * barrier (the local copy only moves forward), except that a logout elsewhere reaches this
  * node one apply later; linearizable reads run their barrier first, so they see it.
+ * An expired session is 401 session_expired; one due a touch gets it replicated first
+ * (about once an hour per session; if the touch fails the request goes on regardless).
  */
 export async function authenticate(c: Context<AppEnv>, deps: ApiDeps): Promise<Session> {
   const token = presentedToken(c);
   if (token === null || !TOKEN_PATTERN.test(token)) throw unauthorized();
   const tokenHash = await hashToken(token);
   const deadline = c.var.deadline;
-  let account = await deadline.run(() => deps.backend.queries.sessionAccount(tokenHash));
-  if (account === null && !c.var.barrierDone) {
+  let session = await deadline.run(() => deps.backend.queries.session(tokenHash));
+  if (session === null && !c.var.barrierDone) {
     await deadline.run((timeoutMs) => deps.backend.readBarrier(timeoutMs));
     c.set("barrierDone", true);
-    account = await deadline.run(() => deps.backend.queries.sessionAccount(tokenHash));
+    session = await deadline.run(() => deps.backend.queries.session(tokenHash));
   }
-  if (account === null) throw unauthorized("the session token is unknown or was revoked");
-  return { account, tokenHash };
+  if (session === null) throw unauthorized("the session token is unknown or was revoked");
+  const state = sessionState(session, deps.now(), deps.sessions);
+  if (state === "expired") throw sessionExpired();
+  if (state === "touch") await touch(deps, session.account, tokenHash, deadline.remaining());
+  return { account: session.account, tokenHash };
+}
+
+/** Replicate that the session was seen now; never fails the caller (a lost touch is retried by the next request). */
+export async function touch(deps: ApiDeps, account: string, tokenHash: string, timeoutMs: number): Promise<void> {
+  if (timeoutMs <= 0) return;
+  // At most half what is left: the request itself still needs the rest.
+  const budgetMs = Math.max(1, Math.floor(timeoutMs / 2));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      deps.backend.execute({ type: "touchSession", username: account, tokenHash }, budgetMs).then(() => {}, () => {}),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -95,30 +95,113 @@ export function clusterRoutes(node: NodeView) {
   return app;
 }
 
+/**
+ * The dashboard's status, built once per change for every open stream: each stream used
+ * to build its own (a database read and a JSON text per stream per change), so 1,000
+ * anonymous streams cost 1,000 of both ten times a second. It listens to the node only
+ * while some stream is open, and rebuilds at most STATUS_EVENTS_PER_SECOND times a
+ * second; changes in between are coalesced into the next build.
+ */
+export class SharedClusterStatus {
+  private latest: string | null = null;
+  private version = 0;
+  private readonly subscribers = new Set<() => void>();
+  private stopListening: (() => void) | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private building = false;
+  private dirty = false;
+  private lastBuildAt = -Infinity;
+  /** Status objects built so far (tests count them). */
+  builds = 0;
+
+  constructor(private readonly node: NodeView & { onStatusChange(listener: () => void): () => void }) {}
+
+  /** The latest status JSON and its version (versions only grow), or null before the first build. */
+  current(): { readonly json: string; readonly version: number } | null {
+    return this.latest === null ? null : { json: this.latest, version: this.version };
+  }
+
+  /** `listener` runs whenever a new status is built; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    this.subscribers.add(listener);
+    if (this.stopListening === null) {
+      this.stopListening = this.node.onStatusChange(() => this.changed());
+      this.changed();
+    }
+    return () => {
+      this.subscribers.delete(listener);
+      if (this.subscribers.size > 0) return;
+      this.stopListening?.();
+      this.stopListening = null;
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = null;
+      // Nobody watches: the next first stream builds afresh instead of seeing this one.
+      this.latest = null;
+    };
+  }
+
+  private changed(): void {
+    if (this.timer !== null) return;
+    if (this.building) {
+      this.dirty = true;
+      return;
+    }
+    const wait = Math.max(0, this.lastBuildAt + 1000 / STATUS_EVENTS_PER_SECOND - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.build();
+    }, wait);
+  }
+
+  private async build(): Promise<void> {
+    if (this.stopListening === null) return;
+    this.building = true;
+    this.lastBuildAt = performance.now();
+    try {
+      this.builds++;
+      const json = JSON.stringify(await clusterStatus(this.node));
+      if (json !== this.latest && this.stopListening !== null) {
+        this.latest = json;
+        this.version++;
+        for (const listener of [...this.subscribers]) listener();
+      }
+    } catch {
+      // A failed read of the applied state: the next change tries again.
+    } finally {
+      this.building = false;
+      if (this.dirty) {
+        this.dirty = false;
+        this.changed();
+      }
+    }
+  }
+}
+
 /** GET /v1/cluster/events: the /v1/cluster object whenever it changes (dashboard). */
-export function clusterEventRoutes(deps: ApiDeps) {
+export function clusterEventRoutes(deps: ApiDeps, shared: SharedClusterStatus) {
   const app = createRouter();
-  const { backend } = deps;
 
   app.openapi(
     createRoute({
       method: "get",
       path: "/v1/cluster/events",
       summary: "The cluster status as Server-Sent Events, on every change (at most ~10/s)",
+      description: `Anonymous streams have a pool of their own (${deps.dashboardStreams.limits.max} per node, ${deps.dashboardStreams.limits.perAddress} per client address); past it, 429 overloaded.`,
       responses: { 200: { description: "an event stream of ClusterStatus objects", content: { "text/event-stream": { schema: z.string() } } }, ...errors(429) },
     }),
     (c) =>
-      openStream(c, deps, async (stream) => {
+      openStream(c, deps, { pool: deps.dashboardStreams, account: null }, async (stream) => {
         const waker = new Waker(stream);
-        const unsubscribe = backend.onStatusChange(() => waker.wake());
+        const unsubscribe = shared.subscribe(() => waker.wake());
         try {
-          let last = "";
+          let sent = 0;
           while (!stream.aborted) {
-            const json = JSON.stringify(await clusterStatus(backend));
-            if (json !== last) await stream.writeSSE({ event: "status", data: json });
-            last = json;
-            // Changes during this pause are coalesced into the next push.
-            await new Promise((resolve) => setTimeout(resolve, 1000 / STATUS_EVENTS_PER_SECOND));
+            // Only the newest status is written: a slow stream skips the ones in between.
+            const status = shared.current();
+            if (status !== null && status.version !== sent) {
+              sent = status.version;
+              await stream.writeSSE({ event: "status", data: status.json });
+            }
             await waker.wait();
           }
         } finally {

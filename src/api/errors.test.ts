@@ -34,6 +34,7 @@ describe("apply refusals", () => {
     ["no_such_account", 404, "not_found"],
     ["no_such_session", 401, "unauthorized"],
     ["invalid_command", 400, "invalid_request"],
+    ["idempotency_key_mismatch", 422, "idempotency_key_mismatch"],
   ] as const)("%s → %d %s", (code, status, apiCode) => {
     const error = fromApplyError(code, "why");
     expect([error.status, error.code, error.message]).toEqual([status, apiCode, "why"]);

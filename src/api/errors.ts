@@ -10,7 +10,9 @@ export type ErrorCode =
   | "invalid_content"
   | "invalid_idempotency_key"
   | "idempotency_key_reused"
+  | "idempotency_key_mismatch"
   | "unauthorized"
+  | "session_expired"
   | "bad_credentials"
   | "wrong_password"
   | "forbidden"
@@ -21,6 +23,7 @@ export type ErrorCode =
   | "payload_too_large"
   | "unsupported_media_type"
   | "overloaded"
+  | "rate_limited"
   | "unavailable"
   | "internal";
 
@@ -60,6 +63,13 @@ export const unauthorized = (message = "sign in first: send Authorization: Beare
   new ApiError(401, "unauthorized", message, { "www-authenticate": 'Bearer realm="concord"' });
 export const invalidRequest = (message: string): ApiError => new ApiError(400, "invalid_request", message);
 
+/** Too many attempts from one address or at one account: come back after `retryAfterS` seconds. */
+export const rateLimited = (message: string, retryAfterS: number): ApiError =>
+  new ApiError(429, "rate_limited", message, { "retry-after": String(Math.max(1, Math.ceil(retryAfterS))) });
+
+/** The node will not take more of this kind of work right now (a full queue, not the caller's fault). */
+export const overloaded = (message: string, retryAfterS = 1): ApiError => new ApiError(429, "overloaded", message, { "retry-after": String(retryAfterS) });
+
 /**
  * A node refusal (NodeError from src/node, or anything else carrying the same `code`).
  * Matched by shape rather than class so the API has no runtime dependency on the node
@@ -96,6 +106,8 @@ export function fromApplyError(code: ChatErrorCode, message: string): ApiError {
       return unauthorized(message);
     case "invalid_command":
       return invalidRequest(message);
+    case "idempotency_key_mismatch":
+      return new ApiError(422, "idempotency_key_mismatch", message);
   }
 }
 

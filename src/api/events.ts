@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { SSEStreamingApi } from "hono/streaming";
 import type { ChatEvent } from "../chat/commands.ts";
 import { createRouter, type ApiDeps } from "./api-env.ts";
-import { signedIn } from "./auth.ts";
+import { sessionState, signedIn, touch } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
 import { invalidRequest } from "./errors.ts";
 import { messageJson } from "./messages.ts";
@@ -24,7 +24,8 @@ export function eventRoutes(deps: ApiDeps) {
       summary: "My events as Server-Sent Events",
       description:
         "Each event's id is the log index that produced it. With Last-Event-ID (header) or ?lastEventId= the stream first replays everything after it, then goes live. " +
-        "Events: ready (subscribed; its id is where the stream starts), message, messages_deleted, messages_read, account_deleted, and reset (history was pruned or this client fell behind: refetch state, then continue from the reset's id).",
+        "Events: ready (subscribed; its id is where the stream starts), message, messages_deleted, messages_read, account_deleted, and reset (history was pruned or this client fell behind: refetch state, then continue from the reset's id). " +
+        "Signed-in streams have a pool of their own, apart from the dashboard's: per node at most 1000 by default, 100 per client address and 10 per account; past it, 429 overloaded. A stream ends when its session is revoked or expires.",
       security: bearerSecurity,
       // Authenticated like a write (a barrier only on a miss): the stream itself needs no fresh read.
       middleware: signedIn(deps, "write"),
@@ -37,7 +38,9 @@ export function eventRoutes(deps: ApiDeps) {
       if (header !== undefined && !/^[0-9]{1,16}$/.test(header.trim())) throw invalidRequest("Last-Event-ID must be a log index");
       const after = header !== undefined ? Number(header.trim()) : (c.req.valid("query").lastEventId ?? null);
       const session = c.var.session;
-      return openStream(c, deps, (stream, onHeartbeat) => pump(deps, stream, onHeartbeat, session.account, session.tokenHash, after));
+      return openStream(c, deps, { pool: deps.accountStreams, account: session.account }, (stream, onHeartbeat) =>
+        pump(deps, stream, onHeartbeat, session.account, session.tokenHash, after),
+      );
     },
   );
 
@@ -69,14 +72,16 @@ async function pump(
     else buffer.push(event);
     waker.wake();
   });
-  // A logout (or account deletion) elsewhere ends the streams its token opened.
+  // A logout (or account deletion, or expiry) elsewhere ends the streams its token
+  // opened. An open stream is the page in use, so it keeps its session seen.
   onHeartbeat(() => {
-    void backend.queries.sessionAccount(tokenHash).then(
-      (owner) => {
-        if (owner === null) {
+    void backend.queries.session(tokenHash).then(
+      (session) => {
+        const state = session === null ? "expired" : sessionState(session, deps.now(), deps.sessions);
+        if (state === "expired") {
           revoked = true;
           waker.wake();
-        }
+        } else if (state === "touch") void touch(deps, account, tokenHash, deps.requestTimeoutMs);
       },
       () => {},
     );

@@ -37,13 +37,13 @@ export function messageRoutes(deps: ApiDeps) {
         headers: IdempotencyHeaders,
         body: { required: true, content: { "application/json": { schema: z.object({ to: Name, content: Content }) } } },
       },
-      responses: { 201: { description: "sent; id is the log index", content: { "application/json": { schema: Message } } }, ...errors(400, 401, 404, 413, 429, 503) },
+      responses: { 201: { description: "sent; id is the log index", content: { "application/json": { schema: Message } } }, ...errors(400, 401, 404, 413, 422, 429, 503) },
     }),
     async (c) => {
       const { to, content } = c.req.valid("json");
       const me = c.var.session;
       if (!USERNAME_PATTERN.test(to)) throw new ApiError(404, "no_such_recipient", `no account named '${to}'`);
-      const { message } = await execute(c, deps, me.account, { type: "sendMessage", from: me.account, to, content }, "messageSent");
+      const { message } = await execute(c, deps, me.account, { type: "sendMessage", from: me.account, to, content }, "messageSent", { request: { to, content } });
       return c.json(messageJson(message), 201);
     },
   );
@@ -136,7 +136,7 @@ export function messageRoutes(deps: ApiDeps) {
           content: { "application/json": { schema: z.object({ ids: MessageIds.optional(), with: Name.optional(), upTo: MessageId.optional() }) } },
         },
       },
-      responses: { 200: { description: "how many were newly marked", content: { "application/json": { schema: z.object({ marked: z.number().int() }) } } }, ...errors(400, 401, 429, 503) },
+      responses: { 200: { description: "how many were newly marked", content: { "application/json": { schema: z.object({ marked: z.number().int() }) } } }, ...errors(400, 401, 422, 429, 503) },
     }),
     async (c) => {
       const body = c.req.valid("json");
@@ -150,6 +150,7 @@ export function messageRoutes(deps: ApiDeps) {
         me.account,
         { type: "markRead", username: me.account, ids: body.ids ?? null, with: body.with ?? null, upTo: body.upTo ?? null },
         "messagesMarked",
+        { request: body },
       );
       return c.json({ marked: result.marked }, 200);
     },
@@ -171,13 +172,13 @@ export function messageRoutes(deps: ApiDeps) {
           description: "which ids were deleted and which were not mine or not found",
           content: { "application/json": { schema: z.object({ deleted: z.array(z.number().int()), notFound: z.array(z.number().int()) }) } },
         },
-        ...errors(400, 401, 429, 503),
+        ...errors(400, 401, 422, 429, 503),
       },
     }),
     async (c) => {
       const { ids } = c.req.valid("json");
       const me = c.var.session;
-      const result = await execute(c, deps, me.account, { type: "deleteMessages", username: me.account, ids }, "messagesDeleted");
+      const result = await execute(c, deps, me.account, { type: "deleteMessages", username: me.account, ids }, "messagesDeleted", { request: { ids } });
       return c.json({ deleted: [...result.deleted], notFound: [...result.notFound] }, 200);
     },
   );

@@ -96,6 +96,30 @@ function escape(value: string): string {
   return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
 }
 
+/** The edge's limits at work: streams per pool, password hashing, rate-limit refusals. */
+export function edgeMetrics(deps: ApiDeps): string {
+  const { limiters, hashing } = deps;
+  const lines = [
+    "# HELP concord_http_open_streams_by_pool Server-Sent Event streams open now, by pool.",
+    "# TYPE concord_http_open_streams_by_pool gauge",
+    `concord_http_open_streams_by_pool{pool="account"} ${deps.accountStreams.count}`,
+    `concord_http_open_streams_by_pool{pool="dashboard"} ${deps.dashboardStreams.count}`,
+    "# HELP concord_password_hashes_running Password hashes or checks running now.",
+    "# TYPE concord_password_hashes_running gauge",
+    `concord_password_hashes_running ${hashing.active}`,
+    "# HELP concord_password_hashes_queued Password hashes or checks waiting for a turn.",
+    "# TYPE concord_password_hashes_queued gauge",
+    `concord_password_hashes_queued ${hashing.queued}`,
+    "# HELP concord_password_hashes_refused_total Password hashes refused with 429 overloaded (queue full or waited too long).",
+    "# TYPE concord_password_hashes_refused_total counter",
+    `concord_password_hashes_refused_total ${hashing.refused}`,
+    "# HELP concord_rate_limited_total Requests answered 429 rate_limited, by limit.",
+    "# TYPE concord_rate_limited_total counter",
+    ...Object.entries(limiters.refusals).map(([limit, count]) => `concord_rate_limited_total{limit="${limit}"} ${count}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
 export function metricsRoutes(deps: ApiDeps, metrics: HttpMetrics) {
   const app = createRouter();
   app.openapi(
@@ -107,7 +131,8 @@ export function metricsRoutes(deps: ApiDeps, metrics: HttpMetrics) {
     }),
     (c) => {
       const text = deps.backend.nodeMetrics().trimEnd();
-      return c.text(`${text === "" ? "" : `${text}\n`}${metrics.text(deps.streams.count)}`, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+      const open = deps.accountStreams.count + deps.dashboardStreams.count;
+      return c.text(`${text === "" ? "" : `${text}\n`}${metrics.text(open)}${edgeMetrics(deps)}`, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     },
   );
   return app;

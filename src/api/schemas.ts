@@ -69,7 +69,10 @@ export const IdempotencyHeaders = z.object({
     .min(1, { error: "invalid_idempotency_key" })
     .max(IDEMPOTENCY_KEY_MAX_CHARS, { error: "invalid_idempotency_key" })
     .optional()
-    .openapi({ description: "a retry with the same key (and account) returns the first result and changes nothing" }),
+    .openapi({
+      description:
+        "a retry with the same key (and account) returns the first result and changes nothing, for at least 24 hours and the account's latest 1000 keyed writes; the same key with a different request is 422 idempotency_key_mismatch",
+    }),
 });
 
 export function countCodePoints(text: string): number {
@@ -92,7 +95,8 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: "not found",
   409: "conflict",
   413: "payload too large",
-  429: "overloaded",
+  422: "idempotency_key_mismatch: this Idempotency-Key was first used with a different request",
+  429: "rate_limited (too many attempts from this address or at this account) or overloaded (the node's queue for this work is full); wait Retry-After seconds",
   503: "no leader or no quorum; retry after Retry-After",
 };
 

@@ -3,7 +3,8 @@ import { deleteCookie, setCookie } from "hono/cookie";
 import { USERNAME_PATTERN } from "../chat/chat-limits.ts";
 import { createRouter, type ApiDeps } from "./api-env.ts";
 import { hashToken, newToken, SESSION_COOKIE, signedIn } from "./auth.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, unauthorized } from "./errors.ts";
+import { limitedPasswordCheck } from "./password-checks.ts";
 import { beginRead } from "./reads.ts";
 import { bearerSecurity, errors, IdempotencyHeaders, Password } from "./schemas.ts";
 import { execute } from "./writes.ts";
@@ -32,7 +33,9 @@ export function sessionRoutes(deps: ApiDeps) {
       path: "/v1/sessions",
       summary: "Log in",
       description:
-        "Returns a bearer token and sets it as an HttpOnly cookie. Not deduplicated by Idempotency-Key: only the token's hash is stored, so a retry cannot return the first token; it gets a new one.",
+        "Returns a bearer token and sets it as an HttpOnly cookie. Not deduplicated by Idempotency-Key: only the token's hash is stored, so a retry cannot return the first token; it gets a new one. " +
+        "Failed logins are limited per client address and per username (429 rate_limited with Retry-After; successful logins never count), and a node checks only a few passwords at once (429 overloaded when its queue is full). " +
+        "A session ends 30 days after the login, or after 7 days unused (401 session_expired).",
       request: {
         body: { required: true, content: { "application/json": { schema: z.object({ username: z.string().max(64), password: Password }) } } },
       },
@@ -47,14 +50,17 @@ export function sessionRoutes(deps: ApiDeps) {
     async (c) => {
       const { username, password } = c.req.valid("json");
       const deadline = c.var.deadline;
-      // Always a barrier (never only on a miss): an account created through another node a
-      // moment ago must be found, and a barrier taken only for unknown names would leak
-      // their existence through timing.
-      await beginRead(c, deps, "linearizable");
-      const stored = USERNAME_PATTERN.test(username) ? await deadline.run(() => deps.backend.queries.passwordHash(username)) : null;
-      const hash = stored ?? (await deadline.run(decoyHash));
-      const ok = await deadline.run(() => deps.passwords.verify(password, hash));
-      if (stored === null || !ok) throw badCredentials();
+      const ok = await limitedPasswordCheck(c, deps, username, async () => {
+        // Always a barrier (never only on a miss): an account created through another node a
+        // moment ago must be found, and a barrier taken only for unknown names would leak
+        // their existence through timing.
+        await beginRead(c, deps, "linearizable");
+        const stored = USERNAME_PATTERN.test(username) ? await deadline.run(() => deps.backend.queries.passwordHash(username)) : null;
+        const hash = stored ?? (await deadline.run(decoyHash));
+        const right = await deadline.run(() => deps.passwords.verify(password, hash));
+        return stored !== null && right;
+      });
+      if (!ok) throw badCredentials();
 
       const token = newToken();
       const tokenHash = await hashToken(token);
@@ -80,13 +86,36 @@ export function sessionRoutes(deps: ApiDeps) {
       security: bearerSecurity,
       middleware: signedIn(deps, "write"),
       request: { headers: IdempotencyHeaders },
-      responses: { 204: { description: "logged out" }, ...errors(401, 429, 503) },
+      responses: { 204: { description: "logged out" }, ...errors(401, 422, 429, 503) },
     }),
     async (c) => {
       const me = c.var.session;
       await execute(c, deps, me.account, { type: "revokeSessions", username: me.account, tokenHash: me.tokenHash }, "sessionsRevoked");
       deleteCookie(c, SESSION_COOKIE, { path: "/" });
       return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/sessions",
+      summary: "Sign out everywhere: revokes every session of my account on every node, this one included",
+      security: bearerSecurity,
+      middleware: signedIn(deps, "write"),
+      request: { headers: IdempotencyHeaders },
+      responses: {
+        200: { description: "how many sessions ended", content: { "application/json": { schema: z.object({ revoked: z.number().int() }) } } },
+        ...errors(401, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const me = c.var.session;
+      const result = await execute(c, deps, me.account, { type: "revokeSessions", username: me.account, tokenHash: null }, "sessionsRevoked", {
+        refusals: { no_such_account: unauthorized("the account no longer exists") },
+      });
+      deleteCookie(c, SESSION_COOKIE, { path: "/" });
+      return c.json({ revoked: result.count }, 200);
     },
   );
 

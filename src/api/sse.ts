@@ -1,21 +1,26 @@
 import type { Context } from "hono";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import type { ApiDeps, AppEnv } from "./api-env.ts";
-import { ApiError } from "./errors.ts";
+import { clientKey } from "./client-address.ts";
+import { overloaded } from "./errors.ts";
+import type { StreamPool } from "./stream-pool.ts";
 
 /**
- * Open a Server-Sent Events response with what every stream needs: a slot (bounded
- * number of open streams), a keep-alive comment every `heartbeatMs` so proxies and
- * clients can tell a quiet stream from a dead one, and cleanup however the stream ends.
- * `body` runs until it returns or the client goes away (`stream.aborted`).
+ * Open a Server-Sent Events response with what every stream needs: a slot in its pool
+ * (bounded in all, per client address and per account), a keep-alive comment every
+ * `heartbeatMs` so proxies and clients can tell a quiet stream from a dead one, and
+ * cleanup however the stream ends. `body` runs until it returns or the client goes away
+ * (`stream.aborted`).
  */
 export function openStream(
   c: Context<AppEnv>,
   deps: ApiDeps,
+  pool: { readonly pool: StreamPool; readonly account: string | null },
   body: (stream: SSEStreamingApi, onHeartbeat: (listener: () => void) => void) => Promise<void>,
 ): Response {
-  const release = deps.streams.acquire();
-  if (release === null) throw new ApiError(429, "overloaded", `this node already serves ${deps.streams.max} event streams`, { "retry-after": "5" });
+  const slot = pool.pool.acquire(clientKey(c, deps.addressOf), pool.account);
+  if (!slot.ok) throw overloaded(slot.reason, 5);
+  const release = slot.release;
   c.header("X-Accel-Buffering", "no"); // nginx and friends: do not buffer the stream
   return streamSSE(c, async (stream) => {
     const heartbeatListeners: (() => void)[] = [];

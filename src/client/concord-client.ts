@@ -171,6 +171,7 @@ export class ConcordClient {
     return {
       accounts: asArray(o["accounts"], "accounts").map(asAccount),
       total: typeof o["total"] === "number" ? o["total"] : 0,
+      totalCapped: o["totalCapped"] === true,
       nextCursor: typeof o["nextCursor"] === "string" && o["nextCursor"] !== "" ? o["nextCursor"] : null,
     };
   }

@@ -1,5 +1,19 @@
-import { CONTENT_MAX_CHARS, CONVERSATIONS_MAX, IDS_PER_COMMAND_MAX, MARK_READ_RANGE_MAX, PAGE_LIMIT_MAX, PASSWORD_HASH_MAX_CHARS, SESSIONS_PER_ACCOUNT_MAX, USERNAME_PATTERN } from "../../chat/chat-limits.ts";
-import type { AccountPage, ChatQueries, Conversation, EventsAfter, MessagePage } from "../../chat/chat-queries.ts";
+import {
+  ACCOUNT_TOTAL_MAX,
+  CONTENT_MAX_CHARS,
+  CONVERSATIONS_MAX,
+  IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX,
+  IDEMPOTENCY_RETENTION_MS,
+  IDS_PER_COMMAND_MAX,
+  MARK_READ_RANGE_MAX,
+  PAGE_LIMIT_MAX,
+  PASSWORD_HASH_MAX_CHARS,
+  SESSION_ABSOLUTE_LIFETIME_MS,
+  SESSION_IDLE_LIFETIME_MS,
+  SESSIONS_PER_ACCOUNT_MAX,
+  USERNAME_PATTERN,
+} from "../../chat/chat-limits.ts";
+import type { AccountPage, ChatQueries, Conversation, EventsAfter, MessagePage, SessionRecord } from "../../chat/chat-queries.ts";
 import type { AccountView, ApplyResult, ChatCommand, ChatEvent, ChatMessage } from "../../chat/commands.ts";
 import type { ChatBackend } from "../chat-backend.ts";
 
@@ -22,7 +36,19 @@ export class FakeNodeError extends Error {
 interface StoredAccount {
   readonly username: string;
   readonly createdAt: string;
-  readonly passwordHash: string;
+  passwordHash: string;
+}
+
+interface StoredSession {
+  readonly username: string;
+  readonly createdAt: string;
+  lastSeenAt: string;
+}
+
+interface StoredIdempotency {
+  readonly result: ApplyResult;
+  readonly digest: string | undefined;
+  readonly atMs: number;
 }
 
 interface StoredMessage {
@@ -49,8 +75,6 @@ export interface MemoryBackendOptions {
   now?: () => number;
 }
 
-/** Idempotency records kept at most (the oldest go first). */
-const IDEMPOTENCY_MAX = 10_000;
 
 export class MemoryBackend implements ChatBackend {
   readonly cluster = "memory";
@@ -70,11 +94,12 @@ export class MemoryBackend implements ChatBackend {
   private readonly pending: Pending[] = [];
 
   private readonly accounts = new Map<string, StoredAccount>();
-  private readonly sessions = new Map<string, string>();
+  private readonly sessions = new Map<string, StoredSession>();
   private readonly messages = new Map<number, StoredMessage>();
   private readonly events: ChatEvent[] = [];
   private prunedThrough = 0;
-  private readonly idempotency = new Map<string, ApplyResult>();
+  /** Per account, its records in the order written (the oldest go first past the cap). */
+  private readonly idempotency = new Map<string, Map<string, StoredIdempotency>>();
 
   private readonly eventListeners = new Set<(event: ChatEvent) => void>();
   private readonly statusListeners = new Set<() => void>();
@@ -272,16 +297,35 @@ export class MemoryBackend implements ChatBackend {
     }
   }
 
+  /** The state machine's retention rules, without its chunking: everything expired goes at once. */
+  private expire(leaderTimeMs: number): void {
+    for (const [account, records] of this.idempotency) {
+      for (const [key, record] of records) if (record.atMs < leaderTimeMs - IDEMPOTENCY_RETENTION_MS) records.delete(key);
+      if (records.size === 0) this.idempotency.delete(account);
+    }
+    const absolute = new Date(leaderTimeMs - SESSION_ABSOLUTE_LIFETIME_MS).toISOString();
+    const idle = new Date(leaderTimeMs - SESSION_IDLE_LIFETIME_MS).toISOString();
+    for (const [hash, session] of this.sessions) if (session.createdAt < absolute || session.lastSeenAt < idle) this.sessions.delete(hash);
+  }
+
   private applyDeduplicated(entry: Pending): ApplyResult {
-    const key = entry.command.idempotency === undefined ? null : `${entry.command.idempotency.account}\u0000${entry.command.idempotency.key}`;
-    if (key !== null) {
-      const first = this.idempotency.get(key);
-      if (first !== undefined) return first;
+    this.expire(entry.leaderTimeMs);
+    const key = entry.command.idempotency;
+    const records = key === undefined ? undefined : (this.idempotency.get(key.account) ?? new Map<string, StoredIdempotency>());
+    if (key !== undefined && records !== undefined) {
+      const first = records.get(key.key);
+      if (first !== undefined) {
+        if (first.digest !== undefined && key.digest !== undefined && first.digest !== key.digest) {
+          return { ok: false, code: "idempotency_key_mismatch", message: "this Idempotency-Key was first used with a different request; use a new key for a new request" };
+        }
+        return first.result;
+      }
     }
     const result = this.apply(entry.index, entry.command, new Date(entry.leaderTimeMs).toISOString());
-    if (key !== null) {
-      this.idempotency.set(key, result);
-      if (this.idempotency.size > IDEMPOTENCY_MAX) this.idempotency.delete(this.idempotency.keys().next().value!);
+    if (key !== undefined && records !== undefined) {
+      records.set(key.key, { result, digest: key.digest, atMs: entry.leaderTimeMs });
+      if (records.size > IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX) records.delete(records.keys().next().value!);
+      this.idempotency.set(key.account, records);
     }
     return result;
   }
@@ -320,28 +364,46 @@ export class MemoryBackend implements ChatBackend {
           if (m.to === name) this.messages.delete(id);
           else if (m.from === name) m.fromDeleted = true;
         }
-        for (const [hash, owner] of this.sessions) if (owner === name) this.sessions.delete(hash);
+        for (const [hash, session] of this.sessions) if (session.username === name) this.sessions.delete(hash);
         this.accounts.delete(name);
         for (const partner of partners) emit({ index, account: partner, type: "account_deleted", data: { username: name } });
         return { ok: true, type: "accountDeleted", username: name };
       }
       case "createSession": {
         if (!this.accounts.has(command.username)) return refuse("no_such_account", `no account named '${command.username}'`);
-        this.sessions.set(command.tokenHash, command.username);
+        this.sessions.set(command.tokenHash, { username: command.username, createdAt: time, lastSeenAt: time });
         // Evict the oldest sessions past the cap (Map keeps insertion order).
-        const mine = [...this.sessions].filter(([, owner]) => owner === command.username);
+        const mine = [...this.sessions].filter(([, session]) => session.username === command.username);
         for (const [hash] of mine.slice(0, Math.max(0, mine.length - SESSIONS_PER_ACCOUNT_MAX))) this.sessions.delete(hash);
         return { ok: true, type: "sessionCreated", username: command.username, unread: this.unreadOf(command.username).length };
       }
       case "revokeSessions": {
         if (command.tokenHash === null) {
+          if (!this.accounts.has(command.username)) return refuse("no_such_account", `no account named '${command.username}'`);
           let count = 0;
-          for (const [hash, owner] of this.sessions) if (owner === command.username && this.sessions.delete(hash)) count++;
+          for (const [hash, session] of this.sessions) if (session.username === command.username && this.sessions.delete(hash)) count++;
           return { ok: true, type: "sessionsRevoked", count };
         }
-        if (this.sessions.get(command.tokenHash) !== command.username) return refuse("no_such_session", "no such session");
+        if (this.sessions.get(command.tokenHash)?.username !== command.username) return refuse("no_such_session", "no such session");
         this.sessions.delete(command.tokenHash);
         return { ok: true, type: "sessionsRevoked", count: 1 };
+      }
+      case "touchSession": {
+        const session = this.sessions.get(command.tokenHash);
+        const touched = session !== undefined && session.username === command.username;
+        if (touched) session.lastSeenAt = time;
+        return { ok: true, type: "sessionTouched", touched };
+      }
+      case "changePassword": {
+        const account = this.accounts.get(command.username);
+        if (account === undefined) return refuse("no_such_account", `no account named '${command.username}'`);
+        if (command.passwordHash === "" || command.passwordHash.length > PASSWORD_HASH_MAX_CHARS) return refuse("invalid_command", "invalid password hash");
+        account.passwordHash = command.passwordHash;
+        let revoked = 0;
+        for (const [hash, session] of this.sessions) {
+          if (session.username === command.username && hash !== command.keepTokenHash && this.sessions.delete(hash)) revoked++;
+        }
+        return { ok: true, type: "passwordChanged", revoked };
       }
       case "sendMessage": {
         const content = command.content.trim();
@@ -421,11 +483,16 @@ export class MemoryBackend implements ChatBackend {
         const page = after.slice(0, clamp(limit));
         return {
           accounts: page.map((name) => accountView(this.accounts.get(name)!)),
-          total: matching.length,
+          total: Math.min(matching.length, ACCOUNT_TOTAL_MAX),
+          totalCapped: matching.length > ACCOUNT_TOTAL_MAX,
           nextCursor: after.length > page.length ? (page.at(-1) ?? null) : null,
         };
       },
-      sessionAccount: async (tokenHash) => this.sessions.get(tokenHash) ?? null,
+      sessionAccount: async (tokenHash) => this.sessions.get(tokenHash)?.username ?? null,
+      session: async (tokenHash): Promise<SessionRecord | null> => {
+        const session = this.sessions.get(tokenHash);
+        return session === undefined ? null : { account: session.username, createdAt: session.createdAt, lastSeenAt: session.lastSeenAt };
+      },
       conversation: async (username, other, limit, before) =>
         newestFirst(
           [...this.messages.values()].filter((m) => (m.from === username && m.to === other && !m.fromDeleted) || (m.from === other && m.to === username)),
