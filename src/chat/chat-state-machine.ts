@@ -61,7 +61,7 @@ export class ChatStateMachine {
     if (key !== undefined) {
       const first = firstResult(tx, key);
       if (first.kind === "first") return first.result;
-      if (first.kind === "mismatch") return refusal("idempotency_key_mismatch", "this Idempotency-Key was first used with a different request");
+      if (first.kind === "mismatch") return refusal("idempotency_key_mismatch", "this Idempotency-Key was first used with a different request; use a new key for a new request");
     }
     // sendMessage reads only accounts; everything else may read messages or events.
     if (command.type !== "sendMessage" && !this.deferred.empty) this.deferred.write(tx);
