@@ -949,6 +949,11 @@ export class Raft {
         if (pr.state === "probe") pr.probeSent = false;
         if (pr.match < this.log.lastIndex()) {
           this.needsBroadcast = true;
+          // A probe past our last entry (a new learner's optimistic next) sends no
+          // entries, so the broadcast skips it: probe with an empty append at next - 1,
+          // whose rejection tells us where the follower's log ends. Without this a
+          // joiner whose first probe was lost heard only heartbeats, forever.
+          if (pr.state === "probe" && pr.next > this.log.lastIndex()) this.sendAppend(pr);
           if (pr.state === "replicate") {
             // The follower is alive but the window is full: appends or their answers
             // were lost. Free a slot so one more append goes out; if the follower

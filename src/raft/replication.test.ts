@@ -137,6 +137,23 @@ describe("commit propagation", () => {
 });
 
 describe("§5.3 consistency check and conflicts", () => {
+  test("§5.3 a probe lost past the leader's last entry is sent again on the next heartbeat answer (a new learner is not left with heartbeats only)", () => {
+    const net = Network.cluster({ voters: [1, 2, 3] });
+    net.elect(1);
+    // Node 4 joins as a learner; everything sent to it is lost, the first probe included.
+    net.drop = (m) => m.to === 4;
+    expect(net.raft(1).proposeConfChange({ type: "addLearner", nodeId: 4 })).not.toBeInstanceOf(RaftError);
+    net.stabilize();
+    const { term, lastIndex } = net.status(1);
+    const p4 = () => net.status(1).progress.find((p) => p.id === 4)!;
+    expect(p4()).toMatchObject({ state: "probe", match: 0, next: lastIndex + 1 });
+    // Node 4 is there after all, and answers a heartbeat.
+    net.raft(1).step(msg({ type: "heartbeatResp", from: 4, to: 1, term }));
+    const out = allMessages(drainReady(net.raft(1))).filter((m) => m.to === 4 && m.type === "app");
+    expect(out.length).toBe(1);
+    expect(out[0]!.index).toBe(lastIndex);
+  });
+
   test("§5.3 a follower rejects app whose prev entry does not match, with a conflict hint", () => {
     // (a) the follower does not have the prev entry at all
     {

@@ -223,7 +223,9 @@ class RecoveryProbe {
       }
       const applied = appliedStateOf(m.disk.state).index;
       if (applied < target) {
-        this.problem = `member n${id} applied ${applied} of ${target}`;
+        const p = leader.node!.status().progress.find((q) => q.id === id);
+        const seen = p === undefined ? "no progress" : `the leader has it ${p.state}, match ${p.match}, next ${p.next}, last contact ${p.lastContactTicks} ticks ago`;
+        this.problem = `member n${id} applied ${applied} of ${target} (${seen}; leader n${leader.id} snapshot ${leader.node!.status().snapshotIndex})`;
         return;
       }
     }

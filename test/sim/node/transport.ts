@@ -122,6 +122,7 @@ export class SimTransport implements Transport {
     }
     for (const [to, messages] of this.outbox) {
       this.board.messagesSent += messages.length;
+      if (process.env.SIM_DEBUG_TO === String(to)) this.board.observer.trace(this.nodeId, `send to n${to}: ${messages.map((m) => `${m.type}(t${m.term} i${m.index} c${m.commit}${m.reject ? " rej" : ""}${m.snapshot ? ` snap ${m.snapshot.index}` : ""} e${m.entries.length})`).join(" ")}`);
       const frame = encodeBatch(messages);
       this.board.carry(this.nodeId, to, () => {
         const target = this.board.endpoint(to);
@@ -136,6 +137,7 @@ export class SimTransport implements Transport {
     const meta = message.snapshot;
     if (meta === null) return Promise.reject(new Error("a snap message without a snapshot"));
     this.board.snapshotsSent++;
+    if (process.env.SIM_DEBUG_TO === String(to)) this.board.observer.trace(this.nodeId, `sendSnapshot to n${to}: ${meta.index}/${meta.term}`);
     const from = this.nodeId;
     return readWholeSnapshot(data).then(
       (bytes) =>
