@@ -143,7 +143,11 @@ export class NatsTransport implements Transport {
       nc = await connect(connection);
     } catch (error) {
       if (error instanceof AuthorizationError) {
-        throw new NatsAuthError(`nats-server refused node ${o.nodeId}'s identity (${error.message}): it must be one of the server's configured nkeys`);
+        throw new NatsAuthError(
+          o.seed === undefined
+            ? `nats-server requires an identity and node ${o.nodeId} has none (${error.message}): pass --nats-identity FILE`
+            : `nats-server refused node ${o.nodeId}'s identity (${error.message}): it must be one of the server's configured nkeys`,
+        );
       }
       throw error;
     }
