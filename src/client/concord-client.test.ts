@@ -221,6 +221,35 @@ describe("routes", () => {
     ]);
   });
 
+  test("logoutEverywhere and changePassword send their routes; signing out everywhere drops the token", async () => {
+    const seen: unknown[] = [];
+    const node = nodes.start(async (request) => {
+      const url = new URL(request.url);
+      seen.push([request.method, url.pathname, request.headers.get("authorization"), request.body === null ? null : await request.json(), request.headers.get("idempotency-key") !== null]);
+      if (url.pathname === "/v1/accounts/me/password") return jsonResponse(200, { revoked: 3 });
+      if (url.pathname === "/v1/sessions") return jsonResponse(200, { revoked: 4 });
+      return apiError(404, "not_found", "no");
+    });
+    const client = new ConcordClient({ nodes: [node.url], token: "t" });
+    expect(await client.changePassword("old password", "new password")).toBe(3);
+    expect(client.token).toBe("t");
+    expect(await client.logoutEverywhere()).toBe(4);
+    expect(client.token).toBeNull();
+    expect(seen).toEqual([
+      ["PUT", "/v1/accounts/me/password", "Bearer t", { currentPassword: "old password", newPassword: "new password" }, true],
+      ["DELETE", "/v1/sessions", "Bearer t", null, true],
+    ]);
+  });
+
+  test("a 429 is not retried on another node: the caller sees rate_limited and when to come back", async () => {
+    const limited = nodes.start(() => apiError(429, "rate_limited", "too many failed password attempts", { "retry-after": "30" }));
+    const other = nodes.start(() => jsonResponse(201, { token: "tok", username: "alice", unread: 0 }));
+    const client = new ConcordClient({ nodes: [limited.url, other.url] });
+    const error = await caught(client.login("alice", "guess"));
+    expect([error.code, error.status, error.transient]).toEqual(["rate_limited", 429, false]);
+    expect(other.requests).toHaveLength(0);
+  });
+
   test("markRead, deleteMessages, listAccounts and admin calls send API.md's shapes", async () => {
     const bodies: unknown[] = [];
     const node = nodes.start(async (request) => {
@@ -228,7 +257,7 @@ describe("routes", () => {
       bodies.push([request.method, `${url.pathname}${url.search}`, request.headers.get("authorization"), request.body === null ? null : await request.json()]);
       if (url.pathname === "/v1/messages/read") return jsonResponse(200, { marked: 2 });
       if (url.pathname === "/v1/messages") return jsonResponse(200, { deleted: [3], notFound: [4] });
-      if (url.pathname === "/v1/accounts") return jsonResponse(200, { accounts: [{ username: "bob", createdAt: "2025-01-01T00:00:00.000Z" }], total: 1, nextCursor: null });
+      if (url.pathname === "/v1/accounts") return jsonResponse(200, { accounts: [{ username: "bob", createdAt: "2025-01-01T00:00:00.000Z" }], total: 1000, totalCapped: true, nextCursor: null });
       return new Response(null, { status: 202 });
     });
     const client = new ConcordClient({ nodes: [node.url], token: "t", adminToken: "adm" });
@@ -236,7 +265,7 @@ describe("routes", () => {
     expect(await client.markRead([1, 2])).toEqual({ marked: 2 });
     expect(await client.markRead({ with: "bob", upTo: 9 })).toEqual({ marked: 2 });
     expect(await client.deleteMessages([3, 4])).toEqual({ deleted: [3], notFound: [4] });
-    expect((await client.listAccounts({ pattern: "b*", limit: 5 })).accounts).toEqual([{ username: "bob", createdAt: "2025-01-01T00:00:00.000Z" }]);
+    expect(await client.listAccounts({ pattern: "b*", limit: 5 })).toEqual({ accounts: [{ username: "bob", createdAt: "2025-01-01T00:00:00.000Z" }], total: 1000, totalCapped: true, nextCursor: null });
     await client.transferLeadership(3);
 
     expect(bodies).toEqual([

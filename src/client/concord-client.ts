@@ -162,6 +162,20 @@ export class ConcordClient {
     this.#token = null;
   }
 
+  /** Signs out every session of this account, on every node, this one included; resolves with how many ended. */
+  async logoutEverywhere(options: WriteOptions = {}): Promise<number> {
+    const o = asObject(json(await this.#write({ method: "DELETE", path: "/v1/sessions", bearer: this.#token }, options)), "answer");
+    this.#token = null;
+    return typeof o["revoked"] === "number" ? o["revoked"] : 0;
+  }
+
+  /** Sets a new password (the current one is needed); this session stays, every other ends. Resolves with how many ended. */
+  async changePassword(currentPassword: string, newPassword: string, options: WriteOptions = {}): Promise<number> {
+    const answer = await this.#write({ method: "PUT", path: "/v1/accounts/me/password", body: { currentPassword, newPassword }, bearer: this.#token }, options);
+    const o = asObject(json(answer), "answer");
+    return typeof o["revoked"] === "number" ? o["revoked"] : 0;
+  }
+
   async getAccount(username: string): Promise<AccountView> {
     return asAccount(json(await this.#read(`/v1/accounts/${encodeURIComponent(username)}`)));
   }

@@ -37,7 +37,7 @@ export interface TransportOptions {
 }
 
 export interface RequestSpec {
-  readonly method: "GET" | "POST" | "DELETE";
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
   /** Path and query, starting with "/". */
   readonly path: string;
   readonly body?: unknown;

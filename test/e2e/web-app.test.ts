@@ -26,12 +26,22 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** Everything the pages' Content-Security-Policy blocked: the app must need nothing it forbids. */
+const cspViolations: string[] = [];
+
 async function openPage(url: string, viewport = DESKTOP): Promise<Page> {
   const context = await browser!.newContext({ viewport, deviceScaleFactor: 1 });
   contexts.push(context);
+  await context.exposeBinding("reportCspViolation", (_source, text: string) => void cspViolations.push(`${url}: ${text}`));
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      void (window as unknown as { reportCspViolation(text: string): Promise<void> }).reportCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
   const page = await context.newPage();
   page.on("pageerror", (error) => console.error(`page error on ${url}: ${error.message}`));
-  await page.goto(url);
+  const response = await page.goto(url);
+  expect(response?.headers()["content-security-policy"] ?? "").toContain("script-src 'self'");
   return page;
 }
 
@@ -124,6 +134,7 @@ describe("the web app", () => {
     expect(await alice.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     await screenshot(alice, "07-chat-after-failover");
     console.log(`new leader shown on the dashboard ${electedWithinMs} ms after the old one was killed`);
+    expect(cspViolations).toEqual([]);
   }, 60_000);
 
   test("on a phone: sign in, delete a message live for both sides, delete the account", async () => {
@@ -145,6 +156,15 @@ describe("the web app", () => {
     await alice.press("#auth-password", "Enter");
     await alice.locator('.conversation-item[data-partner="bob"]').click();
     await waitForCount(alice, "#messages .bubble", 5);
+
+    // Alice changes her password: her desktop page's session (the first test's) ends, this one stays.
+    await alice.locator(".account-menu summary").click();
+    await alice.locator("#change-password").click();
+    await alice.fill("#current-password", PASSWORD);
+    await alice.fill("#new-password", `${PASSWORD}-new`);
+    await alice.locator("#confirm-password").click();
+    await alice.locator("#account-notice", { hasText: "Password changed; 1 other session signed out." }).waitFor();
+    await alice.keyboard.press("Escape");
 
     // Bob deletes his last message; it disappears on Alice's screen too.
     const last = phone.locator("#messages .bubble.mine").last();
@@ -168,5 +188,13 @@ describe("the web app", () => {
     await dashboard.press("#admin-token", "Enter");
     await dashboard.getByRole("button", { name: "Make leader" }).first().waitFor();
     await screenshot(dashboard, "11-phone-dashboard-admin");
+    // The admin token is kept in memory only: nothing in either storage, nothing left in the field.
+    const stored = await dashboard.evaluate(() => JSON.stringify({ session: { ...sessionStorage }, local: { ...localStorage } }));
+    expect(stored).not.toContain(ADMIN_TOKEN);
+    await dashboard.getByRole("button", { name: "Lock" }).click();
+    await dashboard.locator("#admin-token").waitFor();
+    expect(await dashboard.inputValue("#admin-token")).toBe("");
+    expect(await dashboard.getByRole("button", { name: "Make leader" }).count()).toBe(0);
+    expect(cspViolations).toEqual([]);
   }, 45_000);
 });

@@ -119,6 +119,11 @@ function describeAuthError(e: unknown): string {
       return `Passwords need at least ${MIN_PASSWORD} characters.`;
     case "invalid_username":
       return "Usernames are 1–32 letters, digits, _ . or -";
+    case "rate_limited":
+      // The server says how long: "too many failed password attempts …; try again in 30 s".
+      return `${e.message.charAt(0).toUpperCase()}${e.message.slice(1)}.`;
+    case "overloaded":
+      return "The server is busy. Try again in a moment.";
     default:
       return e.transient ? "The service is unreachable right now. Try again in a moment." : e.message;
   }

@@ -7,5 +7,8 @@ export function avatar(name: string, size: "small" | "normal" = "normal"): HTMLE
   let hash = 0;
   for (const char of name) hash = (hash * 31 + char.codePointAt(0)!) >>> 0;
   const hue = hash % 360;
-  return h("span", { class: `avatar ${size}`, attrs: { "aria-hidden": "true", style: `--avatar-hue: ${hue}` } }, (name[0] ?? "?").toUpperCase());
+  const element = h("span", { class: `avatar ${size}`, attrs: { "aria-hidden": "true" } }, (name[0] ?? "?").toUpperCase());
+  // Through the CSSOM, not a style attribute: the page's CSP allows no inline styles.
+  element.style.setProperty("--avatar-hue", String(hue));
+  return element;
 }

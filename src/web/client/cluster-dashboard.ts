@@ -10,7 +10,9 @@ import type { StreamHandle } from "../../client/sse-stream.ts";
 import { commitRatePlot } from "./commit-rate-plot.ts";
 import { h, replaceChildren } from "./dom.ts";
 import { createClient, nodeLabel, type PageConfig } from "./page-config.ts";
-import { loadAdminToken, saveAdminToken } from "./saved-session.ts";
+
+/** The admin panel locks itself after this long without an admin action: the token goes with it. */
+const ADMIN_IDLE_LOCK_MS = 10 * 60_000;
 
 interface NodeCard {
   readonly url: string;
@@ -25,7 +27,20 @@ const ROLE_NAMES: Readonly<Record<string, string>> = { leader: "Leader", followe
 
 export function clusterDashboard(config: PageConfig): { element: HTMLElement; dispose(): void } {
   const client = createClient(config);
+  // The admin token lives only in this client, in memory, while the panel is unlocked:
+  // never in sessionStorage or localStorage, gone on Lock, after ten idle minutes, or with the page.
   let admin: ConcordClient | null = null;
+  let idleLock: ReturnType<typeof setTimeout> | undefined;
+  const lockAdmin = () => {
+    clearTimeout(idleLock);
+    admin = null;
+    renderAdmin();
+    render();
+  };
+  const keepUnlocked = () => {
+    clearTimeout(idleLock);
+    idleLock = setTimeout(lockAdmin, ADMIN_IDLE_LOCK_MS);
+  };
   const cards: NodeCard[] = config.nodes.map((url) => ({ url, status: null, up: false, heardAt: null, element: h("article", { class: "node-card", dataset: { url, state: "connecting" } }) }));
   const plot = commitRatePlot();
   const summary = h("p", { class: "cluster-summary", id: "cluster-summary" }, "Connecting to the nodes…");
@@ -40,6 +55,7 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
 
   const runAdmin = async (what: string, action: (admin: ConcordClient) => Promise<void>) => {
     if (admin === null) return;
+    keepUnlocked();
     notice.textContent = `${what}…`;
     try {
       await action(admin);
@@ -111,8 +127,9 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
       form.addEventListener("submit", (event) => {
         event.preventDefault();
         if (token.value.trim() === "") return;
-        saveAdminToken(token.value.trim());
         admin = createClient(config, { adminToken: token.value.trim() });
+        token.value = "";
+        keepUnlocked();
         renderAdmin();
         render();
       });
@@ -129,12 +146,7 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
       void runAdmin(`Add node ${n}`, (a) => a.addMember(n, voter.checked));
     });
     const lock = h("button", { type: "button", class: "button subtle small" }, "Lock");
-    lock.addEventListener("click", () => {
-      saveAdminToken(null);
-      admin = null;
-      renderAdmin();
-      render();
-    });
+    lock.addEventListener("click", lockAdmin);
     replaceChildren(adminPanel, h("div", { class: "admin-header" }, h("h2", null, "Administration"), lock), add, notice);
   };
 
@@ -170,8 +182,6 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
     render();
   }, 1000);
 
-  const saved = loadAdminToken();
-  if (saved !== null) admin = createClient(config, { adminToken: saved });
   renderAdmin();
   render();
 
@@ -185,6 +195,8 @@ export function clusterDashboard(config: PageConfig): { element: HTMLElement; di
     element,
     dispose: () => {
       clearInterval(sampler);
+      clearTimeout(idleLock);
+      admin = null;
       for (const s of streams) s.close();
     },
   };

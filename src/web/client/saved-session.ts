@@ -1,10 +1,11 @@
 /// <reference lib="dom" />
 // The session token lives in sessionStorage: it survives a reload and a failover, and two
 // tabs can be two different people. Bearer tokens, not cookies, because the page calls
-// other nodes cross-origin.
+// other nodes cross-origin. The page's CSP lets no script but its own run, and sessions
+// expire on the server. The cluster admin token is never stored: the dashboard keeps it
+// in memory while unlocked (cluster-dashboard.ts).
 
 const SESSION_KEY = "concord.session";
-const ADMIN_KEY = "concord.adminToken";
 
 export interface SavedSession {
   readonly token: string;
@@ -23,13 +24,4 @@ export function loadSession(): SavedSession | null {
 export function saveSession(session: SavedSession | null): void {
   if (session === null) sessionStorage.removeItem(SESSION_KEY);
   else sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-}
-
-export function loadAdminToken(): string | null {
-  return sessionStorage.getItem(ADMIN_KEY);
-}
-
-export function saveAdminToken(token: string | null): void {
-  if (token === null || token === "") sessionStorage.removeItem(ADMIN_KEY);
-  else sessionStorage.setItem(ADMIN_KEY, token);
 }
