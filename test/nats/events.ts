@@ -47,6 +47,7 @@ export class EventLog {
 export class Received {
   readonly messages: Message[] = [];
   requests = 0;
+  snapshots = 0;
   readonly signal = new Signal();
 
   handlers(): TransportHandlers {
@@ -55,7 +56,10 @@ export class Received {
         this.messages.push(...ms);
         this.signal.notify();
       },
-      onSnapshot: async () => {},
+      onSnapshot: async () => {
+        this.snapshots++;
+        this.signal.notify();
+      },
       onRequest: async (_from, payload) => {
         this.requests++;
         this.signal.notify();

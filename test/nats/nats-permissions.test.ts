@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type NatsConnection, PermissionViolationError, connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { NatsServer } from "../../src/cli/nats-server-process.ts";
-import { decodeRpcReply, encodeBatch, encodeRpcRequest } from "../../src/transport/codec.ts";
+import { decodeRpcReply, decodeSnapshotAck, encodeBatch, encodeRpcRequest, encodeSnapshotChunk } from "../../src/transport/codec.ts";
 import { createNatsIdentity, readNatsIdentity } from "../../src/transport/nats-identity.ts";
 import { NatsAuthError, NatsTransport } from "../../src/transport/nats-transport.ts";
 import { inboxPrefix } from "../../src/transport/subjects.ts";
@@ -140,11 +140,18 @@ describe("NATS identities and permissions on the raft subjects", () => {
       const decoded = decodeRpcReply(reply.data);
       expect(decoded.ok).toBe(false);
       expect(decoded.ok === false && decoded.code).toBe("bad_frame");
+      // A snapshot chunk whose message claims node 3: refused before any transfer starts.
+      const snap = message({ type: "snap", from: 3, to: 1, term: 7, snapshot: { index: 10, term: 6, conf: { voters: [1, 2, 3], learners: [] } } });
+      const ack = decodeSnapshotAck(
+        (await node2.request(`concord.${CLUSTER}.snap.1.2`, encodeSnapshotChunk({ transferId: 9, offset: 0, total: 1, message: snap, chunk: new Uint8Array([1]) }), { timeout: 2000 })).data,
+      );
+      expect(ack.status === "failed" && ack.code).toBe("bad_frame");
       await received.signal.until("node 2's own message", () => received.messages.length > 0);
       // Only the message whose payload agrees with its subject was delivered.
       expect(received.messages.map((m) => [m.from, m.context])).toEqual([[2, 21]]);
       expect(received.requests).toBe(0);
-      expect(t1.stats().senderMismatches).toBe(3);
+      expect(received.snapshots).toBe(0);
+      expect(t1.stats().senderMismatches).toBe(4);
     } finally {
       await node2.close();
       await t1.close();
