@@ -3,6 +3,7 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
+import type { Subprocess } from "bun";
 import { descendants, freePortRange, secretsIn, walk } from "./processes.ts";
 
 // `concord cluster up` itself, as a local user sees it: its processes' command lines and
@@ -11,7 +12,7 @@ import { descendants, freePortRange, secretsIn, walk } from "./processes.ts";
 
 const MAIN = join(import.meta.dir, "../../src/main.ts");
 const work = mkdtempSync(join(tmpdir(), "concord-cluster-up-"));
-let child: ReturnType<typeof Bun.spawn> | null = null;
+let child: Subprocess<"ignore", "pipe", "pipe"> | null = null;
 let pids: number[] = [];
 
 afterAll(async () => {
@@ -43,23 +44,24 @@ test("cluster up: nothing secret on argv or in environments; data 0700/0600; onl
 
   const natsPort = await freePortRange(1);
   const httpPort = await freePortRange(5);
-  child = Bun.spawn([process.execPath, MAIN, "cluster", "up", "--data", data, "--nats-port", String(natsPort), "--http-port", String(httpPort)], {
+  const proc = Bun.spawn([process.execPath, MAIN, "cluster", "up", "--data", data, "--nats-port", String(natsPort), "--http-port", String(httpPort)], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
   });
-  const reader = child.stdout.getReader();
+  child = proc;
+  const reader = proc.stdout.getReader();
   let out = "";
   const deadline = Date.now() + 60_000;
   while (!out.includes("cluster up:")) {
     const { value, done } = await reader.read();
-    if (done || Date.now() > deadline) throw new Error(`cluster up did not come up:\n${out}\n${await new Response(child.stderr).text()}`);
+    if (done || Date.now() > deadline) throw new Error(`cluster up did not come up:\n${out}\n${await new Response(proc.stderr).text()}`);
     out += new TextDecoder().decode(value);
   }
   void (async () => {
     while (!(await reader.read()).done);
   })();
-  pids = descendants(child.pid);
+  pids = descendants(proc.pid);
   expect(pids.length).toBe(6); // nats-server and five nodes
 
   const identities = join(data, "nats", "identities");
@@ -67,7 +69,7 @@ test("cluster up: nothing secret on argv or in environments; data 0700/0600; onl
   expect(seeds.length).toBe(5);
   const token = readFileSync(join(data, "admin-token"), "utf8").trim();
   const secrets = [...seeds, token];
-  for (const pid of [child.pid, ...pids]) {
+  for (const pid of [proc.pid, ...pids]) {
     expect(secretsIn(readFileSync(`/proc/${pid}/cmdline`), secrets)).toEqual([]);
     expect(secretsIn(readFileSync(`/proc/${pid}/environ`), secrets)).toEqual([]);
   }
@@ -88,6 +90,6 @@ test("cluster up: nothing secret on argv or in environments; data 0700/0600; onl
   // Logs hold no secret.
   for (const log of [...walk(data)].filter((p) => p.endsWith(".log"))) expect(secretsIn(readFileSync(log), secrets)).toEqual([]);
 
-  child.kill("SIGTERM");
-  expect(await child.exited).toBe(0);
+  proc.kill("SIGTERM");
+  expect(await proc.exited).toBe(0);
 }, 120_000);
