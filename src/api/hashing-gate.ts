@@ -12,15 +12,18 @@ import { overloaded } from "./errors.ts";
 export interface HashingLimits {
   /** Hashes running at once (default: half the cores, at least 1). */
   readonly concurrency: number;
-  /** Hashes waiting for a turn at most; more are refused with 429 overloaded (default 16). */
+  /**
+   * Hashes waiting for a turn at most; more are refused with 429 overloaded (default 4:
+   * a short queue answers a flood with quick 429s instead of seconds of waiting for all).
+   */
   readonly queue: number;
-  /** A hash that has not started after this long is refused instead (default 2000 ms). */
+  /** A hash that has not started after this long is refused instead (default 1000 ms). */
   readonly maxWaitMs: number;
 }
 
 export function defaultHashingLimits(): HashingLimits {
   const cores = typeof navigator !== "undefined" && Number.isInteger(navigator.hardwareConcurrency) ? navigator.hardwareConcurrency : 2;
-  return { concurrency: Math.max(1, Math.floor(cores / 2)), queue: 16, maxWaitMs: 2000 };
+  return { concurrency: Math.max(1, Math.floor(cores / 2)), queue: 4, maxWaitMs: 1000 };
 }
 
 interface Waiter {
