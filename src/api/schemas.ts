@@ -90,7 +90,7 @@ export function errors(...statuses: readonly number[]) {
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "invalid request",
-  401: "not signed in",
+  401: "unauthorized (no session, or it was revoked) or session_expired (past its 7-day idle or 30-day absolute lifetime: sign in again)",
   403: "forbidden",
   404: "not found",
   409: "conflict",
