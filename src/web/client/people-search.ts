@@ -37,7 +37,7 @@ export function peopleSearch(client: ConcordClient, me: string, open: (partner: 
       }
       if (results.childElementCount === 0) results.append(h("li", { class: "empty-note" }, "Nobody by that name."));
       if (cursor !== null) {
-        const more = h("button", { type: "button", class: "button subtle wide" }, `More (${page.total} in all)`);
+        const more = h("button", { type: "button", class: "button subtle wide" }, `More (${page.total}${page.totalCapped ? "+" : ""} in all)`);
         more.addEventListener("click", () => void load(true));
         results.append(h("li", { class: "more" }, more));
       }
