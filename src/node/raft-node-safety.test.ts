@@ -147,10 +147,54 @@ describe("RaftNode safety regressions", () => {
     try {
       const message = snapMessage(2, 3, 10);
       // The bytes say 7: not the state at 10 (as a torn or mixed-up file would not be).
-      await transport.handlers!.onSnapshot({ message, meta: message.snapshot!, data: snapshotFromBytes(new TextEncoder().encode("7")) });
+      // Refused, the transfer fails (the sender tries again later).
+      await expect(transport.handlers!.onSnapshot({ message, meta: message.snapshot!, data: snapshotFromBytes(new TextEncoder().encode("7")) })).rejects.toThrow("bytes hold 7");
       expect(node.status().snapshotIndex).toBe(0);
       expect(node.status().commit).toBeLessThan(10);
       expect(failures).toEqual([]);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+
+  test("a snap message in a plain batch (no bytes beside it) is not stepped: the node neither restores nor dies", async () => {
+    const transport = new HandTransport(1);
+    const failures: Error[] = [];
+    const node = await RaftNode.start({
+      id: 1,
+      storage: new MemoryRaftStorage(),
+      snapshots: new MemorySnapshotStore(),
+      transport,
+      stateMachine: new CountingStateMachine(),
+      bootstrap: { voters: [1, 2, 3], learners: [] },
+      tickIntervalMs: 1000,
+      seed: 1,
+      onFatal: (error) => failures.push(error),
+    });
+    try {
+      transport.handlers!.onMessages([snapMessage(2, 3, 10)]);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(node.status().snapshotIndex).toBe(0);
+      expect(failures).toEqual([]);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+
+  test("installing a snapshot deletes the bytes of the ones before it", async () => {
+    const transport = new HandTransport(1);
+    const snapshots = new MemorySnapshotStore();
+    const stateMachine = new CountingStateMachine();
+    const node = await RaftNode.start({ id: 1, storage: new MemoryRaftStorage(), snapshots, transport, stateMachine, bootstrap: { voters: [1, 2, 3], learners: [] }, tickIntervalMs: 1000, seed: 1 });
+    try {
+      for (const index of [10, 20, 30]) {
+        const message = snapMessage(2, 3, index);
+        await transport.handlers!.onSnapshot({ message, meta: message.snapshot!, data: snapshotFromBytes(new TextEncoder().encode(String(index))) });
+        await progressUntil(node, () => stateMachine.applied >= index);
+      }
+      expect(await snapshots.load(30)).not.toBeNull();
+      expect(await snapshots.load(20)).toBeNull();
+      expect(await snapshots.load(10)).toBeNull();
     } finally {
       await node.stop({ transferLeadership: false });
     }

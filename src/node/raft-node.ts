@@ -128,6 +128,8 @@ export class RaftNode {
   private readonly maxPendingRequests: number;
 
   private stopped = false;
+  /** stop() ran (or is running). */
+  private closed = false;
   /** Why the driver failed, once it has (see fail). */
   private failure: Error | null = null;
   private readonly clock: NodeClock;
@@ -199,7 +201,12 @@ export class RaftNode {
   /** Load durable state, join the transport and start ticking. */
   static async start(options: RaftNodeOptions): Promise<RaftNode> {
     const loaded = await options.storage.load();
-    const applied = Math.max(await options.stateMachine.appliedIndex(), loaded.snapshot?.index ?? 0);
+    const stateApplied = await options.stateMachine.appliedIndex();
+    // The state machine holds everything the stored snapshot does (a restore records both
+    // in one transaction; compaction follows the copy): behind it, entries the log no
+    // longer has would be skipped.
+    assert(stateApplied >= (loaded.snapshot?.index ?? 0), () => `state machine applied ${stateApplied}, behind the stored snapshot at ${loaded.snapshot?.index}`);
+    const applied = stateApplied;
     // Commit-only changes are not written (see RaftWrite); whatever the state machine
     // applied was committed, so the commit index is at least that.
     const stored = { ...loaded, hardState: { ...loaded.hardState, commit: Math.max(loaded.hardState.commit, applied) } };
@@ -364,9 +371,11 @@ export class RaftNode {
 
   /** Stop; a leader first hands leadership to the most up-to-date voter. */
   async stop(options: { transferLeadership?: boolean; timeoutMs?: number } = {}): Promise<void> {
-    if (this.stopped) return;
+    // After a failure the loop is stopped but transport and storage are still open.
+    if (this.closed) return;
+    this.closed = true;
     const status = this.raft.status();
-    if ((options.transferLeadership ?? true) && status.role === "leader") {
+    if (this.failure === null && (options.transferLeadership ?? true) && status.role === "leader") {
       const best = status.progress
         .filter((p) => p.voter && p.id !== this.id)
         .sort((a, b) => b.match - a.match)[0];
@@ -435,8 +444,16 @@ export class RaftNode {
   private receive(messages: Message[]): void {
     if (this.stopped) return;
     if (this.trace.enabled) this.traceMessages("in", messages);
-    for (const m of messages) {
-      if (m.to === this.id) this.raft.step(m);
+    try {
+      for (const m of messages) {
+        // A snapshot arrives only beside its bytes (receiveSnapshot): stepped from a plain
+        // batch, the core would give up its log for bytes nobody staged.
+        if (m.to === this.id && m.type !== "snap") this.raft.step(m);
+      }
+    } catch (error) {
+      // A core that threw stopped halfway through a message: it must not run on.
+      this.fail(error);
+      return;
     }
     this.notify();
   }
@@ -448,14 +465,22 @@ export class RaftNode {
     }
     const meta = snapshot.meta;
     const key = snapshotKey(meta);
+    const before = this.raft.status();
+    if (snapshot.message.term < before.term || meta.index <= before.commit) {
+      // The core will not install it (a stale term, or nothing it lacks): no bytes to
+      // check or keep, but its answer tells the sender where this node stands.
+      await snapshot.data.release?.();
+      this.stepSnapshotMessage(snapshot.message);
+      return;
+    }
     // Torn or corrupt bytes must never reach the core: once it steps the message it has
-    // given up its log for this snapshot. Refused, the leader sends it again later.
+    // given up its log for this snapshot. Refused, the transfer fails and is sent again.
     try {
       await this.options.stateMachine.verify(meta, snapshot.data);
     } catch (error) {
       this.logger.log("warn", "snapshot_refused", { index: meta.index, term: meta.term, error: (error as Error).message });
       await snapshot.data.release?.();
-      return;
+      throw error;
     }
     if (this.stopped) {
       await snapshot.data.release?.();
@@ -465,15 +490,17 @@ export class RaftNode {
       // The old bug: whatever arrived last is staged, whether or not the core takes it.
       await this.releaseStaged(() => true);
       this.stagedSnapshots.set(key, { meta, data: snapshot.data });
-      this.raft.step(snapshot.message);
-      this.notify();
+      this.stepSnapshotMessage(snapshot.message);
       return;
     }
     // Staged only if the core takes it (it then restores its log to the snapshot, and asks
     // to install it in a coming Ready); a stale term, a snapshot behind what the node has,
     // or one whose last entry it already holds is answered without an install.
     const snapshotIndexBefore = this.raft.status().snapshotIndex;
-    this.raft.step(snapshot.message);
+    if (!this.stepSnapshotMessage(snapshot.message)) {
+      await snapshot.data.release?.();
+      return;
+    }
     const taken = snapshotIndexBefore < meta.index && this.raft.status().snapshotIndex === meta.index;
     if (taken) {
       const previous = this.stagedSnapshots.get(key);
@@ -485,6 +512,18 @@ export class RaftNode {
       await snapshot.data.release?.();
     }
     this.notify();
+  }
+
+  /** Step a "snap" message; false (and the node stopped) when the core threw. */
+  private stepSnapshotMessage(message: Message): boolean {
+    try {
+      this.raft.step(message);
+    } catch (error) {
+      this.fail(error);
+      return false;
+    }
+    this.notify();
+    return true;
   }
 
   /** Release staged snapshots that `which` picks. */
@@ -685,6 +724,10 @@ export class RaftNode {
       const kept = await this.options.snapshots.save(meta, staged.data);
       await this.options.stateMachine.restore(meta, kept);
       assert(meta.index > this.appliedIndex, () => `installed snapshot ${key} is not ahead of applied ${this.appliedIndex}`);
+      // The restore moved the log's snapshot record in its own durable transaction: the
+      // bytes of older snapshots can go (a follower that keeps falling behind would
+      // otherwise keep one state-sized file per install).
+      await this.options.snapshots.prune(meta.index);
       this.appliedIndex = meta.index;
       this.appliedTerm = meta.term;
       this.lastSnapshotIndex = meta.index;

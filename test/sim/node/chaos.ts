@@ -229,6 +229,10 @@ export class NodeChaos {
     const stranger = 90 + this.rng.int(9);
     forged.push({ ...base, type: "appResp", from: stranger, term: st.term + this.rng.between(1, 5), index: beyond });
     forged.push({ ...base, type: "vote", from: stranger, term: st.term + this.rng.between(1, 5), index: 0, logTerm: 0 });
+    // A snapshot announced in a plain batch, with no bytes beside it, at a follower.
+    const follower = voters[0]!;
+    const snapshot = { index: st.commit, term: st.term, conf: st.conf };
+    this.world.board.forge(follower, [{ ...base, to: follower, type: "snap", from: leader.id, term: st.term, index: 0, snapshot }]);
     this.world.note(`forge to leader n${leader.id}: acks at ${beyond} from ${voters.slice(0, 2).map((id) => `n${id}`).join(",")}, higher-term messages from n${stranger}`);
     this.world.board.forge(leader.id, forged);
   }

@@ -91,6 +91,8 @@ export class NodeDisk {
   /** fsyncs stall until this virtual time (Infinity: until healed). */
   stalledUntilMs = 0;
   private readonly inFlight: DiskOp[] = [];
+  /** Checks what is on the disk after every op that lands (the world's rules). */
+  afterLanding: (() => void) | null = null;
   private busyUntilMs = 0;
 
   constructor(
@@ -153,6 +155,7 @@ export class NodeDisk {
       return error; // refused (e.g. log_gap): nothing changed, the process hears why
     }
     if (op.syncsState) this.syncedAppliedIndex = this.currentAppliedIndex();
+    this.afterLanding?.();
     return null;
   }
 

@@ -54,6 +54,8 @@ export interface WorldStats {
   diskStalls: number;
 }
 
+/** The current snapshot's bytes and a newer one saved but not yet recorded. */
+const MAX_SNAPSHOT_FILES = 2;
 /** Room for a few chat commands (~130 B each): the core's scenario knob goes down to 64 B, below one. */
 const MIN_UNCOMMITTED_BYTES = 512;
 /** A background state copy takes this long (virtual ms): long enough to overlap other work. */
@@ -115,6 +117,18 @@ export class NodeWorld {
       everMember: bootstrap !== null,
     };
     this.machines.set(id, machine);
+    const m = machine;
+    disk.afterLanding = this.guarded(() => {
+      // The snapshot the log points at must have its bytes (a node that lost them can
+      // never send it), and old ones go: a saved new one and the current, at most.
+      const record = m.disk.raft.snapshot;
+      if (record !== null && !m.disk.snapshotFiles.has(record.index)) {
+        throw new RuleBroken("snapshot bytes", `n${id}'s log points at snapshot ${record.index}, whose bytes are gone (kept: ${[...m.disk.snapshotFiles.keys()].join(",") || "none"})`);
+      }
+      if (m.disk.snapshotFiles.size > MAX_SNAPSHOT_FILES) {
+        throw new RuleBroken("snapshot bytes", `n${id} keeps ${m.disk.snapshotFiles.size} snapshots (${[...m.disk.snapshotFiles.keys()].join(",")}); old ones are never deleted`);
+      }
+    });
     this.start(machine, "join");
     return machine;
   }
