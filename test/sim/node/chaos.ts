@@ -25,7 +25,8 @@ type Action =
   | "slowDisk"
   | "stallLeaderDisk"
   | "forge"
-  | "isolateAndTransfer";
+  | "isolateAndTransfer"
+  | "crashOnVote";
 
 const MIN_VOTERS = 3;
 const REQUEST_TIMEOUT_MS = 2000;
@@ -64,6 +65,7 @@ export class NodeChaos {
       ["stallLeaderDisk", 0.4 * f],
       ["forge", 0.5 * f],
       ["isolateAndTransfer", 0.5 * f],
+      ["crashOnVote", 2 * f],
     ];
   }
 
@@ -100,6 +102,11 @@ export class NodeChaos {
         return this.forge();
       case "isolateAndTransfer":
         return this.isolateAndTransfer();
+      case "crashOnVote": {
+        const m = this.anyAlive();
+        if (m !== null) this.world.armVoteCrash(m.id);
+        return;
+      }
     }
   }
 

@@ -12,6 +12,8 @@ import type { NodeDisk } from "./disk.ts";
 /** Observes what reaches the disk (the invariant checker). */
 export interface DiskObserver {
   snapshotRecorded(meta: SnapshotMeta): void;
+  /** A write that records a new vote was handed to the disk (a favourite crash point). */
+  voteWriteBegun(): void;
 }
 
 export class SimRaftStorage implements RaftStorage {
@@ -35,6 +37,9 @@ export class SimRaftStorage implements RaftStorage {
 
   write(write: RaftWrite): Promise<void> {
     if (!this.alive()) return NEVER;
+    const hs = write.hardState;
+    const durable = this.disk.raft.hardState;
+    if (hs !== null && hs.vote !== 0 && (hs.vote !== durable.vote || hs.term !== durable.term)) this.observer.voteWriteBegun();
     const what = `write(${write.entries.length} entries${write.snapshot !== null ? `, snapshot ${write.snapshot.index}` : ""}${write.hardState !== null ? `, hs t${write.hardState.term}/v${write.hardState.vote}` : ""})`;
     return this.disk.submit(what, true, () => {
       this.durable.writeNow(write);

@@ -158,7 +158,7 @@ export class NodeWorld {
     };
     const started = RaftNode.start({
       id: m.id,
-      storage: new SimRaftStorage(m.disk, alive, { snapshotRecorded: this.guarded((meta) => this.checker.snapshotRecorded(m.id, meta)) }, () => stateMachine.checkpointNow()),
+      storage: new SimRaftStorage(m.disk, alive, { snapshotRecorded: this.guarded((meta) => this.checker.snapshotRecorded(m.id, meta)), voteWriteBegun: () => this.voteWriteBegun(m, incarnation) }, () => stateMachine.checkpointNow()),
       snapshots: new SimSnapshotStore(m.disk, alive),
       transport: new SimTransport(m.id, this.board, alive),
       stateMachine,
@@ -220,6 +220,26 @@ export class NodeWorld {
   private fatal(m: Machine, error: Error): void {
     this.traceNode(m.id, `DRIVER FAILED: ${error.message}`);
     this.failure ??= new RuleBroken("node failed", `n${m.id}: ${error.stack ?? error.message}`);
+  }
+
+  /** Nodes whose next vote write is to be cut short by a crash (see armVoteCrash). */
+  private readonly crashOnVote = new Set<NodeId>();
+
+  /** Crash `id` while its next vote is being written: the vote may or may not survive. */
+  armVoteCrash(id: NodeId): void {
+    this.crashOnVote.add(id);
+  }
+
+  private voteWriteBegun(m: Machine, incarnation: number): void {
+    if (!this.faultsEnabled || !this.crashOnVote.delete(m.id)) return;
+    const rng = this.config.rng;
+    // Before the write can complete (the disk's fastest op), and back soon after.
+    const crashInMs = rng.int(this.config.scenario.diskLatencyMs.min);
+    this.scheduler.at(crashInMs, () => {
+      if (m.incarnation !== incarnation) return;
+      this.crash(m.id, rng.chance(0.5) ? "power" : "process", "crash while writing a vote");
+      this.scheduler.at(rng.between(1, 40), () => this.restart(m.id));
+    });
   }
 
   crash(id: NodeId, kind: CrashKind, why: string): void {
