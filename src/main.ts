@@ -14,7 +14,7 @@ const USAGE = `usage: concord <command> [options]
 commands:
   node      run one node (concord node --help)
   cluster   cluster up: a local nats-server and 5 nodes (concord cluster up --help)
-  setup     install what Concord needs here (nats-server), or say how;
+  setup     install what Concord (--for tests: its tests) needs here, or say how (concord setup --help);
             setup tls: the certificates of a two-machine cluster (concord setup tls --help)
   chat      use the chat from a terminal (concord chat --help)
   demo      the failover demo: fail nodes one by one and watch (concord demo --help)
@@ -40,15 +40,9 @@ async function main(argv: string[]): Promise<number> {
       await runNodeCommand(rest, process.env, serve, onSignal);
       return 0;
     case "setup": {
-      if (rest[0] === "tls") {
-        const { runSetupTls } = await import("./cli/setup-tls-command.ts");
-        return runSetupTls(rest.slice(1));
-      }
-      // Install what Concord needs on this machine (nats-server), or say how.
-      const { ensureNatsServer } = await import("./cli/ensure-nats-server.ts");
-      const path = await ensureNatsServer((line) => process.stderr.write(`${line}\n`));
-      if (!rest.includes("--quiet")) process.stdout.write(`nats-server: ${path}\n`);
-      return 0;
+      // Install what Concord (or its tests: --for tests) needs on this machine, or say how; setup tls.
+      const [{ runSetupCommand }, { hostSystem }] = await Promise.all([import("./cli/setup-command.ts"), import("./cli/ensure-debian-packages.ts")]);
+      return runSetupCommand(rest, { stdout: (text) => void process.stdout.write(text), stderr: (text) => void process.stderr.write(text) }, hostSystem());
     }
     case "cluster": {
       const { runClusterCommand } = await import("./cli/cluster-command.ts");

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ConnectionOptions, type NatsConnection, connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import type { Subprocess } from "bun";
+import { NATS_SERVER, hostSystem, installCommandLine } from "./ensure-debian-packages.ts";
 import { loadOrCreateNatsIdentity, readNatsIdentity, readSecretFile } from "../transport/nats-identity.ts";
 import { type NatsPermissions, inboxPrefix, nodePermissions } from "../transport/subjects.ts";
 
@@ -55,18 +56,13 @@ export class NatsServerMissingError extends Error {
   override readonly name = "NatsServerMissingError";
 }
 
-/** The nats-server binary: $NATS_SERVER_BIN, then PATH, then Debian's /usr/sbin. */
+/** The nats-server binary: $NATS_SERVER_BIN, then PATH, then the sbin directories (Debian's /usr/sbin). */
 export function findNatsServer(): string {
-  const fromEnv = process.env["NATS_SERVER_BIN"];
-  if (fromEnv !== undefined && existsSync(fromEnv)) return fromEnv;
-  const candidates = [...(process.env["PATH"] ?? "").split(":").filter(Boolean), "/usr/sbin", "/usr/local/sbin"];
-  for (const dir of candidates) {
-    const path = join(dir, "nats-server");
-    if (existsSync(path)) return path;
-  }
+  const path = NATS_SERVER.find(hostSystem());
+  if (path !== null) return path;
   throw new NatsServerMissingError(
-    "nats-server is not installed. On Debian or Ubuntu: sudo apt-get install -y nats-server " +
-      "(or set NATS_SERVER_BIN to its path).",
+    `nats-server is not installed. On Debian or Ubuntu: ${installCommandLine([NATS_SERVER])} ` +
+      "(or as root: concord setup; or set NATS_SERVER_BIN to its path).",
   );
 }
 

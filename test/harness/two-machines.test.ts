@@ -85,7 +85,7 @@ check
 
 describe.skipIf(!isRoot)("two machines in two network namespaces (needs root; skipped when not root)", () => {
   test("the two-machine demo survives failures across machines and a real link cut", async () => {
-    expect(spawnSync("ip", ["-V"]).status).toBe(0); // iproute2: .ci/run installs it
+    expect(spawnSync("ip", ["-V"]).status).toBe(0); // iproute2: `concord setup --for tests` (pretest) installs it for root
     ip("netns", "add", nsA);
     ip("netns", "add", nsB);
     ip("link", "add", vethA, "type", "veth", "peer", "name", vethB);
