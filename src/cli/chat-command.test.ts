@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeNodes, apiError, jsonResponse, sseResponse } from "../client/testing/fake-nodes.ts";
-import { type ChatIo, EXIT_AUTH, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, runChatCommand } from "./chat-command.ts";
+import { type ChatIo, runChatCommand } from "./chat-command.ts";
+import { CHAT_COMMANDS, CHAT_USAGE } from "./chat-options.ts";
+import { EXIT } from "./exit-codes.ts";
 
 interface Message {
   id: number;
@@ -180,32 +182,54 @@ describe("concord chat", () => {
     expect(chat.messages[0]?.content).toBe("from stdin");
   });
 
-  test("exit statuses: usage 2, auth 3, unavailable 4, other 1; errors say (code)", async () => {
+  test("-h and --help: each command's own usage, exit 0, no request and no session file, even next to a mistake", async () => {
+    const node = nodes.start(fakeChat().handler);
+    for (const command of CHAT_COMMANDS) {
+      for (const flag of ["--help", "-h"]) {
+        const help = await run([node.url], [command, flag]);
+        expect([help.status, help.stderr]).toEqual([EXIT.ok, ""]);
+        expect(help.stdout).toStartWith(`usage: concord chat ${command}`);
+        expect(help.stdout).not.toContain("commands:");
+      }
+    }
+    expect((await run([node.url], ["send", "bob", "--bogus", "--help"])).stdout).toStartWith("usage: concord chat send <to> <message…>");
+    expect((await run([node.url], ["read", "-h"])).stdout).toContain("--with USER");
+    expect((await run([node.url], ["help", "rm"])).stdout).toStartWith("usage: concord chat rm <id…>");
+    for (const args of [["--help"], ["-h"], ["help"], ["nonsense", "--help"]]) expect((await run([node.url], args)).stdout).toBe(CHAT_USAGE);
+    expect(node.requests).toEqual([]);
+    await expect(stat(sessionPath)).rejects.toThrow();
+    // After `--` a "-h" is a message, not a help request.
+    await run([node.url], ["login", "alice", "--password", "password1"]);
+    expect((await run([node.url], ["send", "bob", "--", "-h"])).stdout).toBe("sent #10 to bob\n");
+    expect(node.requests.map((r) => new URL(r.url).pathname)).toEqual(["/v1/sessions", "/v1/messages"]);
+  });
+
+  test("exit statuses: usage 2, auth 5, unavailable 6, other 1; errors say (code)", async () => {
     const node = nodes.start(fakeChat().handler);
 
     const usage = await run([node.url], ["send"]);
-    expect([usage.status, usage.stdout]).toEqual([EXIT_USAGE, ""]);
+    expect([usage.status, usage.stdout]).toEqual([EXIT.usage, ""]);
     expect(usage.stderr).toStartWith("concord chat: usage: concord chat send <to> <message…> (usage)\n");
-    expect((await run([node.url], ["read", "--limit", "500"])).status).toBe(EXIT_USAGE);
-    expect((await run([node.url], ["ls", "--since", "3"])).status).toBe(EXIT_USAGE);
-    expect((await run(["ftp://nope"], ["logout"])).status).toBe(EXIT_USAGE);
+    expect((await run([node.url], ["read", "--limit", "500"])).status).toBe(EXIT.usage);
+    expect((await run([node.url], ["ls", "--since", "3"])).status).toBe(EXIT.usage);
+    expect((await run(["ftp://nope"], ["logout"])).status).toBe(EXIT.usage);
 
     const notLoggedIn = await run([node.url], ["read"]);
-    expect(notLoggedIn.status).toBe(EXIT_AUTH);
+    expect(notLoggedIn.status).toBe(EXIT.auth);
     expect(notLoggedIn.stderr).toContain("(not_signed_in)");
 
     const wrong = await run([node.url], ["login", "alice", "--json", "--password", "nope"]);
-    expect(wrong.status).toBe(EXIT_AUTH);
+    expect(wrong.status).toBe(EXIT.auth);
     expect(JSON.parse(wrong.stdout)).toEqual({ error: { code: "bad_credentials", message: "wrong username or password", status: 401 } });
     expect(wrong.stderr).toBe("concord chat: wrong username or password (bad_credentials)\n");
 
     await run([node.url], ["login", "alice", "--password", "password1"]);
     const noOne = await run([node.url], ["send", "zed", "hi"]);
-    expect([noOne.status, noOne.stderr]).toEqual([EXIT_FAILED, "concord chat: no account 'zed' (no_such_recipient)\n"]);
+    expect([noOne.status, noOne.stderr]).toEqual([EXIT.failed, "concord chat: no account 'zed' (no_such_recipient)\n"]);
 
     const sick = nodes.start(() => apiError(503, "unavailable", "no leader", { "retry-after": "0" }));
     const down = await run([sick.url, await nodes.dead()], ["--json", "unread"]);
-    expect(down.status).toBe(EXIT_UNAVAILABLE);
+    expect(down.status).toBe(EXIT.unavailable);
     expect(JSON.parse(down.stdout).error.code).toMatch(/^(unavailable|network)$/);
   }, 20_000);
 
@@ -214,7 +238,7 @@ describe("concord chat", () => {
     await run([node.url], ["login", "alice", "--password", "password1"]);
     await run([node.url], ["send", "bob", "x"]);
     const removed = await run([node.url], ["rm", "10", "#99"]);
-    expect(removed.status).toBe(EXIT_FAILED);
+    expect(removed.status).toBe(EXIT.failed);
     expect(removed.stdout).toBe("deleted #10\n");
     expect(removed.stderr).toBe("concord chat: no message #99 that you sent or received (not_found)\n");
   });

@@ -1,25 +1,21 @@
 // `concord chat …`: the chat service from a terminal or a script, through the failover
 // client. Every subcommand prints one thing: human text, or with --json one JSON document
 // (watch: one JSON line per event). Failures print `concord chat: <message> (<code>)` and
-// exit with a status a script can act on (CHAT_USAGE lists them). Besides the API's and
+// exit with a status from exit-codes.ts, the table every command shares. Besides the API's and
 // the client's codes, the CLI reports "usage", "session_file" (the session file cannot be
 // read or written) and "interrupted" (Ctrl+C at a password prompt).
 import type { ChatMessage } from "../chat/commands.ts";
 import { ConcordClient } from "../client/concord-client.ts";
 import { ConcordError } from "../client/concord-error.ts";
-import { CHAT_USAGE, type ChatOptions, parseChatOptions, parseIds } from "./chat-options.ts";
+import { type ChatOptions, parseChatOptions, parseIds } from "./chat-options.ts";
 import { formatEvent, formatMessages, formatTable, formatTime, printable } from "./chat-output.ts";
 import { loadSession, removeSession, saveSession, type StoredSession } from "./chat-session.ts";
 import type { ChatIo } from "./chat-terminal.ts";
+import { EXIT } from "./exit-codes.ts";
+import { exitCodeOfClientError } from "./failure-exit.ts";
 import { UsageError } from "./node-options.ts";
 
 export type { ChatIo } from "./chat-terminal.ts";
-
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_AUTH = 3;
-export const EXIT_UNAVAILABLE = 4;
-export const EXIT_INTERRUPTED = 130;
 
 /** API.md: message content is at most 4000 characters; stdin beyond a few times that is a mistake. */
 const MAX_STDIN_MESSAGE_CHARS = 16_000;
@@ -39,9 +35,9 @@ export async function runChatCommand(argv: readonly string[], io: ChatIo): Promi
   const json = argv.includes("--json");
   try {
     const options = parseChatOptions(argv, io.env);
-    if (options === null) {
-      io.stdout(CHAT_USAGE);
-      return 0;
+    if ("help" in options) {
+      io.stdout(options.help);
+      return EXIT.ok;
     }
     const session = await loadSession(options.sessionPath);
     const client = new ConcordClient({
@@ -159,7 +155,7 @@ const COMMANDS: Readonly<Record<ChatOptions["command"], (context: Context) => Pr
     if (result.notFound.length === 0) return 0;
     // Like rm(1): what could not be deleted is an error, reported after what was done.
     io.stderr(`concord chat: no message ${result.notFound.map((id) => `#${id}`).join(" ")} that you sent or received (not_found)\n`);
-    return EXIT_FAILED;
+    return EXIT.failed;
   },
 
   watch: async (context) => {
@@ -219,10 +215,10 @@ function reportError(error: unknown, json: boolean, io: ChatIo): number {
   let status: number;
   if (error instanceof UsageError) {
     code = "usage";
-    status = EXIT_USAGE;
+    status = EXIT.usage;
   } else if (error instanceof ConcordError) {
     code = error.code;
-    status = exitStatusOf(error);
+    status = exitCodeOfClientError(error);
   } else {
     throw error; // a bug, not a failure to report: main prints the stack
   }
@@ -231,14 +227,6 @@ function reportError(error: unknown, json: boolean, io: ChatIo): number {
   io.stderr(`concord chat: ${printable(message)} (${code})\n`);
   if (code === "usage") io.stderr("run 'concord chat --help' for usage\n");
   return status;
-}
-
-export function exitStatusOf(error: ConcordError): number {
-  if (error.code === "invalid_argument") return EXIT_USAGE;
-  if (error.code === "interrupted") return EXIT_INTERRUPTED;
-  if (error.authentication) return EXIT_AUTH;
-  if (error.transient) return EXIT_UNAVAILABLE;
-  return EXIT_FAILED;
 }
 
 function preview(message: ChatMessage): string {

@@ -1,6 +1,29 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { wantsHelp } from "./help-flag.ts";
 import { UsageError } from "./node-options.ts";
+
+/** The options every chat command takes. */
+const COMMON_OPTIONS = `  --nodes URL,URL…   the nodes to talk to (default http://127.0.0.1:8081 … 8085)
+                                                              env CONCORD_NODES
+  --json             machine-readable output: one JSON document (watch: one JSON
+                     line per event); errors as {"error": {code, message}}
+  --session FILE     where the session is kept
+                     (default ~/.config/concord/session.json)  env CONCORD_SESSION
+`;
+
+/** The rows of exit-codes.ts that chat commands use (concord --help has the whole table). */
+const EXIT_STATUS = `exit status: 0 ok, 1 failed, 2 usage, 5 not logged in or wrong password,
+6 no node could serve the request, 130 interrupted (concord --help: every code)
+`;
+
+/** What each command-specific option means, for a command's own usage. */
+const FLAG_HELP: Readonly<Record<string, string>> = {
+  password: "  --password P       instead of asking (asked on a terminal, else read from stdin)\n",
+  with: "  --with USER        the conversation with USER instead of your unread messages\n",
+  limit: "  --limit N          at most N (1-200)\n",
+  since: "  --since ID         start after event ID (a previous watch's last id)\n",
+};
 
 export const CHAT_USAGE = `usage: concord chat <command> [arguments] [options]
 
@@ -18,17 +41,11 @@ commands:
   delete-account             delete your account (asks for the password)
 
 options:
-  --nodes URL,URL…   the nodes to talk to (default http://127.0.0.1:8081 … 8085)
-                                                              env CONCORD_NODES
-  --json             machine-readable output: one JSON document (watch: one JSON
-                     line per event); errors as {"error": {code, message}}
-  --password P       instead of asking (asked on a terminal, else read from stdin)
-  --session FILE     where the session is kept
-                     (default ~/.config/concord/session.json)  env CONCORD_SESSION
+${COMMON_OPTIONS}  --password P       instead of asking (asked on a terminal, else read from stdin)
 
-exit status: 0 ok, 1 failed, 2 usage, 3 not logged in or wrong password,
-4 no node could serve the request
-`;
+concord chat <command> --help shows one command's usage.
+
+${EXIT_STATUS}`;
 
 export const CHAT_COMMANDS = ["signup", "login", "logout", "ls", "send", "read", "unread", "rm", "watch", "delete-account"] as const;
 export type ChatSubcommand = (typeof CHAT_COMMANDS)[number];
@@ -50,44 +67,61 @@ export interface ChatOptions {
 }
 
 /** Which subcommand takes which of the command-specific flags, and how many positionals. */
-const SHAPES: Readonly<Record<ChatSubcommand, { flags: readonly string[]; args: readonly [min: number, max: number]; argNames: string }>> = {
-  signup: { flags: ["password"], args: [1, 1], argNames: "<username>" },
-  login: { flags: ["password"], args: [1, 1], argNames: "<username>" },
-  logout: { flags: [], args: [0, 0], argNames: "" },
-  ls: { flags: ["limit"], args: [0, 1], argNames: "[pattern]" },
-  send: { flags: [], args: [1, Number.POSITIVE_INFINITY], argNames: "<to> <message…>" },
-  read: { flags: ["with", "limit"], args: [0, 0], argNames: "" },
-  unread: { flags: [], args: [0, 0], argNames: "" },
-  rm: { flags: [], args: [1, 1000], argNames: "<id…>" },
-  watch: { flags: ["since"], args: [0, 0], argNames: "" },
-  "delete-account": { flags: ["password"], args: [0, 0], argNames: "" },
+const SHAPES: Readonly<Record<ChatSubcommand, { flags: readonly string[]; args: readonly [min: number, max: number]; argNames: string; summary: string }>> = {
+  signup: { flags: ["password"], args: [1, 1], argNames: "<username>", summary: "Creates an account and logs in to it (the password is asked twice on a terminal)." },
+  login: { flags: ["password"], args: [1, 1], argNames: "<username>", summary: "Logs in; the session is kept (--session) for the next commands." },
+  logout: { flags: [], args: [0, 0], argNames: "", summary: "Ends the session on every node and forgets it here." },
+  ls: { flags: ["limit"], args: [0, 1], argNames: "[pattern]", summary: "Lists accounts whose name matches the glob (* and ?; default every account)." },
+  send: { flags: [], args: [1, Number.POSITIVE_INFINITY], argNames: "<to> <message…>", summary: "Sends a message; with no message words it is read from stdin." },
+  read: { flags: ["with", "limit"], args: [0, 0], argNames: "", summary: "Shows a conversation (--with), or your unread messages; what is shown is marked read." },
+  unread: { flags: [], args: [0, 0], argNames: "", summary: "Who has unread messages for you, how many, and the last one." },
+  rm: { flags: [], args: [1, 1000], argNames: "<id…>", summary: "Deletes messages you sent or received, for both sides (ids as shown by read: 12 or #12)." },
+  watch: { flags: ["since"], args: [0, 0], argNames: "", summary: "Prints events as they happen, across node failures, until Ctrl+C." },
+  "delete-account": { flags: ["password"], args: [0, 0], argNames: "", summary: "Deletes your account and its sessions (asks for the password)." },
 };
 
-/** `null` means --help was asked for. */
-export function parseChatOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ChatOptions | null {
+/** One command's own usage: its arguments, what it does, the options it takes. */
+export function chatCommandUsage(command: ChatSubcommand): string {
+  const shape = SHAPES[command];
+  const flags = shape.flags.map((flag) => FLAG_HELP[flag] ?? "").join("");
+  return `usage: concord chat ${command}${shape.argNames === "" ? "" : ` ${shape.argNames}`} [options]\n\n${shape.summary}\n\noptions:\n${flags}${COMMON_OPTIONS}\n${EXIT_STATUS}`;
+}
+
+/** What `concord chat … --help` asks for: the whole chat usage, or one command's. */
+export interface ChatHelp {
+  readonly help: string;
+}
+
+/** The command a help request is about: the first word that is not an option or an option's value. */
+function helpFor(argv: readonly string[]): ChatHelp {
+  const { positionals } = parseArgs({ args: [...argv], strict: false, allowPositionals: true, options: PARSE_OPTIONS });
+  const command = positionals[0] === "help" ? positionals[1] : positionals[0];
+  return { help: command !== undefined && isSubcommand(command) ? chatCommandUsage(command) : CHAT_USAGE };
+}
+
+const PARSE_OPTIONS = {
+  nodes: { type: "string" },
+  json: { type: "boolean" },
+  password: { type: "string" },
+  session: { type: "string" },
+  with: { type: "string" },
+  limit: { type: "string" },
+  since: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The options of one chat command, or the usage a help request (-h, --help, `help [command]`) asked for. */
+export function parseChatOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ChatOptions | ChatHelp {
+  if (wantsHelp(argv)) return helpFor(argv);
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        nodes: { type: "string" },
-        json: { type: "boolean" },
-        password: { type: "string" },
-        session: { type: "string" },
-        with: { type: "string" },
-        limit: { type: "string" },
-        since: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: PARSE_OPTIONS });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
   const { values, positionals } = parsed;
   const [command, ...args] = positionals;
-  if (values.help === true || command === "help") return null;
+  if (command === "help") return helpFor(argv);
   if (command === undefined) throw new UsageError("which command? (concord chat --help lists them)");
   if (!isSubcommand(command)) throw new UsageError(`unknown command '${command}' (concord chat --help lists them)`);
 
