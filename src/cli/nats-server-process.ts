@@ -8,6 +8,7 @@ import type { Subprocess } from "bun";
 import { NATS_SERVER, hostSystem, installCommandLine } from "./ensure-debian-packages.ts";
 import { loadOrCreateNatsIdentity, readNatsIdentity, readSecretFile } from "../transport/nats-identity.ts";
 import { type NatsPermissions, inboxPrefix, nodePermissions } from "../transport/subjects.ts";
+import { type NatsTlsFiles, natsServerConfig } from "./nats-server-config.ts";
 
 // Starts a real nats-server (for `concord cluster up`, the harness and tests) with the
 // permissions Concord expects in production: one nkey identity per node, which may
@@ -23,12 +24,7 @@ const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 const POLL_MS = 20;
 
-/** PEM files for TLS: client connections and routes (see tls-bundle.ts). */
-export interface NatsTlsFiles {
-  readonly caFile: string;
-  readonly certFile: string;
-  readonly keyFile: string;
-}
+export type { NatsTlsFiles } from "./nats-server-config.ts";
 
 export interface NatsServerOptions {
   readonly cluster: string;
@@ -221,44 +217,19 @@ export class NatsServer {
 
   private async config(): Promise<string> {
     const cluster = this.options.cluster;
-    const users: string[] = [];
-    for (const id of this.options.nodeIds) users.push(userEntry(this.publicKeys.get(nodeName(id))!, nodePermissions(cluster, id)));
-    for (const [name, permissions] of Object.entries(this.options.guests ?? {})) users.push(userEntry(this.publicKeys.get(guestName(name))!, permissions));
-    const host = this.options.host ?? "127.0.0.1";
-    const tls = this.options.tls;
-    const tlsBlock = (verify: boolean) =>
-      tls === undefined ? [] : [`  tls { cert_file: ${q(tls.certFile)}, key_file: ${q(tls.keyFile)}, ca_file: ${q(tls.caFile)}, verify: ${verify}, timeout: 3 }`];
     const routes = this.options.routes;
-    let clusterBlock: string[] = [];
-    if (routes !== undefined) {
-      const secret = readSecretFile(routes.secretFile, "route secret");
-      // The accepting side keeps only a bcrypt hash; the dialing side needs the secret itself.
-      const hash = await Bun.password.hash(secret, { algorithm: "bcrypt", cost: 10 });
-      clusterBlock = [
-        "cluster {",
-        `  name: ${q(cluster)}`,
-        `  listen: ${q(`${host}:${routes.port}`)}`,
-        ...tlsBlock(true),
-        `  authorization { user: "route", password: ${q(hash)}, timeout: 3 }`,
-        `  routes: [${routes.peers.map((p) => q(`nats-route://route:${encodeURIComponent(secret)}@${p}`)).join(", ")}]`,
-        // Clients are not told of the other machine's server: their identities exist only here.
-        "  no_advertise: true",
-        "}",
-      ];
-    }
-    return [
-      `listen: ${q(`${host}:${this.port}`)}`,
-      ...(tls === undefined ? [] : tlsBlock(false).map((line) => line.trimStart())),
-      ...clusterBlock,
-      `max_payload: ${this.options.maxPayloadBytes ?? 1024 * 1024}`,
-      // No user, no connection: there is no anonymous access (no no_auth_user).
-      "authorization {",
-      "  users = [",
-      ...users,
-      "  ]",
-      "}",
-      "",
-    ].join("\n");
+    return natsServerConfig({
+      cluster,
+      host: this.options.host ?? "127.0.0.1",
+      port: this.port,
+      ...(this.options.maxPayloadBytes !== undefined ? { maxPayloadBytes: this.options.maxPayloadBytes } : {}),
+      users: [
+        ...this.options.nodeIds.map((id) => ({ publicKey: this.publicKeys.get(nodeName(id))!, permissions: nodePermissions(cluster, id) })),
+        ...Object.entries(this.options.guests ?? {}).map(([name, permissions]) => ({ publicKey: this.publicKeys.get(guestName(name))!, permissions })),
+      ],
+      ...(this.options.tls !== undefined ? { tls: this.options.tls } : {}),
+      ...(routes !== undefined ? { routes: { port: routes.port, peers: routes.peers, secret: readSecretFile(routes.secretFile, "route secret") } } : {}),
+    });
   }
 
   private async launch(): Promise<void> {
@@ -309,15 +280,4 @@ function nodeName(id: number): string {
 function guestName(name: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new RangeError(`a guest identity's name is one subject token, got ${JSON.stringify(name)}`);
   return `guest-${name}`;
-}
-
-/** A quoted string in nats-server's configuration syntax. */
-function q(text: string): string {
-  return JSON.stringify(text);
-}
-
-function userEntry(publicKey: string, p: NatsPermissions): string {
-  const rule = (allow: readonly string[], deny: readonly string[] = []) =>
-    allow.length === 0 ? `{ deny: [">"] }` : `{ allow: ${JSON.stringify(allow)}${deny.length > 0 ? `, deny: ${JSON.stringify(deny)}` : ""} }`;
-  return `    { nkey: ${q(publicKey)}, permissions: { publish: ${rule(p.publish, p.publishDeny)}, subscribe: ${rule(p.subscribe, p.subscribeDeny)}${p.allowResponses ? ", allow_responses: true" : ""} } }`;
 }

@@ -52,8 +52,6 @@ const VALID_DAYS = 365;
 
 /** `concord setup tls`: bundles for machines 1 and 2 at `addresses`, under `outDir`. */
 export function createTwoMachineBundles(outDir: string, addresses: { readonly 1: string; readonly 2: string }): string[] {
-  const openssl = Bun.which("openssl");
-  if (openssl === null) throw new TlsBundleError("openssl_failed", "openssl is not installed (on Debian: apt-get install -y openssl)");
   for (const machine of [1, 2] as const) {
     if (existsSync(join(outDir, `machine-${machine}`))) {
       throw new TlsBundleError("tls_bundle_mismatch", `${join(outDir, `machine-${machine}`)} exists already; remove it to make a new cluster CA`);
@@ -63,6 +61,40 @@ export function createTwoMachineBundles(outDir: string, addresses: { readonly 1:
   // Everything is made in a private directory and moved into place whole.
   const work = mkdtempSync(join(tmpdir(), "concord-tls-"));
   try {
+    const bundles = ([1, 2] as const).map((machine) => ({ machine, address: addresses[machine], dir: join(work, `machine-${machine}`) }));
+    for (const { dir } of bundles) mkdirSync(dir, { mode: 0o700 });
+    issueClusterCertificates(bundles.map(({ machine, address, dir }) => ({ name: `machine ${machine}`, address, dir })));
+    const routeSecret = randomBytes(24).toString("base64url");
+    const adminToken = randomBytes(24).toString("base64url");
+    const made: string[] = [];
+    for (const { machine, address, dir: bundle } of bundles) {
+      const peer = addresses[machine === 1 ? 2 : 1];
+      writeSecretFile(join(bundle, "route-secret"), routeSecret);
+      writeSecretFile(join(bundle, "admin-token"), adminToken);
+      writeFileSync(join(bundle, "machine.json"), `${JSON.stringify({ machine, address, peer })}\n`, { mode: 0o600 });
+      chmodSync(join(bundle, "machine.json"), 0o600);
+      const target = join(outDir, `machine-${machine}`);
+      renameOrCopy(bundle, target);
+      made.push(target);
+    }
+    return made;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A certificate authority made for one cluster, and a certificate per machine signed by it
+ * (the machine's address in the subject alternative name, for serving and for dialing
+ * routes). Writes ca.pem, cert.pem and key.pem (all 0600) into each machine's `dir`, which
+ * must exist. The CA's private key never leaves a temporary directory removed before this
+ * returns: nothing else can ever be signed by it. Shared by `setup tls` and `concord init`.
+ */
+export function issueClusterCertificates(machines: readonly { readonly name: string; readonly address: string; readonly dir: string }[]): void {
+  const openssl = Bun.which("openssl");
+  if (openssl === null) throw new TlsBundleError("openssl_failed", "openssl is not installed (on Debian: apt-get install -y openssl)");
+  const work = mkdtempSync(join(tmpdir(), "concord-ca-"));
+  try {
     const run = (args: string[]) => {
       const result = Bun.spawnSync([openssl, ...args], { cwd: work, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       if (result.exitCode !== 0) throw new TlsBundleError("openssl_failed", `openssl ${args[0]} failed: ${result.stderr.toString().trim()}`);
@@ -71,14 +103,7 @@ export function createTwoMachineBundles(outDir: string, addresses: { readonly 1:
     const tag = randomBytes(4).toString("hex");
     run(["req", "-x509", ...ec, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", String(VALID_DAYS), "-subj", `/CN=Concord cluster CA ${tag}`,
       "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-    const routeSecret = randomBytes(24).toString("base64url");
-    const adminToken = randomBytes(24).toString("base64url");
-    const made: string[] = [];
-    for (const machine of [1, 2] as const) {
-      const address = addresses[machine];
-      const peer = addresses[machine === 1 ? 2 : 1];
-      const bundle = join(work, `machine-${machine}`);
-      mkdirSync(bundle, { mode: 0o700 });
+    for (const { name, address, dir } of machines) {
       writeFileSync(join(work, "ext.cnf"), [
         "[machine]",
         `subjectAltName=${isIP(address) !== 0 ? "IP" : "DNS"}:${address}`,
@@ -88,19 +113,12 @@ export function createTwoMachineBundles(outDir: string, addresses: { readonly 1:
         "basicConstraints=critical,CA:FALSE",
         "",
       ].join("\n"));
-      run(["req", "-new", ...ec, "-keyout", join(bundle, "key.pem"), "-out", "machine.csr", "-subj", `/CN=Concord machine ${machine} ${tag}`]);
+      run(["req", "-new", ...ec, "-keyout", join(dir, "key.pem"), "-out", "machine.csr", "-subj", `/CN=Concord ${name} ${tag}`]);
       run(["x509", "-req", "-in", "machine.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-set_serial", `0x${randomBytes(8).toString("hex")}`,
-        "-days", String(VALID_DAYS), "-extfile", "ext.cnf", "-extensions", "machine", "-out", join(bundle, "cert.pem")]);
-      writeFileSync(join(bundle, "ca.pem"), readFileSync(join(work, "ca.pem")), { mode: 0o600 });
-      writeSecretFile(join(bundle, "route-secret"), routeSecret);
-      writeSecretFile(join(bundle, "admin-token"), adminToken);
-      writeFileSync(join(bundle, "machine.json"), `${JSON.stringify({ machine, address, peer })}\n`, { mode: 0o600 });
-      for (const file of ["key.pem", "cert.pem", "ca.pem", "machine.json"]) chmodSync(join(bundle, file), 0o600);
-      const target = join(outDir, `machine-${machine}`);
-      renameOrCopy(bundle, target);
-      made.push(target);
+        "-days", String(VALID_DAYS), "-extfile", "ext.cnf", "-extensions", "machine", "-out", join(dir, "cert.pem")]);
+      writeFileSync(join(dir, "ca.pem"), readFileSync(join(work, "ca.pem")), { mode: 0o600 });
+      for (const file of ["key.pem", "cert.pem", "ca.pem"]) chmodSync(join(dir, file), 0o600);
     }
-    return made;
   } finally {
     // The CA's private key goes with the work directory.
     rmSync(work, { recursive: true, force: true });
