@@ -7,7 +7,7 @@ import { ApiError, unauthorized } from "./errors.ts";
 import { limitedPasswordCheck, limitedSignup } from "./password-checks.ts";
 import { beginRead } from "./reads.ts";
 import { ACCOUNT_TOTAL_MAX } from "../chat/chat-limits.ts";
-import { Account, ConsistencyQuery, errors, IdempotencyHeaders, LimitQuery, NewPassword, Password, Username, bearerSecurity } from "./schemas.ts";
+import { Account, ConsistencyQuery, errors, IdempotencyHeaders, LimitQuery, NewPassword, Password, publicAccess, sessionSecurity, Username } from "./schemas.ts";
 import { execute } from "./writes.ts";
 
 /** Globs use `*` and `?` over username characters; bounded so matching stays cheap. */
@@ -21,7 +21,10 @@ export function accountRoutes(deps: ApiDeps) {
     createRoute({
       method: "post",
       path: "/v1/accounts",
+      operationId: "createAccount",
+      tags: ["accounts"],
       summary: "Sign up",
+      security: publicAccess,
       description: "Sign-ups are limited per client address and per username (429 rate_limited with Retry-After); a node hashes only a few passwords at once (429 overloaded). The Idempotency-Key's request digest covers the username, never the password.",
       request: {
         headers: IdempotencyHeaders,
@@ -45,7 +48,10 @@ export function accountRoutes(deps: ApiDeps) {
     createRoute({
       method: "get",
       path: "/v1/accounts/{username}",
+      operationId: "getAccount",
+      tags: ["accounts"],
       summary: "One account",
+      security: publicAccess,
       request: { params: z.object({ username: z.string().max(64) }), query: z.object({ consistency: ConsistencyQuery }) },
       responses: { 200: { description: "the account", content: { "application/json": { schema: Account } } }, ...errors(400, 404, 429, 503) },
     }),
@@ -64,8 +70,10 @@ export function accountRoutes(deps: ApiDeps) {
     createRoute({
       method: "get",
       path: "/v1/accounts",
+      operationId: "listAccounts",
+      tags: ["accounts"],
       summary: "List accounts by glob, sorted by name",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "read"),
       request: { query: z.object({ pattern: Pattern, limit: LimitQuery, cursor: Cursor, consistency: ConsistencyQuery }) },
       responses: {
@@ -100,9 +108,11 @@ export function accountRoutes(deps: ApiDeps) {
     createRoute({
       method: "delete",
       path: "/v1/accounts/me",
+      operationId: "deleteMyAccount",
+      tags: ["accounts"],
       summary: "Delete my account (needs the password)",
       description: "The account, its sessions and the messages it received are gone; messages it sent stay with their recipients, marked fromDeleted.",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "write"),
       request: {
         headers: IdempotencyHeaders,
@@ -124,10 +134,12 @@ export function accountRoutes(deps: ApiDeps) {
     createRoute({
       method: "put",
       path: "/v1/accounts/me/password",
+      operationId: "changeMyPassword",
+      tags: ["accounts"],
       summary: "Change my password (needs the current one); every other session of mine ends",
       description:
         "The session that asks stays signed in; every other session of the account is revoked on every node. Wrong current passwords count against the same limits as failed logins (429 rate_limited). The Idempotency-Key's request digest leaves both passwords out.",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "write"),
       request: {
         headers: IdempotencyHeaders,

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { createRouter, type ApiDeps, type AppEnv } from "./api-env.ts";
 import { requireAdmin } from "./auth.ts";
-import { bearerSecurity, errors, queryInt } from "./schemas.ts";
+import { adminSecurity, errors, queryInt } from "./schemas.ts";
 
 const NodeId = z.number().int().min(1).max(2 ** 31 - 1);
 const accepted = { 202: { description: "accepted" }, ...errors(400, 403, 429, 503) };
@@ -20,8 +20,10 @@ export function adminRoutes(deps: ApiDeps) {
     createRoute({
       method: "post",
       path: "/v1/cluster/members",
+      operationId: "addClusterMember",
+      tags: ["admin"],
       summary: "Add a member: it joins as a learner, catches up, then becomes a voter if voter is true",
-      security: bearerSecurity,
+      security: adminSecurity,
       middleware: adminOnly,
       request: { body: { required: true, content: { "application/json": { schema: z.object({ id: NodeId, voter: z.boolean() }) } } } },
       responses: accepted,
@@ -37,8 +39,10 @@ export function adminRoutes(deps: ApiDeps) {
     createRoute({
       method: "delete",
       path: "/v1/cluster/members/{id}",
+      operationId: "removeClusterMember",
+      tags: ["admin"],
       summary: "Remove a member",
-      security: bearerSecurity,
+      security: adminSecurity,
       middleware: adminOnly,
       request: { params: z.object({ id: queryInt(1, 2 ** 31 - 1).openapi({ type: "integer" }) }) },
       responses: accepted,
@@ -54,8 +58,10 @@ export function adminRoutes(deps: ApiDeps) {
     createRoute({
       method: "post",
       path: "/v1/cluster/leader",
+      operationId: "transferLeadership",
+      tags: ["admin"],
       summary: "Transfer leadership",
-      security: bearerSecurity,
+      security: adminSecurity,
       middleware: adminOnly,
       request: { body: { required: true, content: { "application/json": { schema: z.object({ to: NodeId }) } } } },
       responses: accepted,

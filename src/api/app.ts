@@ -15,6 +15,7 @@ import { ApiError, errorResponse, toApiError } from "./errors.ts";
 import { eventRoutes } from "./events.ts";
 import { faultRoutes } from "./fault-routes.ts";
 import { messageRoutes } from "./messages.ts";
+import { serveOpenApiDocument } from "./openapi-document.ts";
 import { defaultHashingLimits, HashingGate } from "./hashing-gate.ts";
 import { HttpMetrics, metricsRoutes } from "./metrics.ts";
 import { AuthLimiters, DEFAULT_AUTH_RATE_LIMITS } from "./rate-limit.ts";
@@ -106,30 +107,7 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
   // The page at / and /cluster, when the entry point built it (API-only nodes skip it).
   if (options.web !== undefined) app.route("/", webRoutes(options.web));
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
-    type: "http",
-    scheme: "bearer",
-    description: "the token from POST /v1/sessions (the concord_session cookie works too)",
-  });
-  // Generated once, from the same schemas that validate requests.
-  let document: ReturnType<typeof app.getOpenAPIDocument> | null = null;
-  app.get("/v1/openapi.json", (c) => {
-    document ??= app.getOpenAPIDocument({
-      openapi: "3.0.3",
-      info: {
-        title: "Concord",
-        version: "1",
-        description:
-          "A chat service on its own Raft. Errors are {error: {code, message}} with a stable code. " +
-          "Limits at the edge, per node: failed logins and password checks per client address (20, then 1 per 5 s) and per account (10, then 1 per 30 s), " +
-          "sign-ups per address (60, then 1 per 10 s) and per username (20, then 1 per 6 s): 429 rate_limited with Retry-After; " +
-          "password hashing (half the cores at once, 4 waiting): 429 overloaded; event streams in two pools (account: 1000, 100 per address, 10 per account; dashboard: 200, 8 per address): 429 overloaded. " +
-          "Sessions end 7 days after their last use or 30 days after the login (401 session_expired). " +
-          "An Idempotency-Key is remembered for at least 24 hours and for the account's latest 1000 keyed writes; reused with a different request it is 422 idempotency_key_mismatch.",
-      },
-    });
-    return c.json(document);
-  });
+  serveOpenApiDocument(app);
 
   app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error) => {

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, type ApiDeps } from "./api-env.ts";
-import { errors } from "./schemas.ts";
+import { anyClientError, errors, publicAccess } from "./schemas.ts";
 import { openStream, Waker } from "./sse.ts";
 import type { NodeView } from "./node-view.ts";
 
@@ -62,7 +62,15 @@ export function clusterRoutes(node: NodeView) {
   const app = createRouter();
 
   app.openapi(
-    createRoute({ method: "get", path: "/healthz", summary: "200 while the process runs", responses: { 200: { description: "alive", content: { "application/json": { schema: z.object({ ok: z.boolean() }) } } } } }),
+    createRoute({
+      method: "get",
+      path: "/healthz",
+      operationId: "getHealth",
+      tags: ["operations"],
+      summary: "200 while the process runs",
+      security: publicAccess,
+      responses: { 200: { description: "alive", content: { "application/json": { schema: z.object({ ok: z.boolean() }) } } }, ...anyClientError },
+    }),
     (c) => c.json({ ok: true }, 200),
   );
 
@@ -71,8 +79,15 @@ export function clusterRoutes(node: NodeView) {
     createRoute({
       method: "get",
       path: "/readyz",
+      operationId: "getReadiness",
+      tags: ["operations"],
       summary: "200 when the node knows a leader and has applied up to the commit it knows",
-      responses: { 200: { description: "ready", content: { "application/json": { schema: Ready } } }, 503: { description: "not ready", content: { "application/json": { schema: Ready } } } },
+      security: publicAccess,
+      responses: {
+        200: { description: "ready", content: { "application/json": { schema: Ready } } },
+        503: { description: "not ready", content: { "application/json": { schema: Ready } } },
+        ...anyClientError,
+      },
     }),
     (c) => {
       const s = node.status();
@@ -86,8 +101,11 @@ export function clusterRoutes(node: NodeView) {
     createRoute({
       method: "get",
       path: "/v1/cluster",
+      operationId: "getClusterStatus",
+      tags: ["cluster"],
       summary: "This node's view of the cluster",
-      responses: { 200: { description: "status", content: { "application/json": { schema: ClusterStatus } } } },
+      security: publicAccess,
+      responses: { 200: { description: "status", content: { "application/json": { schema: ClusterStatus } } }, ...anyClientError },
     }),
     async (c) => c.json(await clusterStatus(node), 200),
   );
@@ -185,6 +203,9 @@ export function clusterEventRoutes(deps: ApiDeps, shared: SharedClusterStatus) {
     createRoute({
       method: "get",
       path: "/v1/cluster/events",
+      operationId: "streamClusterStatus",
+      tags: ["cluster"],
+      security: publicAccess,
       summary: "The cluster status as Server-Sent Events, on every change (at most ~10/s)",
       description: `Anonymous streams have a pool of their own (${deps.dashboardStreams.limits.max} per node, ${deps.dashboardStreams.limits.perAddress} per client address); past it, 429 overloaded.`,
       responses: { 200: { description: "an event stream of ClusterStatus objects", content: { "text/event-stream": { schema: z.string() } } }, ...errors(429) },

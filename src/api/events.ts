@@ -6,7 +6,7 @@ import { sessionState, signedIn, touch } from "./auth.ts";
 import { Deadline } from "./deadline.ts";
 import { invalidRequest } from "./errors.ts";
 import { messageJson } from "./messages.ts";
-import { bearerSecurity, errors, queryInt } from "./schemas.ts";
+import { errors, queryInt, sessionSecurity } from "./schemas.ts";
 import { openStream, Waker } from "./sse.ts";
 
 /** Events fetched per replay query: small enough to stream as we go, large enough to be few queries. */
@@ -21,12 +21,14 @@ export function eventRoutes(deps: ApiDeps) {
     createRoute({
       method: "get",
       path: "/v1/events",
+      operationId: "streamEvents",
+      tags: ["events"],
       summary: "My events as Server-Sent Events",
       description:
         "Each event's id is the log index that produced it. With Last-Event-ID (header) or ?lastEventId= the stream first replays everything after it, then goes live. " +
         "Events: ready (subscribed; its id is where the stream starts), message, messages_deleted, messages_read, account_deleted, and reset (history was pruned or this client fell behind: refetch state, then continue from the reset's id). " +
         "Signed-in streams have a pool of their own, apart from the dashboard's: per node at most 1000 by default, 100 per client address and 10 per account; past it, 429 overloaded. A stream ends when its session is revoked or expires.",
-      security: bearerSecurity,
+      security: sessionSecurity,
       // Authenticated like a write (a barrier only on a miss): the stream itself needs no fresh read.
       middleware: signedIn(deps, "write"),
       request: { query: z.object({ lastEventId: queryInt(0, Number.MAX_SAFE_INTEGER).optional().openapi({ type: "integer" }) }) },

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { createRouter, type ApiDeps, type AppEnv } from "./api-env.ts";
 import { requireAdmin } from "./auth.ts";
-import { bearerSecurity, errors } from "./schemas.ts";
+import { adminSecurity, errors } from "./schemas.ts";
 
 /** Which peers the node's transport loses traffic to and from (see FaultInjectingTransport). */
 export interface LinkFaultsBody {
@@ -33,7 +33,16 @@ export function faultRoutes(deps: ApiDeps, control: FaultControl) {
   const ok = { 200: { description: "the faults now in force", content: { "application/json": { schema: Faults } } } };
 
   app.openapi(
-    createRoute({ method: "get", path: "/v1/debug/faults", summary: "Links this node loses traffic on (fault injection)", security: bearerSecurity, middleware: adminOnly, responses: { ...ok, ...errors(403) } }),
+    createRoute({
+      method: "get",
+      path: "/v1/debug/faults",
+      operationId: "getLinkFaults",
+      tags: ["debug"],
+      summary: "Links this node loses traffic on (fault injection)",
+      security: adminSecurity,
+      middleware: adminOnly,
+      responses: { ...ok, ...errors(403) },
+    }),
     (c) => c.json(copy(control.faults()), 200),
   );
 
@@ -41,8 +50,10 @@ export function faultRoutes(deps: ApiDeps, control: FaultControl) {
     createRoute({
       method: "put",
       path: "/v1/debug/faults",
+      operationId: "setLinkFaults",
+      tags: ["debug"],
       summary: "Replace the set of cut links (fault injection)",
-      security: bearerSecurity,
+      security: adminSecurity,
       middleware: adminOnly,
       request: { body: { required: true, content: { "application/json": { schema: Faults } } } },
       responses: { ...ok, ...errors(400, 403) },

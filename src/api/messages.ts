@@ -5,7 +5,7 @@ import { createRouter, type ApiDeps } from "./api-env.ts";
 import { signedIn } from "./auth.ts";
 import { ApiError, invalidRequest } from "./errors.ts";
 import { beginRead } from "./reads.ts";
-import { bearerSecurity, ConsistencyQuery, Content, errors, IdempotencyHeaders, LimitQuery, Message, MessageId, MessageIds, queryInt } from "./schemas.ts";
+import { ConsistencyQuery, Content, errors, IdempotencyHeaders, LimitQuery, Message, MessageId, MessageIds, queryInt, sessionSecurity } from "./schemas.ts";
 import { execute } from "./writes.ts";
 
 /** A name in a body or query; only bounded here, since an impossible name simply matches nobody. */
@@ -30,8 +30,10 @@ export function messageRoutes(deps: ApiDeps) {
     createRoute({
       method: "post",
       path: "/v1/messages",
+      operationId: "sendMessage",
+      tags: ["messages"],
       summary: "Send a message",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "write"),
       request: {
         headers: IdempotencyHeaders,
@@ -52,8 +54,10 @@ export function messageRoutes(deps: ApiDeps) {
     createRoute({
       method: "get",
       path: "/v1/messages",
+      operationId: "listMessages",
+      tags: ["messages"],
       summary: "A conversation (with=user) or my unread inbox (unread=true), newest first",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "read"),
       request: {
         query: z.object({
@@ -98,8 +102,10 @@ export function messageRoutes(deps: ApiDeps) {
     createRoute({
       method: "get",
       path: "/v1/conversations",
+      operationId: "listConversations",
+      tags: ["messages"],
       summary: "One entry per partner, newest first",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "read"),
       request: { query: z.object({ consistency: ConsistencyQuery }) },
       responses: {
@@ -126,8 +132,10 @@ export function messageRoutes(deps: ApiDeps) {
     createRoute({
       method: "post",
       path: "/v1/messages/read",
+      operationId: "markMessagesRead",
+      tags: ["messages"],
       summary: "Mark messages I received as read: {ids} or {with, upTo}",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "write"),
       request: {
         headers: IdempotencyHeaders,
@@ -160,8 +168,10 @@ export function messageRoutes(deps: ApiDeps) {
     createRoute({
       method: "delete",
       path: "/v1/messages",
+      operationId: "deleteMessages",
+      tags: ["messages"],
       summary: "Delete messages I sent or received, for both sides",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "write"),
       request: {
         headers: IdempotencyHeaders,

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { createRouter, type ApiDeps, type AppEnv } from "./api-env.ts";
+import { anyClientError, publicAccess } from "./schemas.ts";
 
 /** Seconds; covers a local read (~1 ms) up to the 5 s request deadline. */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -126,8 +127,11 @@ export function metricsRoutes(deps: ApiDeps, metrics: HttpMetrics) {
     createRoute({
       method: "get",
       path: "/metrics",
+      operationId: "getMetrics",
+      tags: ["operations"],
       summary: "Prometheus text: the node's raft figures and HTTP by route and status",
-      responses: { 200: { description: "Prometheus text exposition 0.0.4", content: { "text/plain": { schema: z.string() } } } },
+      security: publicAccess,
+      responses: { 200: { description: "Prometheus text exposition 0.0.4", content: { "text/plain": { schema: z.string() } } }, ...anyClientError },
     }),
     (c) => {
       const text = deps.backend.nodeMetrics().trimEnd();

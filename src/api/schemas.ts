@@ -88,6 +88,15 @@ export function errors(...statuses: readonly number[]) {
   return described;
 }
 
+/**
+ * For routes that refuse nothing themselves (health, readiness, status, metrics, this
+ * document). Declared as the 4XX range rather than some status they never answer, so a
+ * generated client still types a client error, should one ever come, as the one Error shape.
+ */
+export const anyClientError = {
+  "4XX": { description: "not answered by this route today; any client error Concord sends has the Error shape", content: { "application/json": { schema: ErrorSchema } } },
+};
+
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "invalid request",
   401: "unauthorized (no session, or it was revoked) or session_expired (past its 7-day idle or 30-day absolute lifetime: sign in again)",
@@ -100,4 +109,13 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: "no leader or no quorum; retry after Retry-After",
 };
 
-export const bearerSecurity = [{ bearer: [] as string[] }];
+// Security requirements, by the schemes openapi-document.ts declares. Every operation
+// names one, public ones included: an empty list says "no credentials" on purpose, and a
+// generated client then knows which calls need a token and which token.
+
+/** Anyone may call it: sign-up, login, account look-up, health, status, metrics, the document. */
+export const publicAccess: Array<Record<string, string[]>> = [];
+/** The signed-in account: a session token as Bearer, or the browser page's session cookie. */
+export const sessionSecurity = [{ sessionToken: [] as string[] }, { sessionCookie: [] as string[] }];
+/** The cluster admin token from the node configuration, as Bearer (never a session token). */
+export const adminSecurity = [{ adminToken: [] as string[] }];

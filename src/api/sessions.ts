@@ -6,7 +6,7 @@ import { hashToken, newToken, SESSION_COOKIE, signedIn } from "./auth.ts";
 import { ApiError, unauthorized } from "./errors.ts";
 import { limitedPasswordCheck } from "./password-checks.ts";
 import { beginRead } from "./reads.ts";
-import { bearerSecurity, errors, IdempotencyHeaders, Password } from "./schemas.ts";
+import { errors, IdempotencyHeaders, Password, publicAccess, sessionSecurity } from "./schemas.ts";
 import { execute } from "./writes.ts";
 
 const badCredentials = () => new ApiError(401, "bad_credentials", "wrong username or password");
@@ -31,7 +31,10 @@ export function sessionRoutes(deps: ApiDeps) {
     createRoute({
       method: "post",
       path: "/v1/sessions",
+      operationId: "createSession",
+      tags: ["sessions"],
       summary: "Log in",
+      security: publicAccess,
       description:
         "Returns a bearer token and sets it as an HttpOnly cookie. Not deduplicated by Idempotency-Key: only the token's hash is stored, so a retry cannot return the first token; it gets a new one. " +
         "Failed logins are limited per client address and per username (429 rate_limited with Retry-After; successful logins never count), and a node checks only a few passwords at once (429 overloaded when its queue is full). " +
@@ -82,8 +85,10 @@ export function sessionRoutes(deps: ApiDeps) {
     createRoute({
       method: "delete",
       path: "/v1/sessions/current",
+      operationId: "deleteCurrentSession",
+      tags: ["sessions"],
       summary: "Log out (revokes this token on every node)",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "write"),
       request: { headers: IdempotencyHeaders },
       responses: { 204: { description: "logged out" }, ...errors(401, 422, 429, 503) },
@@ -100,8 +105,10 @@ export function sessionRoutes(deps: ApiDeps) {
     createRoute({
       method: "delete",
       path: "/v1/sessions",
+      operationId: "deleteMySessions",
+      tags: ["sessions"],
       summary: "Sign out everywhere: revokes every session of my account on every node, this one included",
-      security: bearerSecurity,
+      security: sessionSecurity,
       middleware: signedIn(deps, "write"),
       request: { headers: IdempotencyHeaders },
       responses: {
