@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ScenarioRunner } from "../runner/scenario-runner.ts";
 import type { Step } from "../scenario/steps.ts";
-import { askBeforeStep } from "./demo-command.ts";
+import { askBeforeStep } from "./ask-before-step.ts";
 
 /** Only `run` is used by the interactive prompt. */
 function recordingRunner(): { runner: ScenarioRunner; ran: Step[] } {

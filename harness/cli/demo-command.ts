@@ -1,10 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.ts";
-import type { LocatedStep } from "../scenario/steps.ts";
+import { parseScenarioLocated } from "../scenario/parse.ts";
+import { askBeforeStep } from "./ask-before-step.ts";
 import { parseHarnessArgs, runScenario, type HarnessIo } from "./harness-command.ts";
-import type { ScenarioRunner } from "../runner/scenario-runner.ts";
-import type { Output } from "../runner/status-board.ts";
 
 export const DEMO_USAGE = `usage: concord demo [--interactive] [--seed N] [--http-port P]
        concord demo --machine-id 1|2 --peer IP [--tls DIR] [--interactive] [--seed N]
@@ -56,23 +54,3 @@ export async function runDemoCommand(argv: string[], io: HarnessIo): Promise<num
     input.close();
   }
 }
-
-/**
- * Interactive mode: show the next step; Enter runs it, any other step runs first (and the
- * prompt comes back), "quit" ends the demo. End of input runs the rest unattended.
- */
-export async function askBeforeStep(located: LocatedStep, runner: ScenarioRunner, out: Output, readLine: (prompt: string) => Promise<string | null>): Promise<boolean> {
-  if (located.step.kind === "say") return true;
-  for (;;) {
-    const line = await readLine(`next: ${formatStep(located.step)}   [Enter runs it, or type a step; quit ends] > `);
-    if (line === null || line.trim() === "") return true;
-    if (/^\s*(quit|exit)\s*$/.test(line)) return false;
-    try {
-      const step = parseLine(line, "<demo>", located.line);
-      if (step !== null) await runner.run(step);
-    } catch (error) {
-      out.write(`${(error as Error).message}\n`);
-    }
-  }
-}
-

@@ -12,7 +12,7 @@ import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.t
 import type { LocatedStep } from "../scenario/steps.ts";
 import { ScenarioRunner, StepFailure, type PeerMachine } from "../runner/scenario-runner.ts";
 import { StatusBoard, type Output } from "../runner/status-board.ts";
-import { askBeforeStep } from "./demo-command.ts";
+import { askBeforeStep } from "./ask-before-step.ts";
 import { runScenario, type HarnessIo, type ParsedHarnessArgs } from "./harness-command.ts";
 
 // The original two-machine demo: machine 1 hosts nodes 1-2, machine 2 hosts nodes 3-5.
