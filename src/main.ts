@@ -102,7 +102,6 @@ async function main(argv: string[]): Promise<number> {
  */
 function normalizeArgv(argv: readonly string[]): string[] {
   const [first, ...rest] = argv;
-  if (first === "-h") return ["--help"];
   if (first === "help") return rest.length === 0 ? ["--help"] : [...rest, "--help"];
   return helpAsLongFlag(argv);
 }

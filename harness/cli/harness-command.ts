@@ -4,17 +4,50 @@ import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.t
 import { ScenarioSyntaxError, type LocatedStep, type Step } from "../scenario/steps.ts";
 import { ScenarioRunner, StepFailure, type RunnerOptions } from "../runner/scenario-runner.ts";
 import { StatusBoard, type Output } from "../runner/status-board.ts";
+import { EXIT, type ExitCode } from "../../src/cli/exit-codes.ts";
+import { wantsHelp } from "../../src/cli/help-flag.ts";
+import { NatsServerMissingError } from "../../src/cli/nats-server-process.ts";
+
+const HARNESS_OPTIONS = `  --seed N          workload choices (default: random, printed so a run can be repeated)
+  --http-port P     node i listens on P+i-1 (default: free ports)
+`;
+
+/** The harness's rows of exit-codes.ts (concord --help has them all). */
+const HARNESS_EXIT_STATUS = `exit status: 0 every expectation and check held, 7 a checker found a violation or an
+expectation failed, 1 a step could not run, 2 usage or a scenario syntax error,
+4 nats-server is missing
+`;
 
 export const HARNESS_USAGE = `usage: concord harness run FILE.scn [FILE.scn …] [--seed N]
        concord harness prompt [--seed N]
 
 Runs scenario files (the step language of shared/design/HARNESS.md) against real node
 and nats-server processes on this machine, or reads steps typed at a prompt. Every
-scenario ends with the history checkers; a failed expectation or check exits 1.
+scenario ends with the history checkers. concord harness <run|prompt> --help: one
+command's usage.
 
-  --seed N          workload choices (default: random, printed so a run can be repeated)
-  --http-port P     node i listens on P+i-1 (default: free ports)
-`;
+${HARNESS_OPTIONS}
+${HARNESS_EXIT_STATUS}`;
+
+const RUN_USAGE = `usage: concord harness run FILE.scn [FILE.scn …] [--seed N] [--http-port P]
+
+Runs each scenario file in turn against real node and nats-server processes on this
+machine, then the history checkers (no acknowledged message lost or duplicated, equal
+state digests, linearizable usernames, no stale read, one order per conversation).
+Stops at the first scenario that fails, printing the smallest history excerpt that
+shows it and the command (with --seed) that reproduces it.
+
+${HARNESS_OPTIONS}
+${HARNESS_EXIT_STATUS}`;
+
+const PROMPT_USAGE = `usage: concord harness prompt [--seed N] [--http-port P]
+
+Reads steps typed at a prompt ("cluster 5", "fail leader", "partition 1,2 | 3,4,5",
+"workload 100", "check", "status"; "quit" ends) and runs each at once. A failed step is
+reported and the prompt goes on; the exit status says whether any failed.
+
+${HARNESS_OPTIONS}
+${HARNESS_EXIT_STATUS}`;
 
 /** Line input for the prompt and the interactive demo: resolves null at end of input. */
 export interface LineInput {
@@ -55,21 +88,26 @@ export class HarnessUsageError extends Error {
 
 export async function runHarnessCommand(argv: string[], io: HarnessIo): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "help" || rest.includes("--help")) {
-    io.out.write(HARNESS_USAGE);
-    return sub === undefined ? 2 : 0;
+  if (sub === "help" || wantsHelp(argv)) {
+    const topic = sub === "help" ? rest[0] : sub;
+    io.out.write(topic === "run" ? RUN_USAGE : topic === "prompt" ? PROMPT_USAGE : HARNESS_USAGE);
+    return EXIT.ok;
+  }
+  if (sub === undefined) {
+    io.err(`which harness command?\n\n${HARNESS_USAGE}`);
+    return EXIT.usage;
   }
   let args: ParsedHarnessArgs;
   try {
-    args = parseHarnessArgs(rest, HARNESS_USAGE);
+    args = parseHarnessArgs(rest, sub === "prompt" ? PROMPT_USAGE : RUN_USAGE);
   } catch (error) {
     io.err(`${(error as Error).message}\n`);
-    return 2;
+    return EXIT.usage;
   }
   if (sub === "run") {
     if (args.positionals.length === 0) {
-      io.err(`name at least one scenario file\n\n${HARNESS_USAGE}`);
-      return 2;
+      io.err(`name at least one scenario file\n\n${RUN_USAGE}`);
+      return EXIT.usage;
     }
     const scenarios: { file: string; steps: LocatedStep[] }[] = [];
     for (const file of args.positionals) {
@@ -77,22 +115,32 @@ export async function runHarnessCommand(argv: string[], io: HarnessIo): Promise<
         scenarios.push({ file, steps: parseScenarioLocated(await readFile(file, "utf8"), file) });
       } catch (error) {
         io.err(`${error instanceof ScenarioSyntaxError ? error.message : `cannot read ${file}: ${(error as Error).message}`}\n`);
-        return 2;
+        return EXIT.usage;
       }
     }
     for (const { file, steps } of scenarios) {
       io.out.write(`\n═══ ${file} (seed ${args.seed}) ═══\n`);
       const code = await runScenario(steps, args, io, { rerun: `concord harness run ${file}` });
-      if (code !== 0) return code;
+      if (code !== EXIT.ok) return code;
     }
-    return 0;
+    return EXIT.ok;
   }
   if (sub === "prompt") return runPrompt(args, io);
   io.err(`unknown harness command '${sub}'\n\n${HARNESS_USAGE}`);
-  return 2;
+  return EXIT.usage;
 }
 
-/** Run located steps, then the checkers; 0 when every expectation and check held. */
+/**
+ * What a failed step means for the exit code: a violation the checkers or an expectation
+ * found (7) is the harness doing its job, unlike a step that could not run (1).
+ */
+export function exitCodeOfStepError(error: unknown): ExitCode {
+  if (error instanceof StepFailure && (error.code === "check_failed" || error.code === "expectation_failed")) return EXIT.checkFailed;
+  if (error instanceof NatsServerMissingError) return EXIT.missingDependency;
+  return EXIT.failed;
+}
+
+/** Run located steps, then the checkers; 0 when every expectation and check held (else exitCodeOfStepError). */
 export async function runScenario(
   steps: readonly LocatedStep[],
   args: ParsedHarnessArgs,
@@ -103,7 +151,7 @@ export async function runScenario(
     /** Two machines: which nodes run here, and the other machine. */
     runner?: Pick<RunnerOptions, "cluster" | "peer">;
   },
-): Promise<number> {
+): Promise<ExitCode> {
   const { beforeStep } = options;
   const board = new StatusBoard(io.out);
   const runner = new ScenarioRunner({ seed: args.seed, board, ...(args.httpPortBase !== undefined ? { httpPortBase: args.httpPortBase } : {}), ...options.runner });
@@ -111,17 +159,17 @@ export async function runScenario(
   let lastWasCheck = false;
   try {
     for (const located of steps) {
-      if (beforeStep !== undefined && !(await beforeStep(located, runner))) return 130;
+      if (beforeStep !== undefined && !(await beforeStep(located, runner))) return EXIT.interrupted;
       if (located.step.kind !== "say") board.print(`▸ ${formatStep(located.step)}`);
       await runner.run(located.step);
       lastWasCheck = located.step.kind === "check";
     }
     if (!lastWasCheck && runner.hasHistory && runner.running !== null) await runner.check();
     board.print(`\n✓ scenario passed (seed ${args.seed})`);
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     reportFailure(board, error, `${options.rerun} --seed ${args.seed}`);
-    return 1;
+    return exitCodeOfStepError(error);
   } finally {
     await board.stop();
     await runner.close();
@@ -147,7 +195,7 @@ async function runPrompt(args: ParsedHarnessArgs, io: HarnessIo): Promise<number
   const runner = new ScenarioRunner({ seed: args.seed, board, ...(args.httpPortBase !== undefined ? { httpPortBase: args.httpPortBase } : {}) });
   const input = io.lines();
   io.out.write(`concord harness (seed ${args.seed}). Type a step, e.g. "cluster 5", "fail leader", "workload 100", "check"; "quit" ends.\n`);
-  let failures = 0;
+  let worst: ExitCode = EXIT.ok;
   try {
     for (let n = 1; ; n++) {
       const line = await input.readLine("harness> ");
@@ -163,7 +211,9 @@ async function runPrompt(args: ParsedHarnessArgs, io: HarnessIo): Promise<number
       try {
         await runner.run(step);
       } catch (error) {
-        failures++;
+        // A violation outranks a step that could not run: it is what the session was for.
+        const code = exitCodeOfStepError(error);
+        if (worst !== EXIT.checkFailed) worst = code;
         reportFailure(board, error, null);
       }
     }
@@ -172,5 +222,5 @@ async function runPrompt(args: ParsedHarnessArgs, io: HarnessIo): Promise<number
     await board.stop();
     await runner.close();
   }
-  return failures === 0 ? 0 : 1;
+  return worst;
 }

@@ -8,12 +8,13 @@ import type { ChatMessage } from "../chat/commands.ts";
 import { ConcordClient } from "../client/concord-client.ts";
 import { ConcordError } from "../client/concord-error.ts";
 import { type ChatOptions, parseChatOptions, parseIds } from "./chat-options.ts";
-import { formatEvent, formatMessages, formatTable, formatTime, printable } from "./chat-output.ts";
+import { formatEvent, formatMessages, formatTime } from "./chat-output.ts";
 import { loadSession, removeSession, saveSession, type StoredSession } from "./chat-session.ts";
 import type { ChatIo } from "./chat-terminal.ts";
 import { EXIT } from "./exit-codes.ts";
 import { exitCodeOfClientError } from "./failure-exit.ts";
 import { UsageError } from "./node-options.ts";
+import { formatTable, printable } from "./text-table.ts";
 
 export type { ChatIo } from "./chat-terminal.ts";
 

@@ -3,13 +3,16 @@ import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { CLUSTER_USAGE, clusterAdminUsage, isClusterAdminCommand } from "./cluster-admin-options.ts";
 import { ensureNatsServer } from "./ensure-nats-server.ts";
+import { EXIT } from "./exit-codes.ts";
+import { wantsHelp } from "./help-flag.ts";
 import { NatsServer, NatsServerMissingError } from "./nats-server-process.ts";
 import { NodeProcess } from "./node-process.ts";
 import { UsageError } from "./node-options.ts";
 import { writeSecretFile } from "../transport/nats-identity.ts";
 
-const USAGE = `usage: concord cluster up [options]
+const UP_USAGE = `usage: concord cluster up [options]
 
 Starts a local nats-server and N nodes with their data directories, prints where they
 are, and stops them all cleanly on Ctrl+C. Data stays in --data for the next run.
@@ -24,11 +27,25 @@ secret goes on a command line.
   --log-level L    nodes' log level (default warn)
 `;
 
+/** `concord cluster …`: `up` runs a local cluster; the operator commands talk to a running one. */
 export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGINT" | "SIGTERM", handler: () => void) => void): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== "up" || rest.includes("--help")) {
-    process.stdout.write(USAGE);
-    return sub === "up" || sub === "--help" ? 0 : 2;
+  if (isClusterAdminCommand(sub)) {
+    const { runClusterAdminCommand } = await import("./cluster-admin-command.ts");
+    return runClusterAdminCommand(argv, { stdout: (text) => void process.stdout.write(text), stderr: (text) => void process.stderr.write(text), env: process.env });
+  }
+  if (sub === "help" || (sub !== "up" && wantsHelp(argv))) {
+    const topic = sub === "help" ? rest[0] : undefined;
+    process.stdout.write(topic === "up" ? UP_USAGE : isClusterAdminCommand(topic) ? clusterAdminUsage(topic) : CLUSTER_USAGE);
+    return EXIT.ok;
+  }
+  if (sub !== "up") {
+    process.stderr.write(`${sub === undefined ? "which cluster command?" : `unknown cluster command '${sub}'`}\n\n${CLUSTER_USAGE}`);
+    return EXIT.usage;
+  }
+  if (wantsHelp(rest)) {
+    process.stdout.write(UP_USAGE);
+    return EXIT.ok;
   }
   let values;
   try {
@@ -44,12 +61,12 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
       },
     }).values;
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
+    throw new UsageError(`${(error as Error).message}\n\n${UP_USAGE}`);
   }
   const count = Number(values.nodes);
   const natsPort = Number(values["nats-port"]);
   const httpPort = Number(values["http-port"]);
-  if (![count, natsPort, httpPort].every((n) => Number.isInteger(n) && n > 0)) throw new UsageError(`--nodes and ports must be positive integers\n\n${USAGE}`);
+  if (![count, natsPort, httpPort].every((n) => Number.isInteger(n) && n > 0)) throw new UsageError(`--nodes and ports must be positive integers\n\n${UP_USAGE}`);
   const dataDir = resolve(values.data);
   const ids = Array.from({ length: count }, (_, i) => i + 1);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -64,8 +81,8 @@ export async function runClusterCommand(argv: string[], onSignal: (signal: "SIGI
     nats = await NatsServer.start({ cluster: "concord", nodeIds: ids, port: natsPort, dir: join(dataDir, "nats") });
   } catch (error) {
     if (error instanceof NatsServerMissingError) {
-      process.stderr.write(`${error.message}\n`);
-      return 4;
+      process.stderr.write(`${error.message} (nats_server_missing)\n`);
+      return EXIT.missingDependency;
     }
     throw error;
   }

@@ -10,3 +10,9 @@ export function wantsHelp(argv: readonly string[]): boolean {
   }
   return false;
 }
+
+/** argv with `-h` spelled `--help` (before any `--`), for parsers that only know the long form. */
+export function helpAsLongFlag(argv: readonly string[]): string[] {
+  const end = argv.indexOf("--");
+  return argv.map((arg, i) => (arg === "-h" && (end === -1 || i < end) ? "--help" : arg));
+}

@@ -61,6 +61,10 @@ export interface ClusterStatus {
   readonly leader: number | null;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The last index in this node's log (appended, not necessarily committed). */
+  readonly lastIndex: number;
+  /** Where this node's latest snapshot ends: entries up to it are compacted away. */
+  readonly snapshotIndex: number;
   readonly members: readonly ClusterMember[];
 }
 

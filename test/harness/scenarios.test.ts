@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runScenario, type HarnessIo } from "../../harness/cli/harness-command.ts";
+import { EXIT } from "../../src/cli/exit-codes.ts";
 import { parseScenarioLocated } from "../../harness/scenario/parse.ts";
 
 // Every scenario in the repo runs against real node and nats-server processes, ending
@@ -37,9 +38,9 @@ describe(`harness scenarios (seed ${SEED})`, () => {
     }, 240_000);
   }
 
-  test("a broken expectation stops the scenario with a non-zero exit and says how to rerun it", async () => {
+  test("a broken expectation stops the scenario with exit 7 (check failed) and says how to rerun it", async () => {
     const { code, output } = await run("broken.scn", ["cluster 3", "wait leader", "fail 1,2,3", "workload 4 --clients 2 --deadline 2s", "expect ok", "say \"never reached\""].join("\n"));
-    expect(code).toBe(1);
+    expect(code).toBe(EXIT.checkFailed);
     expect(output).toContain("✗ expectation_failed: expected the workload to be ok");
     expect(output).toContain(`--seed ${SEED}`);
     expect(output).not.toContain("never reached");
