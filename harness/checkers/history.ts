@@ -100,7 +100,6 @@ export type DeleteMessagesOperation = OperationBase & {
 
 export type AccountOperation = CreateAccountOperation | CheckAccountOperation | DeleteAccountOperation;
 export type Operation = SendOperation | ReadOperation | AccountOperation | DeleteMessagesOperation;
-export type OperationKind = Operation["kind"];
 
 /** A violation: which rule, the smallest set of records that shows it, and why. */
 export interface CheckFailure<E = Operation> {

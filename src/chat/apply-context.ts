@@ -32,8 +32,6 @@ export interface ApplyContext {
 /** A new message's columns: id, sender, recipient, content, sent_at (read_at NULL, sender_deleted 0). */
 export type MessageRow = readonly [id: number, sender: string, recipient: string, content: string, sentAt: string];
 
-export type CommandHandler<T extends ChatCommandType> = (context: ApplyContext, command: CommandOf<T>) => ApplyResult;
-
 export function refusal(code: ChatErrorCode, message: string): ApplyResult {
   return { ok: false, code, message };
 }

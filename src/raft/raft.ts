@@ -25,7 +25,6 @@ import {
 } from "./types.ts";
 
 export { RaftError } from "./errors.ts";
-export type { RaftErrorCode } from "./errors.ts";
 
 export interface RaftConfig {
   id: NodeId;

@@ -18,7 +18,7 @@ export interface NodeDatabase {
    * The hot-path writer: raft writes and apply run here, with statements prepared once
    * (see SqlConnection). It is a second connection to the same file, used by the same
    * driver loop one transaction at a time, so it never waits on `client`. Its
-   * `synchronous` is FULL except inside withRelaxedDurability.
+   * `synchronous` is FULL except inside withRelaxedDurabilitySync.
    */
   readonly writer: SqlConnection;
   readonly db: LibSQLDatabase<typeof schema>;

@@ -1,8 +1,8 @@
-import type { Client } from "@libsql/client";
 import type { SqlConnection } from "./sql-connection.ts";
 
 /**
- * Run `body` with `synchronous=NORMAL`: its commit is atomic but not fsync'd.
+ * Run `body` on the synchronous writer connection with `synchronous=NORMAL`: its commit
+ * is atomic but not fsync'd.
  *
  * Why that is safe for what we use it for: in WAL mode frames are appended in order
  * and a crash keeps a prefix of them. So a relaxed transaction survives whenever any
@@ -13,16 +13,6 @@ import type { SqlConnection } from "./sql-connection.ts";
  * The node's single connection runs one transaction at a time (the driver loop), so the
  * mode cannot leak into another writer.
  */
-export async function withRelaxedDurability<T>(client: Client, body: () => Promise<T>): Promise<T> {
-  await client.execute("PRAGMA synchronous=NORMAL");
-  try {
-    return await body();
-  } finally {
-    await client.execute("PRAGMA synchronous=FULL");
-  }
-}
-
-/** withRelaxedDurability for the synchronous writer connection (same reasoning, same rules). */
 export function withRelaxedDurabilitySync<T>(connection: SqlConnection, body: () => T): T {
   connection.exec("PRAGMA synchronous=NORMAL");
   try {

@@ -13,8 +13,6 @@ export interface LinkFaults {
   readonly dropFrom: readonly NodeId[];
 }
 
-export const NO_FAULTS: LinkFaults = { dropTo: [], dropFrom: [] };
-
 /** The limit on ids in one fault set: far above any cluster we run. */
 export const MAX_FAULT_PEERS = 64;
 

@@ -81,10 +81,6 @@ export function restoredState(o: {
   };
 }
 
-export function rngFor(seed: number): SeededRng {
-  return new SeededRng(seed);
-}
-
 /** Take the pending Ready and advance (for single-node tests without a network). */
 export function takeReady(r: Raft): Ready {
   const rd = r.ready();
