@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseScenarioLocated } from "../scenario/parse.ts";
 import { askBeforeStep } from "./ask-before-step.ts";
+import { EXIT } from "../../src/cli/exit-codes.ts";
+import { wantsHelp } from "../../src/cli/help-flag.ts";
 import { parseHarnessArgs, runScenario, type HarnessIo } from "./harness-command.ts";
 
 export const DEMO_USAGE = `usage: concord demo [--interactive] [--seed N] [--http-port P]
@@ -24,21 +26,24 @@ concord setup tls --out DIR --machine-1 IP --machine-2 IP, copy DIR/machine-2 to
   --scenario FILE     another scenario instead of the original sequence (two machines)
   --link-device DEV   this machine's link to the other: "partition 1,2 | 3,4,5" and "heal"
                       take it down and up (ip link, needs root) instead of the fault hook
+
+exit status: 0 every step did what it said, 7 an expectation or check failed, 1 a step
+could not run, 2 usage, 3 the TLS bundle does not fit, 130 quit (concord --help: all)
 `;
 
 const DEMO_SCENARIO = fileURLToPath(new URL("../scenarios/original-demo.scn", import.meta.url));
 
 export async function runDemoCommand(argv: string[], io: HarnessIo): Promise<number> {
-  if (argv.includes("--help")) {
+  if (wantsHelp(argv)) {
     io.out.write(DEMO_USAGE);
-    return 0;
+    return EXIT.ok;
   }
   let args;
   try {
     args = parseHarnessArgs(argv, DEMO_USAGE, { interactive: { type: "boolean" }, "machine-id": { type: "string" }, peer: { type: "string" }, listen: { type: "string" }, tls: { type: "string" }, "link-device": { type: "string" }, scenario: { type: "string" } });
   } catch (error) {
     io.err(`${(error as Error).message}\n`);
-    return 2;
+    return EXIT.usage;
   }
   if (args.values["machine-id"] !== undefined) {
     const { runTwoMachineDemo } = await import("./two-machine-demo.ts");

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { EXIT } from "../../src/cli/exit-codes.ts";
 import { NatsServer } from "../../src/cli/nats-server-process.ts";
 import { TlsBundleError, loadTlsBundle, type TlsBundle } from "../../src/cli/tls-bundle.ts";
 import { readSecretFile } from "../../src/transport/nats-identity.ts";
@@ -50,7 +51,7 @@ export async function runTwoMachineDemo(args: ParsedHarnessArgs & { values: Reco
   const peerIp = args.values["peer"];
   if ((machine !== 1 && machine !== 2) || typeof peerIp !== "string" || peerIp === "") {
     io.err("two machines need --machine-id 1 or 2 and --peer <ip of the other machine>\n");
-    return 2;
+    return EXIT.usage;
   }
   let bundle: TlsBundle;
   try {
@@ -58,16 +59,16 @@ export async function runTwoMachineDemo(args: ParsedHarnessArgs & { values: Reco
   } catch (error) {
     if (!(error instanceof TlsBundleError)) throw error;
     io.err(`${error.message} (${error.code})\n`);
-    return 3;
+    return EXIT.refused;
   }
   const listen = typeof args.values["listen"] === "string" ? args.values["listen"] : bundle.address;
   if (listen !== bundle.address) {
     io.err(`--listen ${listen}, but machine ${machine}'s certificate names ${bundle.address}: listen there, or make the bundle for ${listen} (tls_bundle_mismatch)\n`);
-    return 3;
+    return EXIT.refused;
   }
   if (peerIp !== bundle.peer) {
     io.err(`--peer ${peerIp}, but the bundle's other machine is ${bundle.peer} (tls_bundle_mismatch)\n`);
-    return 3;
+    return EXIT.refused;
   }
   const linkDevice = typeof args.values["link-device"] === "string" ? args.values["link-device"] : null;
   const dir = await mkdtemp(join(tmpdir(), `concord-demo-m${machine}-`));
@@ -198,9 +199,11 @@ async function followSteps(bus: NatsConnection, args: ParsedHarnessArgs, io: Har
   try {
     for await (const m of quit) {
       m.respond("bye");
-      return Number(m.string()) === 0 ? 0 : 1;
+      // Machine 1's exit code, so both machines report the same outcome (7: a check failed).
+      const code = Number(m.string());
+      return Number.isInteger(code) && code >= 0 && code <= 255 ? code : EXIT.failed;
     }
-    return 1;
+    return EXIT.failed;
   } finally {
     input.close();
     await runner.close();
