@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type BenchTarget, remoteTarget, startLocalTarget, urlsFromLeader } from "./bench-target.ts";
 import { latencyThroughputSvg } from "./chart.ts";
-import { failoverTrials } from "./failover.ts";
+import { failoverTrials, localClusterFailover } from "./failover.ts";
 import { growthPhase } from "./growth.ts";
 import { ProcessMeter } from "./proc-stats.ts";
 import { type BenchLevel, type BenchResult, formatTable, toJson } from "./report.ts";
@@ -66,7 +66,8 @@ export interface BenchOptions {
   help: boolean;
 }
 
-function count(name: string, text: string, min: number): number {
+/** An integer option ≥ `min` ("1_000" allowed), or a usage error naming it. */
+export function count(name: string, text: string, min: number): number {
   const n = Number(text.replace(/_/g, ""));
   if (!Number.isInteger(n) || n < min) throw new BenchUsageError(`--${name} must be an integer ≥ ${min}, not '${text}'`);
   return n;
@@ -131,7 +132,8 @@ export interface BenchIo {
 
 export const CLIENT_PLACEMENT = "client i talks to node (leader + i) mod 5, so 1 client talks to the leader and more spread evenly over all five nodes; followers forward writes to the leader over NATS";
 
-function kernel(): string {
+/** `uname -srm`, for the machine line of a result. */
+export function kernel(): string {
   try {
     return execFileSync("uname", ["-srm"], { encoding: "utf8" }).trim();
   } catch {
@@ -200,7 +202,10 @@ export async function runBenchCommand(argv: readonly string[], io: BenchIo): Pro
     else {
       progress(`failover: ${options.failoverTrials} trial(s) …`);
       try {
-        failover = await failoverTrials(target.local, accounts, { trials: options.failoverTrials, clients: options.failoverClients }, progress);
+        const cluster = target.local;
+        // Requests to a follower whose leader vanished wait for the node's own 5 s deadline.
+        failover = await failoverTrials(localClusterFailover(cluster), (survivors) => senders(accounts, survivors.map((id) => cluster.urls.get(id)!), options.failoverClients),
+          { trials: options.failoverTrials, attemptTimeoutMs: 6000 }, progress);
       } catch (error) {
         failed = true;
         progress(`failover failed: ${(error as Error).message}`);

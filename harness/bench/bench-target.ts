@@ -2,6 +2,9 @@
 // existing cluster given by URL (no process control: no CPU figures, failover or growth).
 import { LocalCluster, type ClusterView } from "../cluster/local-cluster.ts";
 
+/** The benchmark's own process (its clients) among the metered ones. */
+export const CLIENT_PROCESS = "bench (clients)";
+
 export interface BenchTarget {
   /** Node id -> HTTP base URL of every node. */
   urls(): Map<number, string>;
@@ -29,7 +32,7 @@ export async function startLocalTarget(options: { snapshotEvery: number; dir?: s
         if (pid !== null) pids.set(`node ${id}`, pid);
       }
       if (cluster.nats.pid !== null) pids.set("nats-server", cluster.nats.pid);
-      pids.set("bench (clients)", process.pid);
+      pids.set(CLIENT_PROCESS, process.pid);
       return pids;
     },
     stop: () => cluster.stop(),
@@ -74,7 +77,7 @@ export function remoteTarget(list: readonly string[]): BenchTarget {
         await Bun.sleep(50);
       }
     },
-    pids: () => new Map([["bench (clients)", process.pid]]),
+    pids: () => new Map([[CLIENT_PROCESS, process.pid]]),
     stop: async () => {},
   };
 }

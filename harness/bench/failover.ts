@@ -1,8 +1,39 @@
 // Failover trials: a write loop against the nodes that will survive, kill -9 the leader,
-// and the longest interval between two acknowledged writes around the kill.
+// and the longest interval between two acknowledged writes around the kill. Any Raft
+// cluster whose processes run here can be put through it (FailoverCluster): Concord's
+// LocalCluster (`concord bench`) and etcd's members (bench:vs-etcd).
 import type { LocalCluster } from "../cluster/local-cluster.ts";
 import { longestGap, median, round } from "./stats.ts";
-import { type Account, runLoops, senders } from "./workload.ts";
+import { runLoops, type Write } from "./workload.ts";
+
+/** What a failover trial needs from a cluster whose processes run here. */
+export interface FailoverCluster {
+  /** What a member is called in progress lines: "node", "member". */
+  readonly noun: string;
+  /** Ids of the members whose process is alive. */
+  running(): number[];
+  /** The leader every member in `among` (default: every running one) agrees on. */
+  leader(timeoutMs?: number, among?: readonly number[]): Promise<number>;
+  /** kill -9, by the PID it was started with. */
+  kill(id: number): Promise<void>;
+  /** Start `id` again on its data; resolves once it has caught up with `leader`. */
+  rejoin(id: number, leader: number): Promise<void>;
+}
+
+/** Concord's LocalCluster as a FailoverCluster: a restarted node has caught up once it applied the leader's commit index. */
+export function localClusterFailover(cluster: LocalCluster): FailoverCluster {
+  return {
+    noun: "node",
+    running: () => cluster.running(),
+    leader: (timeoutMs, among) => cluster.leader(timeoutMs, among),
+    kill: (id) => cluster.kill(id),
+    rejoin: async (id, leader) => {
+      await cluster.startNode(id);
+      const commit = (await cluster.view(leader))?.commitIndex ?? 0;
+      await cluster.converged(commit, 60_000);
+    },
+  };
+}
 
 export interface FailoverTrial {
   killedLeader: number;
@@ -23,6 +54,8 @@ export interface FailoverTrial {
 
 export interface FailoverResult {
   clients: number;
+  /** A write not answered in this long is abandoned (and counted as "timeout"). */
+  attemptTimeoutMs: number;
   trials: FailoverTrial[];
   longestGapMs: { median: number; max: number };
 }
@@ -32,30 +65,37 @@ const BEFORE_KILL_MS = 1000;
 const AFTER_RESUME_MS = 1000;
 const MAX_TRIAL_MS = 20_000;
 
+/**
+ * `options.trials` times: `writesTo(survivors)` writes in closed loops (each attempt given
+ * up after `attemptTimeoutMs`), the leader is killed, the longest silence between
+ * acknowledged writes is measured, and the old leader rejoins before the next trial.
+ */
 export async function failoverTrials(
-  cluster: LocalCluster,
-  accounts: readonly Account[],
-  options: { trials: number; clients: number },
+  cluster: FailoverCluster,
+  writesTo: (survivors: readonly number[]) => readonly Write[],
+  options: { trials: number; attemptTimeoutMs: number },
   progress: (line: string) => void,
 ): Promise<FailoverResult> {
   const trials: FailoverTrial[] = [];
+  let clients = 0;
+  const noun = cluster.noun;
   for (let t = 1; t <= options.trials; t++) {
     const leader = await cluster.leader();
     const survivors = cluster.running().filter((id) => id !== leader);
-    const list = senders(accounts, survivors.map((id) => cluster.urls.get(id)!), options.clients);
-    progress(`  trial ${t}/${options.trials}: ${options.clients} clients on nodes ${survivors.join(",")}; kill -9 leader ${leader} after ${BEFORE_KILL_MS} ms …`);
+    const list = writesTo(survivors);
+    clients = list.length;
+    progress(`  trial ${t}/${options.trials}: ${clients} client(s) on ${noun}s ${survivors.join(",")}; kill -9 leader ${leader} after ${BEFORE_KILL_MS} ms …`);
     const acks: number[] = [];
     let errors = 0;
     const errorsBy: Record<string, number> = {};
     let stopped = false;
-    // Requests to a follower whose leader vanished wait for the node's own 5 s deadline.
     const loops = runLoops(list, () => stopped, (ok, _s, endedAt, _c, outcome) => {
       if (ok) acks.push(endedAt);
       else {
         errors++;
         errorsBy[outcome] = (errorsBy[outcome] ?? 0) + 1;
       }
-    }, { errorBackoffMs: 5, timeoutMs: 6000 });
+    }, { errorBackoffMs: 5, timeoutMs: options.attemptTimeoutMs });
     await Bun.sleep(BEFORE_KILL_MS);
     const killedAt = performance.now();
     await cluster.kill(leader);
@@ -84,11 +124,9 @@ export async function failoverTrials(
     const gap = Number.isNaN(resumedAt) && endedAt - lastAck > measured.gap ? { gap: endedAt - lastAck, end: endedAt } : measured;
     const election = await elected;
     const newLeader = await cluster.leader(20_000, survivors);
-    progress(`    longest gap ${gap.gap.toFixed(0)} ms; node ${election.id} leads ${(election.at - killedAt).toFixed(0)} ms after the kill; restarting node ${leader} …`);
+    progress(`    longest gap ${gap.gap.toFixed(0)} ms; ${noun} ${election.id} leads ${(election.at - killedAt).toFixed(0)} ms after the kill; restarting ${noun} ${leader} …`);
     const rejoinStarted = performance.now();
-    await cluster.startNode(leader);
-    const commit = (await cluster.view(newLeader))?.commitIndex ?? 0;
-    await cluster.converged(commit, 60_000);
+    await cluster.rejoin(leader, newLeader);
     trials.push({
       killedLeader: leader,
       newLeader,
@@ -102,5 +140,5 @@ export async function failoverTrials(
     });
   }
   const gaps = trials.map((t) => t.longestGapMs);
-  return { clients: options.clients, trials, longestGapMs: { median: round(median(gaps), 1), max: round(Math.max(...gaps), 1) } };
+  return { clients, attemptTimeoutMs: options.attemptTimeoutMs, trials, longestGapMs: { median: round(median(gaps), 1), max: round(Math.max(...gaps), 1) } };
 }

@@ -31,6 +31,7 @@ export function benchResult(): BenchResult {
     levels,
     failover: {
       clients: 16,
+      attemptTimeoutMs: 6000,
       trials: [
         { killedLeader: 1, newLeader: 3, electedAfterKillMs: 450, longestGapMs: 900, resumedAfterKillMs: 880, acknowledged: 100, errors: 16, errorsBy: { timeout: 16 }, rejoinMs: 700 },
         { killedLeader: 3, newLeader: 2, electedAfterKillMs: 500, longestGapMs: 1100, resumedAfterKillMs: 1050, acknowledged: 90, errors: 16, errorsBy: { "503": 16 }, rejoinMs: 650 },

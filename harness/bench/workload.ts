@@ -1,6 +1,7 @@
-// The closed-loop workload of `concord bench`: each client sends a 200-byte message, waits
-// for the answer, and sends the next. Raw fetch (no client library retries or idempotency
-// keys), so what is timed is one POST /v1/messages and nothing else.
+// The closed-loop workload of `concord bench` (and bench:vs-etcd): each client sends a
+// 200-byte write, waits for the answer, and sends the next. Raw fetch (no client library
+// retries or idempotency keys), so what is timed is one POST and nothing else: Concord's
+// POST /v1/messages here, etcd's POST /v3/kv/put in etcd-cluster.ts, through the same loop.
 import { percentile, round } from "./stats.ts";
 import type { ProcessMeter, ProcessUsage } from "./proc-stats.ts";
 
@@ -9,8 +10,19 @@ export const PASSWORD = "bench-password-1";
 const REQUEST_TIMEOUT_MS = 10_000;
 const SIGN_IN_CONCURRENCY = 8;
 
-/** One signed-in client: the node it talks to, its token, and whom it writes to. */
-export interface Sender {
+/**
+ * One client's write, prepared once: each POST sends `body` with `headers` to the next of
+ * `targets` in turn (one URL: always there), and `okStatus` means acknowledged.
+ */
+export interface Write {
+  readonly targets: readonly string[];
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly okStatus: number;
+}
+
+/** One signed-in Concord client: the node it talks to first, its token, and whom it writes to. */
+export interface Sender extends Write {
   url: string;
   token: string;
   to: string;
@@ -59,23 +71,41 @@ export async function signIn(urls: readonly string[], count: number, progress: (
   return accounts;
 }
 
-/**
- * Client i talks to urls[i % urls.length] (pass the leader's URL first: one client then
- * talks to the leader, and many spread evenly over every node) and writes to the next account.
- */
-export function senders(accounts: readonly Account[], urls: readonly string[], count: number): Sender[] {
-  if (accounts.length === 0) throw new Error("no accounts");
-  return Array.from({ length: count }, (_, i) => ({
-    url: urls[i % urls.length]!,
-    token: accounts[i % accounts.length]!.token,
-    to: accounts[(i + 1) % accounts.length]!.username,
-  }));
+/** `list` starting at index `by` (modulo its length), then wrapping around. */
+export function rotate<T>(list: readonly T[], by: number): T[] {
+  if (list.length === 0) return [];
+  const at = ((by % list.length) + list.length) % list.length;
+  return [...list.slice(at), ...list.slice(0, at)];
 }
 
-/** One write: "201" when acknowledged, else the status or "timeout" / "network". Never throws. */
-export async function sendOnce(sender: Sender, timeoutMs = REQUEST_TIMEOUT_MS): Promise<string> {
+/**
+ * Client i talks to urls[i % urls.length] (pass the leader's URL first: one client then
+ * talks to the leader, and many spread evenly over every node) and writes to the next
+ * account. With `roundRobin`, each client's requests go round every URL in turn instead,
+ * client i starting at urls[i % urls.length].
+ */
+export function senders(accounts: readonly Account[], urls: readonly string[], count: number, options: { roundRobin?: boolean } = {}): Sender[] {
+  if (accounts.length === 0) throw new Error("no accounts");
+  return Array.from({ length: count }, (_, i) => {
+    const token = accounts[i % accounts.length]!.token;
+    const to = accounts[(i + 1) % accounts.length]!.username;
+    const url = urls[i % urls.length]!;
+    return {
+      url,
+      token,
+      to,
+      targets: (options.roundRobin === true ? rotate(urls, i) : [url]).map((u) => `${u}/v1/messages`),
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ to, content: CONTENT }),
+      okStatus: 201,
+    };
+  });
+}
+
+/** One POST of `write` to `target`: its status ("201"), or "timeout" / "network". Never throws. */
+export async function sendOnce(write: Write, timeoutMs = REQUEST_TIMEOUT_MS, target = write.targets[0]!): Promise<string> {
   try {
-    const response = await post(`${sender.url}/v1/messages`, { to: sender.to, content: CONTENT }, sender.token, timeoutMs);
+    const response = await fetch(target, { method: "POST", headers: write.headers, body: write.body, signal: AbortSignal.timeout(timeoutMs) });
     await response.arrayBuffer();
     return String(response.status);
   } catch (error) {
@@ -89,17 +119,18 @@ export async function sendOnce(sender: Sender, timeoutMs = REQUEST_TIMEOUT_MS): 
  * cluster without a leader is not spun against.
  */
 export async function runLoops(
-  list: readonly Sender[],
+  list: readonly Write[],
   stop: () => boolean,
   onResult: (ok: boolean, startedAt: number, endedAt: number, client: number, outcome: string) => void,
   options: { timeoutMs?: number; errorBackoffMs?: number } = {},
 ): Promise<void> {
   await Promise.all(
-    list.map(async (sender, client) => {
-      while (!stop()) {
+    list.map(async (write, client) => {
+      const ack = String(write.okStatus);
+      for (let n = 0; !stop(); n++) {
         const startedAt = performance.now();
-        const outcome = await sendOnce(sender, options.timeoutMs);
-        const ok = outcome === "201";
+        const outcome = await sendOnce(write, options.timeoutMs, write.targets[n % write.targets.length]);
+        const ok = outcome === ack;
         onResult(ok, startedAt, performance.now(), client, outcome);
         if (!ok && options.errorBackoffMs !== undefined) await Bun.sleep(options.errorBackoffMs);
       }
@@ -121,7 +152,7 @@ export interface LevelResult {
 }
 
 /** A warm-up, then a measured window of `measureMs` with `list.length` closed-loop clients. */
-export async function measureLevel(list: readonly Sender[], warmupMs: number, measureMs: number, meter: ProcessMeter | null): Promise<LevelResult> {
+export async function measureLevel(list: readonly Write[], warmupMs: number, measureMs: number, meter: ProcessMeter | null): Promise<LevelResult> {
   let measuring = false;
   let stopped = false;
   const errorsBy: Record<string, number> = {};
