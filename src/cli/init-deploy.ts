@@ -260,6 +260,8 @@ function natsUnit(options: DeployOptions, id: number): string {
     `WorkingDirectory=${options.configDir}`,
     `ExecStart=${natsCommand(options).join(" ")}`,
     "ExecReload=/bin/kill -HUP $MAINPID",
+    // nats-server shuts down cleanly on either, but exits 1 after SIGTERM and 0 after SIGINT.
+    "KillSignal=SIGINT",
     "Restart=on-failure",
     "RestartSec=2s",
     "LimitNOFILE=65536",
