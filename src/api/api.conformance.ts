@@ -861,6 +861,7 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
           ["/healthz", "get"],
           ["/readyz", "get"],
           ["/metrics", "get"],
+          ["/v1/openapi.json", "get"],
         ];
         for (const [path, method] of expected) expect(paths[path]?.[method], `${method} ${path}`).toBeDefined();
         expect(reply.body.components.schemas).toHaveProperty("Error");
