@@ -68,12 +68,6 @@ export interface ClusterStatus {
   readonly members: readonly ClusterMember[];
 }
 
-/** GET /readyz: readiness of one node. */
-export interface Readiness {
-  readonly ready: boolean;
-  readonly node: string;
-}
-
 type Json = Record<string, unknown>;
 
 export function asObject(value: unknown, what: string): Json {
