@@ -33,7 +33,7 @@ export const EXIT_CODES_HELP = `exit codes (every command):
        (the message ends with the error's code)
   2    usage: a wrong command, option or argument; nothing was done
   3    refused: a data directory, secret file, identity or certificate that must
-       not be used (storage_*, secret_*, tls_*, nats_auth_refused)
+       not be used (secret_exposed, wrong_node, newer_schema, tls_bundle_*, …)
   4    missing dependency: nats-server is not installed (concord setup)
   5    not authorized: not logged in, wrong password, no or wrong admin token
   6    unavailable: no node answered, or none could serve it (no leader, no quorum)

@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { EXIT } from "./exit-codes.ts";
+import { wantsHelp } from "./help-flag.ts";
 import { UsageError } from "./node-options.ts";
 import { TlsBundleError, createTwoMachineBundles } from "./tls-bundle.ts";
 
@@ -13,9 +15,9 @@ run the demo on both with --tls DIR. The CA's private key is not kept.
 
 /** `concord setup tls`: exit 0 with the bundles written, 2 on a usage mistake, 3 when refused. */
 export function runSetupTls(argv: string[]): number {
-  if (argv.includes("--help")) {
+  if (wantsHelp(argv)) {
     process.stdout.write(USAGE);
-    return 0;
+    return EXIT.ok;
   }
   let values;
   try {
@@ -32,10 +34,10 @@ export function runSetupTls(argv: string[]): number {
   try {
     const made = createTwoMachineBundles(values.out, { 1: one, 2: two });
     process.stdout.write(`wrote ${made.join(" and ")}\ncopy ${made[1]} to machine 2 (same path), then on each: concord demo --machine-id N --peer <other address> --tls ${values.out}\n`);
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     if (!(error instanceof TlsBundleError)) throw error;
     process.stderr.write(`concord: ${error.message} (${error.code})\n`);
-    return 3;
+    return EXIT.refused;
   }
 }
