@@ -164,7 +164,8 @@ describe("concord setup", () => {
     };
     expect(await runSetupCommand(["--help"], streams, untouchable)).toBe(0);
     expect(await runSetupCommand(["--for", "tests", "--help"], streams, untouchable)).toBe(0);
-    expect(out.join("")).toBe(SETUP_USAGE + SETUP_USAGE);
+    expect(await runSetupCommand(["-h", "--bogus"], streams, untouchable)).toBe(0);
+    expect(out.join("")).toBe(SETUP_USAGE + SETUP_USAGE + SETUP_USAGE);
   });
 
   test("everything installed: says so per package; --quiet prints nothing", async () => {

@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
 import { MissingPackagesError, type SetupSystem, type SetupTarget, ensureDebianPackages, packagesFor } from "./ensure-debian-packages.ts";
+import { EXIT } from "./exit-codes.ts";
+import { wantsHelp } from "./help-flag.ts";
 import { UsageError } from "./node-options.ts";
 
-export const SETUP_USAGE = `usage: concord setup [--for run|tests] [--quiet]
+export const SETUP_USAGE = `usage: concord setup [--for run|tests] [--quiet] [-h|--help]
        concord setup tls …   the certificates of a two-machine cluster (concord setup tls --help)
 
 Installs what Concord needs on this machine, or says how. Missing programs come from
@@ -31,9 +33,9 @@ export async function runSetupCommand(argv: readonly string[], io: SetupIo, syst
     const { runSetupTls } = await import("./setup-tls-command.ts");
     return runSetupTls(argv.slice(1));
   }
-  if (argv.includes("--help")) {
+  if (wantsHelp(argv)) {
     io.stdout(SETUP_USAGE);
-    return 0;
+    return EXIT.ok;
   }
   let values;
   try {
@@ -50,12 +52,12 @@ export async function runSetupCommand(argv: readonly string[], io: SetupIo, syst
   } catch (error) {
     if (!(error instanceof MissingPackagesError)) throw error;
     io.stderr(`concord setup: ${error.message}\n`);
-    return 4;
+    return EXIT.missingDependency;
   }
   if (!values.quiet) {
     for (const pkg of packages) {
       io.stdout(`${pkg.name}: ${result.found.get(pkg.name)} (${result.installed.includes(pkg.name) ? "installed now" : "already installed"})\n`);
     }
   }
-  return 0;
+  return EXIT.ok;
 }
