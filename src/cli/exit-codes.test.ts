@@ -35,7 +35,10 @@ describe("exit codes", () => {
       [new ConcordError("invalid_request", "not a member", 400), EXIT.failed, "invalid_request"],
       [new ConcordError("interrupted", "interrupted"), EXIT.interrupted, "interrupted"],
     ];
-    for (const [error, exit, code] of cases) expect({ exit: classifyFailure(error)?.exit, code: classifyFailure(error)?.code }).toEqual({ exit, code });
+    for (const [error, exit, code] of cases) {
+      const failure = classifyFailure(error);
+      expect([failure?.exit as number | undefined, failure?.code]).toEqual([exit, code]);
+    }
   });
 
   test("an error nobody expected is not classified: the caller prints its stack and exits 1", () => {
