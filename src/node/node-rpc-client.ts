@@ -4,7 +4,7 @@ import { unwrapRpcReply } from "../transport/rpc.ts";
 import { TOOL_SENDER, inboxPrefix, rpcSubject } from "../transport/subjects.ts";
 import { NodeError } from "./node-error.ts";
 import { ProposalBatcher } from "./proposal-batcher.ts";
-import type { Proposed } from "./raft-node.ts";
+import type { Proposed } from "./request-router.ts";
 
 export interface NodeRpcClientOptions {
   servers: string | string[];

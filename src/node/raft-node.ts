@@ -1,33 +1,23 @@
 import { randomInt } from "node:crypto";
-import { Raft, RaftError, type RaftConfig } from "../raft/raft.ts";
+import { Raft, type RaftConfig } from "../raft/raft.ts";
 import { SeededRng } from "../raft/random.ts";
-import { NONE, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type SnapshotBytes, type SnapshotMeta, type Status } from "../raft/types.ts";
+import { NONE, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "../raft/types.ts";
 import type { RaftStorage } from "../storage/raft-storage.ts";
 import type { SnapshotStore } from "../storage/snapshot-store.ts";
-import { TransportError } from "../transport/transport-error.ts";
-import type { IncomingSnapshot, Transport } from "../transport/transport.ts";
-import {
-  decodeForwardedReply,
-  decodeForwardedRequest,
-  encodeForwardedReply,
-  encodeForwardedRequest,
-  type ForwardedReply,
-  type ForwardedRequest,
-} from "./forwarding.ts";
+import type { Transport } from "../transport/transport.ts";
+import { assert } from "./invariant.ts";
 import { LatencyHistogram } from "./latency-histogram.ts";
 import { silentLogger, type Logger } from "./logger.ts";
-import { nowUs, stageTrace, type StageTrace } from "./stage-trace.ts";
+import { stageTrace, type StageTrace } from "./stage-trace.ts";
 import { NodeError } from "./node-error.ts";
-import { sleepOn, systemClock, type NodeClock } from "./node-clock.ts";
-import { ProposalBatcher } from "./proposal-batcher.ts";
+import { systemClock, type NodeClock } from "./node-clock.ts";
+import { RequestRouter, type Proposed } from "./request-router.ts";
+import { SnapshotLifecycle } from "./snapshot-lifecycle.ts";
 import type { StateMachine } from "./state-machine.ts";
 
 /** Entry bytes per append message: a quarter of the smallest frame a transport carries. */
 const DEFAULT_MAX_APPEND_BYTES = 256 * 1024;
 const DEFAULT_ELECTION_TIMEOUT_TICKS = 15;
-
-/** A snapshot waits until the entries applied since the last one reach this fraction of its size. */
-const SNAPSHOT_LOG_TO_STATE_RATIO = 0.5;
 
 export interface RaftNodeOptions {
   id: NodeId;
@@ -89,32 +79,17 @@ export interface NodeIoCounters {
   entriesApplied: number;
 }
 
-/** Where a proposal landed in the log, and what applying it returned. */
-export interface Proposed {
-  readonly index: number;
-  readonly result: unknown;
-}
-
 export interface NodeStatus extends Status {
   readonly tickIntervalMs: number;
   readonly io: Readonly<NodeIoCounters>;
 }
 
-interface ApplyWaiter {
-  term: number;
-  resolve(result: unknown): void;
-  reject(error: NodeError): void;
-}
-
-interface Deadline {
-  readonly promise: Promise<never>;
-  cancel(): void;
-}
-
 /**
  * The driver: feeds the core ticks, messages and requests, and carries out each
  * Ready in order — send what may go at once, persist, send what waited for the disk,
- * apply, advance. Everything that waits (proposals, reads) has a deadline.
+ * apply, advance. Requests and their waiters are the RequestRouter's; snapshots, from
+ * the background copy to an install, the SnapshotLifecycle's. The loop tells each, at
+ * fixed points of a Ready, what happened; they hand work back through notify().
  */
 export class RaftNode {
   readonly id: NodeId;
@@ -124,8 +99,6 @@ export class RaftNode {
   private readonly tickIntervalMs: number;
   /** The election timeout (its low end) in milliseconds. */
   private readonly electionTimeoutMs: number;
-  private readonly snapshotEveryEntries: number;
-  private readonly maxPendingRequests: number;
 
   private stopped = false;
   /** stop() ran (or is running). */
@@ -133,69 +106,73 @@ export class RaftNode {
   /** Why the driver failed, once it has (see fail). */
   private failure: Error | null = null;
   private readonly clock: NodeClock;
-  private readonly faults: DriverTestingFaults;
   private stopTicking: (() => void) | null = null;
   /** When the last tick ran (clock.monotonicMs()), to notice a held event loop. */
   private lastTickAtMs = 0;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
 
+  /** What the state machine holds: moved by each applied batch, and by a snapshot install. */
   private appliedIndex: number;
   private appliedTerm = 0;
-  private lastSnapshotIndex: number;
-  private snapshotting = false;
-  /** A snapshot being copied in the background: what was applied meanwhile (see maybeSnapshot). */
-  private snapshotTracking: { readonly terms: Map<number, number>; confChanged: boolean; invalidated: boolean } | null = null;
-  /** The background snapshot, so stop() can wait for it. */
-  private snapshotDone: Promise<void> = Promise.resolve();
-  /** Size of the latest snapshot, and the entry bytes applied since it (see maybeSnapshot). */
-  private lastSnapshotBytes = 0;
-  private bytesAppliedSinceSnapshot = 0;
-  /** Saving a snapshot file and compacting, or installing one, happen one at a time. */
-  private snapshotLock: Promise<void> = Promise.resolve();
 
-  private readonly applyWaiters = new Map<number, ApplyWaiter>();
-  private readonly readWaiters = new Map<number, (index: number) => void>();
-  private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
   private readonly statusListeners = new Set<(status: NodeStatus) => void>();
   private readonly progressListeners = new Set<() => void>();
-  private nextReadContext = 1;
-  private pendingRequests = 0;
-  /**
-   * Snapshot bytes that arrived beside "snap" messages the core took, by term and index,
-   * until it asks to install them. A deposed leader's late snapshot that the core refuses
-   * is never staged, so it cannot displace the one the core is about to install.
-   */
-  private readonly stagedSnapshots = new Map<string, { meta: SnapshotMeta; data: SnapshotBytes }>();
-  private readonly snapshotsInFlight = new Set<NodeId>();
-  /** Proposals forwarded to the leader, one request per event-loop turn. */
-  private readonly forwarder: ProposalBatcher;
+  private readonly requests: RequestRouter;
+  private readonly snapshots: SnapshotLifecycle;
   private readonly io: NodeIoCounters = { readies: 0, raftWrites: 0, fsyncs: 0, applyBatches: 0, entriesApplied: 0 };
-  private readonly proposalLatency = new LatencyHistogram();
   private readonly raftWriteLatency = new LatencyHistogram();
   private leaderChanges = 0;
   /** Per-proposal stage times when CONCORD_TRACE is set (latency breakdowns). */
   private readonly trace: StageTrace;
-  /** When this node last lost sight of a leader; null while it knows one. */
-  private leaderlessSinceMs: number | null;
 
   private constructor(options: RaftNodeOptions, raft: Raft, appliedIndex: number, appliedTerm: number, snapshotIndex: number) {
     this.options = options;
     this.id = options.id;
     this.raft = raft;
     this.clock = options.clock ?? systemClock;
-    this.faults = options.unsafeTestingFaults ?? {};
-    this.leaderlessSinceMs = this.clock.nowMs();
-    this.forwarder = new ProposalBatcher((to, request, timeoutMs) => this.options.transport.request(to, request, timeoutMs), this.clock);
     this.logger = options.logger ?? silentLogger;
     this.tickIntervalMs = options.tickIntervalMs ?? 20;
     this.electionTimeoutMs = this.tickIntervalMs * (options.electionTimeoutTicks ?? DEFAULT_ELECTION_TIMEOUT_TICKS);
-    this.snapshotEveryEntries = options.snapshotEveryEntries ?? 10_000;
-    this.maxPendingRequests = options.maxPendingRequests ?? 8192;
     this.appliedIndex = appliedIndex;
     this.appliedTerm = appliedTerm;
-    this.lastSnapshotIndex = snapshotIndex;
     this.trace = stageTrace(options.id);
+    const isStopped = () => this.stopped;
+    const notify = () => this.notify();
+    this.requests = new RequestRouter({
+      id: options.id,
+      raft,
+      transport: options.transport,
+      clock: this.clock,
+      trace: this.trace,
+      tickIntervalMs: this.tickIntervalMs,
+      electionTimeoutMs: this.electionTimeoutMs,
+      maxPendingRequests: options.maxPendingRequests ?? 8192,
+      stampProposal: options.stampProposal,
+      loop: { isStopped, notify, appliedIndex: () => this.appliedIndex, onStatusChange: (listener) => this.onStatusChange(listener) },
+    });
+    this.snapshots = new SnapshotLifecycle({
+      raft,
+      stateMachine: options.stateMachine,
+      snapshots: options.snapshots,
+      storage: options.storage,
+      transport: options.transport,
+      logger: this.logger,
+      clock: this.clock,
+      faults: options.unsafeTestingFaults ?? {},
+      snapshotEveryEntries: options.snapshotEveryEntries ?? 10_000,
+      lastSnapshotIndex: snapshotIndex,
+      loop: {
+        isStopped,
+        notify,
+        fail: (error) => this.fail(error),
+        appliedIndex: () => this.appliedIndex,
+        installed: (index, term) => {
+          this.appliedIndex = index;
+          this.appliedTerm = term;
+        },
+      },
+    });
   }
 
   /** Load durable state, join the transport and start ticking. */
@@ -241,8 +218,8 @@ export class RaftNode {
     await options.snapshots.prune(stored.snapshot?.index ?? 0);
     await options.transport.start({
       onMessages: (messages) => node.receive(messages),
-      onSnapshot: (snapshot) => node.receiveSnapshot(snapshot),
-      onRequest: (from, payload) => node.serveForwarded(from, payload),
+      onSnapshot: (snapshot) => node.snapshots.receive(snapshot),
+      onRequest: (from, payload) => node.requests.serve(from, payload),
     });
     node.stopTicking = node.clock.every(node.tickIntervalMs, () => node.tick());
     node.loopDone = node.loop().catch((error: unknown) => node.fail(error));
@@ -251,19 +228,12 @@ export class RaftNode {
   }
 
   // ───────────────────────────── public API ─────────────────────────────
+  // Requests go straight to the router: the promise returned is the router's own, so
+  // no await (no event-loop step) is added on the way.
 
   /** Replicate `data`; resolves with its log index and the state machine's result once applied on the leader. */
-  async propose(data: Uint8Array, timeoutMs: number): Promise<Proposed> {
-    const startedMs = this.clock.monotonicMs();
-    const startedUs = this.trace.enabled ? nowUs() : 0;
-    const proposed = (await this.withDeadline(timeoutMs, "proposal", (deadlineAt) => this.submit({ kind: "propose", data }, deadlineAt))) as Proposed;
-    this.proposalLatency.observeMs(this.clock.monotonicMs() - startedMs);
-    if (this.trace.enabled) {
-      // Same stage names as a request over NATS: where the call began and when it returned.
-      this.trace.mark("rpc_in", proposed.index, startedUs);
-      this.trace.mark("reply", proposed.index);
-    }
-    return proposed;
+  propose(data: Uint8Array, timeoutMs: number): Promise<Proposed> {
+    return this.requests.propose(data, timeoutMs);
   }
 
   /** Prometheus text: raft position, I/O counters and latency histograms. */
@@ -282,7 +252,7 @@ export class RaftNode {
       counter("concord_raft_leader_changes_total", "Leader changes seen by this node.", this.leaderChanges),
       counter("concord_node_fsyncs_total", "Raft writes made durable with an fsync.", this.options.storage.syncedWrites()),
       counter("concord_node_entries_applied_total", "Entries applied to the state machine.", this.io.entriesApplied),
-      this.proposalLatency.render("concord_proposal_latency_seconds", "Time from proposal to applied result, on the proposing node."),
+      this.requests.proposalLatency.render("concord_proposal_latency_seconds", "Time from proposal to applied result, on the proposing node."),
       this.raftWriteLatency.render("concord_raft_write_latency_seconds", "Duration of one durable raft write (fsync included)."),
     ].join("\n") + "\n";
   }
@@ -291,62 +261,21 @@ export class RaftNode {
    * A linearizable read barrier (§6.4): resolves once this node has applied everything
    * committed before the call, so a read of local state that follows is up to date.
    */
-  async readBarrier(timeoutMs: number): Promise<number> {
-    return this.withDeadline(timeoutMs, "read", async (deadlineAt) => {
-      for (;;) {
-        this.assertRunning();
-        const context = this.nextReadContext++;
-        const answered = new Promise<number>((resolve) => this.readWaiters.set(context, resolve));
-        const refusal = this.raft.readIndex(context);
-        this.notify();
-        if (refusal !== null) {
-          this.readWaiters.delete(context);
-          await this.awaitLeader(deadlineAt);
-          continue;
-        }
-        // The request or its answer may be lost; ask again after an election timeout.
-        const index = await orAfter(this.clock, answered, this.electionTimeoutMs, -1);
-        this.readWaiters.delete(context);
-        if (index < 0) continue;
-        await this.awaitApplied(index);
-        return index;
-      }
-    });
+  readBarrier(timeoutMs: number): Promise<number> {
+    return this.requests.readBarrier(timeoutMs);
   }
 
-  async changeMembership(change: ConfChange, timeoutMs: number): Promise<void> {
-    await this.withDeadline(timeoutMs, "membership change", (deadlineAt) => this.submit({ kind: "confChange", change }, deadlineAt));
+  changeMembership(change: ConfChange, timeoutMs: number): Promise<void> {
+    return this.requests.changeMembership(change, timeoutMs);
   }
 
   /** Add a member as a learner, let it catch up, then promote it if it should vote. */
-  async addMember(id: NodeId, voter: boolean, timeoutMs: number): Promise<void> {
-    const deadlineAt = this.clock.nowMs() + timeoutMs;
-    const conf = this.raft.status().conf;
-    this.assertRunning();
-    if (!conf.learners.includes(id) && !conf.voters.includes(id)) {
-      await this.changeMembership({ type: "addLearner", nodeId: id }, deadlineAt - this.clock.nowMs());
-    }
-    if (!voter || this.raft.status().conf.voters.includes(id)) return;
-    for (;;) {
-      try {
-        await this.changeMembership({ type: "addVoter", nodeId: id }, deadlineAt - this.clock.nowMs());
-        return;
-      } catch (error) {
-        // Not caught up yet (or a change still pending): wait a little and try again.
-        if (!(error instanceof NodeError) || error.code !== "invalid" || this.clock.nowMs() > deadlineAt) throw error;
-        await sleepOn(this.clock, this.tickIntervalMs * 5);
-      }
-    }
+  addMember(id: NodeId, voter: boolean, timeoutMs: number): Promise<void> {
+    return this.requests.addMember(id, voter, timeoutMs);
   }
 
-  async transferLeadership(to: NodeId, timeoutMs: number): Promise<void> {
-    await this.withDeadline(timeoutMs, "leadership transfer", async (deadlineAt) => {
-      await this.submit({ kind: "transfer", to }, deadlineAt);
-      while (this.raft.softState().leader !== to) {
-        this.assertRunning();
-        await this.awaitStatusChange(deadlineAt);
-      }
-    });
+  transferLeadership(to: NodeId, timeoutMs: number): Promise<void> {
+    return this.requests.transferLeadership(to, timeoutMs);
   }
 
   status(): NodeStatus {
@@ -381,7 +310,7 @@ export class RaftNode {
         .sort((a, b) => b.match - a.match)[0];
       if (best !== undefined) {
         try {
-          await this.transferLeadership(best.id, options.timeoutMs ?? 2000);
+          await this.requests.transferLeadership(best.id, options.timeoutMs ?? 2000);
         } catch (error) {
           this.logger.log("warn", "transfer_on_stop_failed", { to: best.id, error: (error as Error).message });
         }
@@ -391,15 +320,13 @@ export class RaftNode {
     this.stopTicking?.();
     this.notify();
     await this.loopDone;
-    await this.snapshotDone;
+    await this.snapshots.idle();
     await this.options.transport.close();
     await this.options.storage.close();
     // Bytes the core never asked to install.
-    await this.releaseStaged(() => true);
+    await this.snapshots.releaseAllStaged();
     this.trace.close();
-    const stopped = new NodeError("stopped", `node ${this.id} stopped`);
-    for (const waiter of this.applyWaiters.values()) waiter.reject(stopped);
-    this.applyWaiters.clear();
+    this.requests.rejectProposals(new NodeError("stopped", `node ${this.id} stopped`));
     this.logger.log("info", "node_stopped", { id: this.id });
   }
 
@@ -415,9 +342,7 @@ export class RaftNode {
     this.logger.log("error", "driver_failed", { error: e.message, stack: e.stack });
     this.stopped = true;
     this.stopTicking?.();
-    const stopped = new NodeError("stopped", `node ${this.id} failed: ${e.message}`);
-    for (const waiter of this.applyWaiters.values()) waiter.reject(stopped);
-    this.applyWaiters.clear();
+    this.requests.rejectProposals(new NodeError("stopped", `node ${this.id} failed: ${e.message}`));
     if (this.options.onFatal !== undefined) this.options.onFatal(e);
     else
       globalThis.setTimeout(() => {
@@ -446,8 +371,8 @@ export class RaftNode {
     if (this.trace.enabled) this.traceMessages("in", messages);
     try {
       for (const m of messages) {
-        // A snapshot arrives only beside its bytes (receiveSnapshot): stepped from a plain
-        // batch, the core would give up its log for bytes nobody staged.
+        // A snapshot arrives only beside its bytes (SnapshotLifecycle.receive): stepped
+        // from a plain batch, the core would give up its log for bytes nobody staged.
         if (m.to === this.id && m.type !== "snap") this.raft.step(m);
       }
     } catch (error) {
@@ -456,125 +381,6 @@ export class RaftNode {
       return;
     }
     this.notify();
-  }
-
-  private async receiveSnapshot(snapshot: IncomingSnapshot): Promise<void> {
-    if (this.stopped) {
-      await snapshot.data.release?.();
-      return;
-    }
-    const meta = snapshot.meta;
-    const key = snapshotKey(meta);
-    const before = this.raft.status();
-    if (snapshot.message.term < before.term || meta.index <= before.commit) {
-      // The core will not install it (a stale term, or nothing it lacks): no bytes to
-      // check or keep, but its answer tells the sender where this node stands.
-      await snapshot.data.release?.();
-      this.stepSnapshotMessage(snapshot.message);
-      return;
-    }
-    // Torn or corrupt bytes must never reach the core: once it steps the message it has
-    // given up its log for this snapshot. Refused, the transfer fails and is sent again.
-    try {
-      await this.options.stateMachine.verify(meta, snapshot.data);
-    } catch (error) {
-      this.logger.log("warn", "snapshot_refused", { index: meta.index, term: meta.term, error: (error as Error).message });
-      await snapshot.data.release?.();
-      throw error;
-    }
-    if (this.stopped) {
-      await snapshot.data.release?.();
-      return;
-    }
-    if (this.faults.stageBeforeCoreChecks === true) {
-      // The old bug: whatever arrived last is staged, whether or not the core takes it.
-      await this.releaseStaged(() => true);
-      this.stagedSnapshots.set(key, { meta, data: snapshot.data });
-      this.stepSnapshotMessage(snapshot.message);
-      return;
-    }
-    // Staged only if the core takes it (it then restores its log to the snapshot, and asks
-    // to install it in a coming Ready); a stale term, a snapshot behind what the node has,
-    // or one whose last entry it already holds is answered without an install.
-    const snapshotIndexBefore = this.raft.status().snapshotIndex;
-    if (!this.stepSnapshotMessage(snapshot.message)) {
-      await snapshot.data.release?.();
-      return;
-    }
-    const taken = snapshotIndexBefore < meta.index && this.raft.status().snapshotIndex === meta.index;
-    if (taken) {
-      const previous = this.stagedSnapshots.get(key);
-      this.stagedSnapshots.set(key, { meta, data: snapshot.data });
-      if (previous !== undefined) await previous.data.release?.();
-      // Only the newest taken snapshot can still be asked for.
-      await this.releaseStaged((staged) => staged.meta.index < meta.index);
-    } else {
-      await snapshot.data.release?.();
-    }
-    this.notify();
-  }
-
-  /** Step a "snap" message; false (and the node stopped) when the core threw. */
-  private stepSnapshotMessage(message: Message): boolean {
-    try {
-      this.raft.step(message);
-    } catch (error) {
-      this.fail(error);
-      return false;
-    }
-    this.notify();
-    return true;
-  }
-
-  /** Release staged snapshots that `which` picks. */
-  private async releaseStaged(which: (staged: { meta: SnapshotMeta }) => boolean): Promise<void> {
-    for (const [key, staged] of [...this.stagedSnapshots]) {
-      if (!which(staged)) continue;
-      this.stagedSnapshots.delete(key);
-      await staged.data.release?.();
-    }
-  }
-
-  /**
-   * A request over the rpc subject. From a member (a follower forwarding), only the
-   * leader serves it. From a client (id 0, not a member) any node serves it, forwarding
-   * one hop to the leader, so a client never needs to know who leads.
-   */
-  private async serveForwarded(from: NodeId, payload: Uint8Array): Promise<Uint8Array> {
-    const receivedUs = this.trace.enabled ? nowUs() : 0;
-    const request = decodeForwardedRequest(payload);
-    const fromClient = from === NONE;
-    let reply: ForwardedReply;
-    if (request === null) {
-      reply = { ok: false, code: "invalid", message: "unreadable forwarded request" };
-    } else if (!fromClient && this.raft.softState().role !== "leader") {
-      reply = { ok: false, code: "not_leader", message: `node ${this.id} is not the leader` };
-    } else if (request.kind === "proposeBatch") {
-      // Each proposal succeeds or fails on its own, as if it had come alone.
-      const replies = await Promise.all(request.data.map((data) => this.serveOne(fromClient, { kind: "propose", data })));
-      reply = { ok: true, result: replies };
-    } else {
-      reply = await this.serveOne(fromClient, request);
-    }
-    if (this.trace.enabled && reply.ok && request?.kind === "propose") {
-      const index = (reply.result as Proposed | null)?.index ?? 0;
-      this.trace.mark("rpc_in", index, receivedUs);
-      this.trace.mark("reply", index);
-    }
-    return encodeForwardedReply(reply);
-  }
-
-  private async serveOne(fromClient: boolean, request: Exclude<ForwardedRequest, { kind: "proposeBatch" }>): Promise<ForwardedReply> {
-    try {
-      // The caller waits with its own deadline; ours bounds the work here.
-      const result = await this.withDeadline(5000, "forwarded request", (deadlineAt) =>
-        fromClient ? this.submit(request, deadlineAt) : this.submitLocally(request, deadlineAt),
-      );
-      return { ok: true, result: result ?? null };
-    } catch (error) {
-      const e = error instanceof NodeError ? error : new NodeError("unavailable", (error as Error).message);
-      return { ok: false, code: e.code, message: e.message };
-    }
   }
 
   // ───────────────────────────── the loop ─────────────────────────────
@@ -613,7 +419,7 @@ export class RaftNode {
     // 1. Replication to followers runs in parallel with our own disk write.
     this.sendMessages(ready.messages);
     if (trace !== null) this.traceMessages("out", ready.messages);
-    if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
+    if (ready.snapshot !== null) await this.snapshots.install(ready.snapshot);
     if (ready.entries.length > 0 || ready.hardState !== null || ready.snapshot !== null) {
       const startedMs = this.clock.monotonicMs();
       await this.options.storage.write({ hardState: ready.hardState, snapshot: ready.snapshot, entries: ready.entries });
@@ -636,34 +442,20 @@ export class RaftNode {
       this.warnIfSlow("apply", this.clock.monotonicMs() - applyStartedMs, ready.committedEntries.length);
       this.io.applyBatches++;
       this.io.entriesApplied += ready.committedEntries.length;
-      for (let i = 0; i < ready.committedEntries.length; i++) {
-        const entry = ready.committedEntries[i]!;
-        const waiter = this.applyWaiters.get(entry.index);
-        if (waiter === undefined) continue;
-        this.applyWaiters.delete(entry.index);
-        if (waiter.term === entry.term) waiter.resolve({ index: entry.index, result: results[i] } satisfies Proposed);
-        else waiter.reject(new NodeError("dropped", `entry ${entry.index} was replaced by a new leader's`));
-      }
+      this.requests.applied(ready.committedEntries, results);
       const last = ready.committedEntries[ready.committedEntries.length - 1]!;
-      for (const entry of ready.committedEntries) this.bytesAppliedSinceSnapshot += entry.data.length;
-      const tracking = this.snapshotTracking;
-      if (tracking !== null) {
-        for (const entry of ready.committedEntries) {
-          tracking.terms.set(entry.index, entry.term);
-          if (entry.kind === "conf") tracking.confChanged = true;
-        }
-      }
+      this.snapshots.noteApplied(ready.committedEntries);
       if (trace !== null) trace.mark("applied", last.index);
       this.appliedIndex = last.index;
       this.appliedTerm = last.term;
       this.options.afterApply?.(ready.committedEntries, results);
     }
-    for (const read of ready.readStates) this.readWaiters.get(read.context)?.(read.index);
+    this.requests.readStates(ready.readStates);
     this.raft.advance();
-    this.releaseAppliedWaiters();
+    this.requests.releaseAppliedWaiters(this.appliedIndex);
     if (ready.softState !== null) this.announceStatus(ready.softState.role, ready.softState.leader);
     for (const listener of this.progressListeners) listener();
-    this.maybeSnapshot();
+    this.snapshots.maybeSnapshot(this.appliedIndex, this.appliedTerm);
   }
 
   /** Trace appends carrying entries and their acknowledgements, by the last index. */
@@ -679,64 +471,13 @@ export class RaftNode {
     if (messages.length === 0) return;
     let plain: Message[] | null = null;
     for (const m of messages) {
-      if (m.type === "snap") void this.sendSnapshot(m);
+      if (m.type === "snap") void this.snapshots.send(m);
       else (plain ??= []).push(m);
     }
     if (plain !== null) {
       this.options.transport.send(plain);
       this.options.transport.flush();
     }
-  }
-
-  private async sendSnapshot(m: Message): Promise<void> {
-    const meta = m.snapshot;
-    if (meta === null || this.snapshotsInFlight.has(m.to)) return;
-    this.snapshotsInFlight.add(m.to);
-    try {
-      const data = await this.options.snapshots.load(meta.index);
-      if (data === null) {
-        this.logger.log("error", "snapshot_bytes_missing", { index: meta.index, to: m.to });
-        return;
-      }
-      this.logger.log("info", "snapshot_send", { to: m.to, index: meta.index, bytes: data.size });
-      await this.options.transport.sendSnapshot(m.to, m, data);
-    } catch (error) {
-      // The core resends after its snapshot timeout.
-      this.logger.log("warn", "snapshot_send_failed", { to: m.to, error: (error as Error).message });
-    } finally {
-      this.snapshotsInFlight.delete(m.to);
-    }
-  }
-
-  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
-    const key = snapshotKey(meta);
-    const staged = this.stagedSnapshots.get(key);
-    // The core asks only for a snapshot it accepted from a "snap" message, whose bytes
-    // were staged then: anything else is a driver bug.
-    assert(staged !== undefined, () => `snapshot ${key} to install has no staged bytes (staged: ${[...this.stagedSnapshots.keys()].join(", ") || "none"})`);
-    this.stagedSnapshots.delete(key);
-    // A state copy running now reflects the state from before the install (or a mix of
-    // both): its configuration is not the one this snapshot brings. Drop it.
-    if (this.snapshotTracking !== null && this.faults.keepCopyAcrossInstall !== true) this.snapshotTracking.invalidated = true;
-    await this.withSnapshotLock(async () => {
-      // Keep the bytes first (as a leader later, we may need to send them on); the store
-      // may move them, so the state is restored from what it kept.
-      const kept = await this.options.snapshots.save(meta, staged.data);
-      await this.options.stateMachine.restore(meta, kept);
-      assert(meta.index > this.appliedIndex, () => `installed snapshot ${key} is not ahead of applied ${this.appliedIndex}`);
-      // The restore moved the log's snapshot record in its own durable transaction: the
-      // bytes of older snapshots can go (a follower that keeps falling behind would
-      // otherwise keep one state-sized file per install).
-      await this.options.snapshots.prune(meta.index);
-      this.appliedIndex = meta.index;
-      this.appliedTerm = meta.term;
-      this.lastSnapshotIndex = meta.index;
-      this.lastSnapshotBytes = kept.size;
-      this.bytesAppliedSinceSnapshot = 0;
-    });
-    // Older ones can never be asked for now.
-    await this.releaseStaged((other) => other.meta.index <= meta.index);
-    this.logger.log("info", "snapshot_installed", { index: meta.index, bytes: staged.data.size });
   }
 
   /**
@@ -749,279 +490,13 @@ export class RaftNode {
     if (ms > this.electionTimeoutMs / 3) this.logger.log("warn", "slow_disk_step", { step, ms: Math.round(ms), entries });
   }
 
-  private withSnapshotLock(body: () => Promise<void>): Promise<void> {
-    const run = this.snapshotLock.then(body);
-    this.snapshotLock = run.catch(() => {});
-    return run;
-  }
-
-  /**
-   * Take a snapshot every `snapshotEveryEntries` applied entries, in the background: the
-   * state machine copies its state off the event loop (seconds, for a large state), and
-   * the driver keeps ticking, replicating and applying meanwhile — a node that stopped for
-   * the copy would miss heartbeats and cause elections. The copy reflects some index at
-   * or after the one applied when it started; its term is recorded as entries are applied
-   * meanwhile. A configuration change applied meanwhile makes the snapshot's
-   * configuration uncertain, so that copy is dropped and the next trigger tries again.
-   */
-  private maybeSnapshot(): void {
-    if (this.snapshotting || this.stopped || this.appliedIndex - this.lastSnapshotIndex < this.snapshotEveryEntries) return;
-    // Each snapshot copies the whole state, so with a large state a fixed entry count
-    // would spend most of the machine copying (100 MB every 10,000 messages). Waiting
-    // until the log since the last snapshot is a fraction of the state keeps the copying
-    // proportional to the writes, at the price of a longer log to keep and replay.
-    if (this.bytesAppliedSinceSnapshot < this.lastSnapshotBytes * SNAPSHOT_LOG_TO_STATE_RATIO) return;
-    this.snapshotting = true;
-    const bytesAtStart = this.bytesAppliedSinceSnapshot;
-    // Between advance() and the next ready(): applied index, term and configuration agree.
-    const tracking = { terms: new Map([[this.appliedIndex, this.appliedTerm]]), confChanged: false, invalidated: false };
-    const conf = this.raft.status().conf;
-    this.snapshotTracking = tracking;
-    const startedMs = this.clock.monotonicMs();
-    this.snapshotDone = (async () => {
-      try {
-        const { index, data } = await this.options.stateMachine.snapshot();
-        try {
-          const term = tracking.terms.get(index);
-          if (term === undefined || tracking.confChanged || tracking.invalidated) {
-            const reason = term === undefined ? "unknown term" : tracking.confChanged ? "configuration changed during the copy" : "a snapshot was installed during the copy";
-            this.logger.log("info", "snapshot_dropped", { index, reason });
-            return;
-          }
-          const meta: SnapshotMeta = { index, term, conf };
-          await this.withSnapshotLock(async () => {
-            // A snapshot installed from the leader meanwhile is newer: keep it.
-            if (index <= this.lastSnapshotIndex || this.stopped) return;
-            const previousIndex = this.lastSnapshotIndex;
-            if (this.faults.dropOldSnapshotBeforeCompact === true) await this.options.snapshots.prune(index + 1);
-            await this.options.snapshots.save(meta, data);
-            // The core checks the snapshot against its log (the term at its index) before
-            // the durable log is compacted to it: a wrong term must stop the node, never
-            // reach the disk.
-            // (The old bug compacted the durable log first: re-created with the old term bug.)
-            if (this.faults.snapshotTermFromLastSnapshot === true) await this.options.storage.compact(meta);
-            try {
-              this.raft.compact(meta);
-            } catch (error) {
-              this.fail(error);
-              return;
-            }
-            if (this.faults.snapshotTermFromLastSnapshot !== true) await this.options.storage.compact(meta);
-            this.lastSnapshotIndex = index;
-            // Only now does the log's snapshot record point at the new bytes: until then a
-            // crash restarts from the previous ones, which must still be there.
-            if (previousIndex !== index) await this.options.snapshots.prune(index);
-            this.lastSnapshotBytes = data.size;
-            this.bytesAppliedSinceSnapshot -= bytesAtStart;
-            this.logger.log("info", "snapshot_taken", { index, bytes: data.size, ms: Math.round(this.clock.monotonicMs() - startedMs) });
-          });
-        } finally {
-          // Kept (moved into the store, so this frees nothing) or not wanted.
-          await data.release?.();
-        }
-      } catch (error) {
-        this.logger.log("warn", "snapshot_failed", { error: (error as Error).message });
-      } finally {
-        this.snapshotTracking = null;
-        this.snapshotting = false;
-      }
-    })();
-  }
-
-  // ──────────────────────────── requests ────────────────────────────
-
-  /** Run `request` on the leader: here, or forwarded. Retries only what surely did not happen. */
-  private async submit(request: Exclude<ForwardedRequest, { kind: "proposeBatch" }>, deadlineAt: number): Promise<unknown> {
-    for (;;) {
-      this.assertRunning();
-      const status = this.raft.softState();
-      if (status.role === "leader") {
-        try {
-          return await this.submitLocally(request, deadlineAt);
-        } catch (error) {
-          if (error instanceof NodeError && error.code === "not_leader") {
-            await this.awaitStatusChange(deadlineAt);
-            continue;
-          }
-          throw error;
-        }
-      }
-      if (status.leader === NONE) {
-        await this.awaitLeader(deadlineAt);
-        continue;
-      }
-      const remainingMs = deadlineAt - this.clock.nowMs();
-      if (remainingMs <= 0) throw unavailable("no answer from the leader");
-      let reply: ForwardedReply;
-      const leaderGone = this.whenLeaderChanges(status.leader);
-      try {
-        const forwarded =
-          request.kind === "propose"
-            ? this.forwarder.propose(status.leader, request.data, deadlineAt)
-            : this.options.transport.request(status.leader, encodeForwardedRequest(request), remainingMs).then(decodeForwardedReply);
-        reply = await Promise.race([forwarded, leaderGone.promise]);
-      } catch (error) {
-        if (error instanceof TransportError && error.code === "no_responder") {
-          // Nobody received it (the leader is gone): safe to retry once a new leader is
-          // known, within our deadline, rather than fail the caller during an election.
-          await this.awaitStatusChange(deadlineAt).catch(() => {});
-          continue;
-        }
-        // The outcome is unknown: the leader may have committed it. Do not retry.
-        throw new NodeError("unavailable", `leader ${status.leader} did not answer: ${(error as Error).message}`);
-      } finally {
-        leaderGone.cancel();
-      }
-      if (reply.ok) return reply.result;
-      if (reply.code === "not_leader") {
-        await this.awaitStatusChange(Math.min(deadlineAt, this.clock.nowMs() + this.tickIntervalMs * 5));
-        continue;
-      }
-      throw new NodeError(reply.code, reply.message);
-    }
-  }
-
-  /**
-   * Rejects once this node stops following `leader` (it died, or lost an election): a
-   * request forwarded to it will likely get no answer, and waiting for the caller's
-   * deadline would hold the client seconds after a failover. The outcome stays unknown
-   * (503; the client's retry with the same idempotency key is safe).
-   */
-  private whenLeaderChanges(leader: NodeId): { promise: Promise<never>; cancel(): void } {
-    let unsubscribe = (): void => {};
-    const promise = new Promise<never>((_, reject) => {
-      unsubscribe = this.onStatusChange(() => {
-        if (this.raft.softState().leader === leader) return;
-        unsubscribe();
-        reject(new NodeError("unavailable", `leader ${leader} changed while a request to it was in flight; it may or may not have been applied`));
-      });
-    });
-    promise.catch(() => {});
-    return { promise, cancel: () => unsubscribe() };
-  }
-
-  private async submitLocally(request: Exclude<ForwardedRequest, { kind: "proposeBatch" }>, deadlineAt: number): Promise<unknown> {
-    let outcome: { index: number; term: number } | RaftError | null;
-    switch (request.kind) {
-      case "propose": {
-        const stamp = this.options.stampProposal;
-        outcome = this.raft.propose(stamp === undefined ? request.data : stamp(request.data, this.clock.nowMs()));
-        break;
-      }
-      case "confChange":
-        outcome = this.raft.proposeConfChange(request.change);
-        break;
-      case "transfer":
-        outcome = this.raft.transferLeader(request.to);
-        this.notify();
-        if (outcome === null) return null;
-        break;
-    }
-    if (outcome instanceof RaftError) throw fromRaftError(outcome);
-    const { index, term } = outcome;
-    if (this.trace.enabled) this.trace.mark("proposed", index);
-    const applied = new Promise<unknown>((resolve, reject) => this.applyWaiters.set(index, { term, resolve, reject }));
-    this.notify();
-    // The caller's deadline bounds the wait; the waiter goes when its index is applied.
-    return applied;
-  }
-
-  // ──────────────────────────── waiting ────────────────────────────
-
-  private async withDeadline<T>(timeoutMs: number, what: string, body: (deadlineAt: number) => Promise<T>): Promise<T> {
-    this.assertRunning();
-    if (this.pendingRequests >= this.maxPendingRequests) {
-      throw new NodeError("overloaded", `${this.pendingRequests} requests are waiting on node ${this.id}`);
-    }
-    this.pendingRequests++;
-    const deadlineAt = this.clock.nowMs() + timeoutMs;
-    const deadline = deadlineAfter(this.clock, timeoutMs, what);
-    try {
-      return await Promise.race([body(deadlineAt), deadline.promise]);
-    } finally {
-      deadline.cancel();
-      this.pendingRequests--;
-    }
-  }
-
-  private awaitApplied(index: number): Promise<void> {
-    if (this.appliedIndex >= index) return Promise.resolve();
-    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
-  }
-
-  private releaseAppliedWaiters(): void {
-    if (this.appliedWaiters.length === 0) return;
-    let kept = 0;
-    for (const waiter of this.appliedWaiters) {
-      if (waiter.index <= this.appliedIndex) waiter.resolve();
-      else this.appliedWaiters[kept++] = waiter;
-    }
-    this.appliedWaiters.length = kept;
-  }
-
-  /**
-   * Wait for a leader, but fail fast once none has been known for two election timeouts:
-   * an election that takes that long is not going to succeed soon (no quorum reachable),
-   * and a client is better served by a 503 now than by one at its deadline.
-   */
-  private async awaitLeader(deadlineAt: number): Promise<void> {
-    const failFastAfterMs = 2 * this.electionTimeoutMs;
-    while (this.raft.softState().leader === NONE) {
-      this.assertRunning();
-      const leaderlessMs = this.leaderlessSinceMs === null ? 0 : this.clock.nowMs() - this.leaderlessSinceMs;
-      if (leaderlessMs > failFastAfterMs) throw unavailable(`no leader for ${leaderlessMs} ms: a quorum is not reachable`);
-      // Wake up when the fail-fast point passes, even if nothing changes.
-      await this.awaitStatusChange(Math.min(deadlineAt, this.clock.nowMs() + failFastAfterMs - leaderlessMs + 1)).catch((error: unknown) => {
-        if (this.clock.nowMs() >= deadlineAt) throw error;
-      });
-    }
-  }
-
-  private awaitStatusChange(deadlineAt: number): Promise<void> {
-    const remainingMs = deadlineAt - this.clock.nowMs();
-    if (remainingMs <= 0) return Promise.reject(unavailable("no leader"));
-    return new Promise((resolve, reject) => {
-      const cancelTimer = this.clock.after(remainingMs, () => {
-        unsubscribe();
-        reject(unavailable("no leader"));
-      });
-      const unsubscribe = this.onStatusChange(() => {
-        cancelTimer();
-        unsubscribe();
-        resolve();
-      });
-    });
-  }
-
   private announceStatus(role: string, leader: NodeId): void {
     this.leaderChanges++;
-    if (leader === NONE) this.leaderlessSinceMs ??= this.clock.nowMs();
-    else this.leaderlessSinceMs = null;
-    if (role !== "leader" && this.applyWaiters.size > 0) {
-      // A deposed leader cannot tell whether its pending entries will commit under the
-      // next one: answer now (503, outcome unknown; a retry with the same idempotency key
-      // is safe) rather than hold the caller until its deadline.
-      const lost = new NodeError("unavailable", `node ${this.id} lost leadership; the write may or may not have committed`);
-      for (const waiter of this.applyWaiters.values()) waiter.reject(lost);
-      this.applyWaiters.clear();
-    }
+    this.requests.leaderChanged(role, leader);
     this.logger.log("info", "role_changed", { id: this.id, role, leader, term: this.raft.status().term });
     const status = this.status();
     for (const listener of [...this.statusListeners]) listener(status);
   }
-
-  private assertRunning(): void {
-    if (this.stopped) throw new NodeError("stopped", `node ${this.id} is stopped`);
-  }
-}
-
-/** A broken driver invariant: stop at once (TigerBeetle style), never limp on. */
-function assert(condition: boolean, message: () => string): asserts condition {
-  if (!condition) throw new Error(`driver invariant broken: ${message()}`);
-}
-
-function snapshotKey(meta: SnapshotMeta): string {
-  return `${meta.term}/${meta.index}`;
 }
 
 /** The term of the entry at `index` in what was loaded from storage (the snapshot's, at its index). */
@@ -1032,43 +507,4 @@ function termAt(stored: { readonly snapshot: SnapshotMeta | null; readonly entri
   const entry = first === undefined ? undefined : stored.entries[index - first.index];
   assert(entry !== undefined && entry.index === index, () => `applied index ${index} is neither the snapshot's (${stored.snapshot?.index ?? "none"}) nor in the stored log`);
   return entry.term;
-}
-
-function fromRaftError(error: RaftError): NodeError {
-  switch (error.code) {
-    case "not_leader":
-    case "transfer_in_progress":
-      return new NodeError("not_leader", error.message);
-    case "no_leader":
-      return new NodeError("unavailable", error.message);
-    case "uncommitted_limit":
-      return new NodeError("overloaded", error.message);
-    case "conf_change_pending":
-    case "invalid_conf_change":
-    case "learner_not_caught_up":
-      return new NodeError("invalid", error.message);
-  }
-}
-
-function unavailable(what: string): NodeError {
-  return new NodeError("unavailable", `unavailable: ${what}`);
-}
-
-function deadlineAfter(clock: NodeClock, timeoutMs: number, what: string): Deadline {
-  let cancel = (): void => {};
-  const promise = new Promise<never>((_, reject) => {
-    cancel = clock.after(Math.max(0, timeoutMs), () => reject(unavailable(`${what} did not complete within ${timeoutMs} ms`)));
-  });
-  return { promise, cancel: () => cancel() };
-}
-
-/** `promise`'s value, or `fallback` after `ms`; the timer is cancelled either way. */
-async function orAfter<T>(clock: NodeClock, promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let cancel = (): void => {};
-  const fallbackAfter = new Promise<T>((resolve) => (cancel = clock.after(ms, () => resolve(fallback))));
-  try {
-    return await Promise.race([promise, fallbackAfter]);
-  } finally {
-    cancel();
-  }
 }
