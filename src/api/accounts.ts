@@ -118,7 +118,7 @@ export function accountRoutes(deps: ApiDeps) {
         headers: IdempotencyHeaders,
         body: { required: true, content: { "application/json": { schema: z.object({ password: Password }) } } },
       },
-      responses: { 204: { description: "deleted" }, ...errors(400, 401, 403, 422, 429, 503) },
+      responses: { 204: { description: "deleted" }, ...errors(400, 401, 403, 413, 422, 429, 503) },
     }),
     async (c) => {
       const { password } = c.req.valid("json");

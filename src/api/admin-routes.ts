@@ -6,6 +6,8 @@ import { adminSecurity, errors, queryInt } from "./schemas.ts";
 
 const NodeId = z.number().int().min(1).max(2 ** 31 - 1);
 const accepted = { 202: { description: "accepted" }, ...errors(400, 403, 429, 503) };
+/** Routes with a body: like any, it may be over the node's body limit. */
+const acceptedWithBody = { ...accepted, ...errors(413) };
 
 /** Membership and leadership changes; the admin check runs before the body is even read. */
 export function adminRoutes(deps: ApiDeps) {
@@ -26,7 +28,7 @@ export function adminRoutes(deps: ApiDeps) {
       security: adminSecurity,
       middleware: adminOnly,
       request: { body: { required: true, content: { "application/json": { schema: z.object({ id: NodeId, voter: z.boolean() }) } } } },
-      responses: accepted,
+      responses: acceptedWithBody,
     }),
     async (c) => {
       const { id, voter } = c.req.valid("json");
@@ -64,7 +66,7 @@ export function adminRoutes(deps: ApiDeps) {
       security: adminSecurity,
       middleware: adminOnly,
       request: { body: { required: true, content: { "application/json": { schema: z.object({ to: NodeId }) } } } },
-      responses: accepted,
+      responses: acceptedWithBody,
     }),
     async (c) => {
       const { to } = c.req.valid("json");

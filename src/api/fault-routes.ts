@@ -56,7 +56,7 @@ export function faultRoutes(deps: ApiDeps, control: FaultControl) {
       security: adminSecurity,
       middleware: adminOnly,
       request: { body: { required: true, content: { "application/json": { schema: Faults } } } },
-      responses: { ...ok, ...errors(400, 403) },
+      responses: { ...ok, ...errors(400, 403, 413) },
     }),
     (c) => {
       control.setFaults(c.req.valid("json"));

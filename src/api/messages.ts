@@ -144,7 +144,7 @@ export function messageRoutes(deps: ApiDeps) {
           content: { "application/json": { schema: z.object({ ids: MessageIds.optional(), with: Name.optional(), upTo: MessageId.optional() }) } },
         },
       },
-      responses: { 200: { description: "how many were newly marked", content: { "application/json": { schema: z.object({ marked: z.number().int() }) } } }, ...errors(400, 401, 422, 429, 503) },
+      responses: { 200: { description: "how many were newly marked", content: { "application/json": { schema: z.object({ marked: z.number().int() }) } } }, ...errors(400, 401, 413, 422, 429, 503) },
     }),
     async (c) => {
       const body = c.req.valid("json");
@@ -182,7 +182,7 @@ export function messageRoutes(deps: ApiDeps) {
           description: "which ids were deleted and which were not mine or not found",
           content: { "application/json": { schema: z.object({ deleted: z.array(z.number().int()), notFound: z.array(z.number().int()) }) } },
         },
-        ...errors(400, 401, 422, 429, 503),
+        ...errors(400, 401, 413, 422, 429, 503),
       },
     }),
     async (c) => {

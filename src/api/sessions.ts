@@ -47,7 +47,7 @@ export function sessionRoutes(deps: ApiDeps) {
           description: "signed in",
           content: { "application/json": { schema: z.object({ token: z.string(), username: z.string(), unread: z.number().int() }) } },
         },
-        ...errors(400, 401, 429, 503),
+        ...errors(400, 401, 413, 429, 503),
       },
     }),
     async (c) => {

@@ -93,4 +93,25 @@ describe("the OpenAPI document's promises to generated clients", () => {
     }
     expect(seen).toEqual(expected);
   });
+
+  test("refusals a client can always meet are documented where they happen, and happen where documented", async () => {
+    // 401 wherever a session is needed, 403 wherever the admin token is, and 413 on every
+    // operation that takes a body (the body limit runs before anything else): a generated
+    // client types those answers only if the document lists them.
+    const app = contractApp({ withFaultRoutes: true });
+    const overLimit = JSON.stringify({ padding: "x".repeat(70 * 1024) });
+    for (const { key, method, path, operation } of await operations()) {
+      const documented = Object.keys(operation.responses);
+      const access = declaredAccess(operation);
+      if (access === "session") expect(documented, key).toContain("401");
+      if (access === "admin") expect(documented, key).toContain("403");
+      const takesBody = (operation as Operation & { requestBody?: unknown }).requestBody !== undefined;
+      expect(documented.includes("413"), `${key}: 413 documented iff it takes a body`).toBe(takesBody);
+      if (!takesBody) continue;
+      const url = path.replace("{username}", "nobody").replace("{id}", "2");
+      const response = await app.request(url, { method: method.toUpperCase(), headers: { "content-type": "application/json" }, body: overLimit });
+      expect(response.status, key).toBe(413);
+      expect(((await response.json()) as { error: { code: string } }).error.code, key).toBe("payload_too_large");
+    }
+  });
 });
