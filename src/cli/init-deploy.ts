@@ -203,13 +203,13 @@ export function nodeConfig(options: DeployOptions, id: number): Record<string, s
   };
 }
 
-/** The command that starts node `id`, run from its machine directory (no secret in it). */
-export function nodeCommand(options: DeployOptions): string[] {
+/** The command that starts a machine's node, run from its machine directory (no secret in it). */
+export function nodeCommand(options: Pick<DeployOptions, "appDir">): string[] {
   return [join(options.appDir, "node_modules/.bin/bun"), join(options.appDir, "src/main.ts"), "node", "--config", MACHINE_FILES.nodeConfig];
 }
 
 /** The command that starts the machine's nats-server, run from its machine directory. */
-export function natsCommand(options: DeployOptions): string[] {
+export function natsCommand(options: Pick<DeployOptions, "natsServerBin">): string[] {
   return [options.natsServerBin, "-c", MACHINE_FILES.natsConfig];
 }
 

@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# Concord in a container: the node (Bun, from the npm package the project pins) and
+# nats-server (Debian's package), in one image; compose.yaml runs one container of each
+# per "machine" from the directories `concord init` writes. Paths match concord init's
+# defaults, so the containers run the same commands as its systemd units:
+#   /opt/concord/node_modules/.bin/bun /opt/concord/src/main.ts node --config node.json
+#   /usr/sbin/nats-server -c nats.conf
+# both from /etc/concord (a machine directory, mounted read-only), data in /var/lib/concord.
+# No secret is baked in: .dockerignore keeps concord-deploy/, data/ and node_modules/ out.
+FROM node:22-bookworm-slim
+
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nats-server openssl ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && test -x /usr/sbin/nats-server
+
+WORKDIR /opt/concord
+# Dependencies first (a layer that changes only with the lockfile); bun comes with them.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund \
+ && npm cache clean --force \
+ && node_modules/.bin/bun --version
+COPY . .
+
+# `concord …` anywhere in the container; the node's data directory; machine directories go to /etc/concord.
+RUN printf '#!/bin/sh\nexec /opt/concord/node_modules/.bin/bun /opt/concord/src/main.ts "$@"\n' > /usr/local/bin/concord \
+ && chmod 0755 /usr/local/bin/concord \
+ && install -d -m 0700 /var/lib/concord /etc/concord
+
+# Bun caches transpiled files under $HOME; the containers' root filesystem is read-only.
+ENV BUN_RUNTIME_TRANSPILER_CACHE_PATH=0 \
+    HOME=/tmp
+WORKDIR /etc/concord
+EXPOSE 4222 6222 8080
+CMD ["concord", "--help"]
