@@ -83,10 +83,21 @@ export function countCodePoints(text: string): number {
 
 /** Error responses for the OpenAPI document; handlers throw ApiError, so these are documentation only. */
 export function errors(...statuses: readonly number[]) {
-  const described: Record<number, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }> = {};
-  for (const status of statuses) described[status] = { description: ERROR_DESCRIPTIONS[status] ?? "error", content: { "application/json": { schema: ErrorSchema } } };
+  const described: Record<number, { description: string; headers?: typeof RETRY_AFTER_HEADER; content: { "application/json": { schema: typeof ErrorSchema } } }> = {};
+  for (const status of statuses) {
+    described[status] = {
+      description: ERROR_DESCRIPTIONS[status] ?? "error",
+      // Every 429 and 503 the API sends carries it (errors.ts), so a client can back off as told.
+      ...(status === 429 || status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),
+      content: { "application/json": { schema: ErrorSchema } },
+    };
+  }
   return described;
 }
+
+const RETRY_AFTER_HEADER = {
+  "Retry-After": { description: "seconds to wait before trying again", required: true, schema: { type: "integer" as const, minimum: 1 } },
+};
 
 /**
  * For routes that refuse nothing themselves (health, readiness, status, metrics, this

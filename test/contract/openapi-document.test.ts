@@ -97,7 +97,8 @@ describe("the OpenAPI document's promises to generated clients", () => {
   test("refusals a client can always meet are documented where they happen, and happen where documented", async () => {
     // 401 wherever a session is needed, 403 wherever the admin token is, and 413 on every
     // operation that takes a body (the body limit runs before anything else): a generated
-    // client types those answers only if the document lists them.
+    // client types those answers only if the document lists them. /readyz's 503 is its own
+    // "not ready" answer, not a refusal, and has no Retry-After.
     const app = contractApp({ withFaultRoutes: true });
     const overLimit = JSON.stringify({ padding: "x".repeat(70 * 1024) });
     for (const { key, method, path, operation } of await operations()) {
@@ -105,6 +106,10 @@ describe("the OpenAPI document's promises to generated clients", () => {
       const access = declaredAccess(operation);
       if (access === "session") expect(documented, key).toContain("401");
       if (access === "admin") expect(documented, key).toContain("403");
+      // The server sends Retry-After with every 429 and 503 (api.test.ts shows it); the document says so.
+      for (const status of ["429", "503"].filter((s) => documented.includes(s) && key !== "GET /readyz")) {
+        expect(Object.keys((operation.responses[status] as { headers?: object }).headers ?? {}), `${key} ${status}`).toEqual(["Retry-After"]);
+      }
       const takesBody = (operation as Operation & { requestBody?: unknown }).requestBody !== undefined;
       expect(documented.includes("413"), `${key}: 413 documented iff it takes a body`).toBe(takesBody);
       if (!takesBody) continue;
