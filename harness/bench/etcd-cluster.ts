@@ -4,11 +4,12 @@
 // restarted by the PIDs we got, and written to through etcd's v3 JSON gateway with the
 // same closed loop as Concord (workload.ts).
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { ETCD_SERVER, MissingPackagesError, ensureDebianPackages, hostSystem, installCommandLine } from "../../src/cli/ensure-debian-packages.ts";
 import { freePort } from "../../src/cli/nats-server-process.ts";
 import type { FailoverCluster } from "./failover.ts";
 import { CONTENT, rotate, type Write } from "./workload.ts";
@@ -83,41 +84,22 @@ export class EtcdMissingError extends Error {
   override readonly name = "EtcdMissingError";
 }
 
-/** The etcd binary: $ETCD_BIN, then PATH, then /usr/bin (Debian's etcd-server). */
+/** The etcd binary: $ETCD_BIN, then PATH, then the usual bin and sbin directories (Debian's /usr/bin). */
 export function findEtcd(): string {
-  const fromEnv = process.env["ETCD_BIN"];
-  if (fromEnv !== undefined && existsSync(fromEnv)) return fromEnv;
-  for (const dir of [...(process.env["PATH"] ?? "").split(":").filter(Boolean), "/usr/bin", "/usr/local/bin"]) {
-    const path = join(dir, "etcd");
-    if (existsSync(path)) return path;
-  }
-  throw new EtcdMissingError("etcd is not installed. On Debian or Ubuntu: sudo apt-get install -y etcd-server (or set ETCD_BIN to its path).");
+  const path = ETCD_SERVER.find(hostSystem());
+  if (path !== null) return path;
+  throw new EtcdMissingError(`etcd is not installed. On Debian or Ubuntu: ${installCommandLine([ETCD_SERVER])} (or set ETCD_BIN to its path).`);
 }
 
-/** Find etcd, or install Debian's etcd-server when we can (root with apt-get); else EtcdMissingError says how. */
+/** Find etcd, or install Debian's etcd-server when we can (root with apt-get, as concord setup does); else EtcdMissingError says how. */
 export async function ensureEtcd(progress: (line: string) => void): Promise<string> {
   try {
-    return findEtcd();
+    const { found } = await ensureDebianPackages([ETCD_SERVER], hostSystem(), progress);
+    return found.get(ETCD_SERVER.name) ?? findEtcd();
   } catch (error) {
-    if (!(error instanceof EtcdMissingError)) throw error;
-    if (process.getuid?.() !== 0 || Bun.which("apt-get") === null) throw error;
-    progress("etcd is missing; installing Debian's package (apt-get install -y etcd-server) …");
-    const install = () => run(["apt-get", "install", "-y", "--no-install-recommends", "etcd-server"]);
-    if ((await install()) !== 0) {
-      progress("refreshing package lists (apt-get update) …");
-      await run(["apt-get", "update"]);
-      if ((await install()) !== 0) throw error;
-    }
-    // The package starts a system service on 2379/2380; the benchmark runs its own members.
-    if (Bun.which("systemctl") !== null) await run(["systemctl", "disable", "--now", "etcd"]);
-    progress("etcd installed");
-    return findEtcd();
+    if (error instanceof MissingPackagesError) throw new EtcdMissingError(error.message);
+    throw error;
   }
-}
-
-async function run(command: string[]): Promise<number> {
-  const child = Bun.spawn(command, { stdin: "ignore", stdout: "ignore", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  return child.exited;
 }
 
 /** `etcd --version`'s first line's version ("3.4.23"), or "unknown". */

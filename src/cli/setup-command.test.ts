@@ -15,6 +15,7 @@ interface FakeMachine extends SetupSystem {
 const NATS = "/usr/sbin/nats-server";
 const CHROMIUM = "/usr/lib/chromium/chromium";
 const IP = "/usr/bin/ip";
+const ETCD = "/usr/bin/etcd";
 const APT = "/usr/bin/apt-get";
 const SYSTEMCTL = "/usr/bin/systemctl";
 
@@ -22,7 +23,7 @@ const SYSTEMCTL = "/usr/bin/systemctl";
 function machine(options: { root: boolean; files: string[]; env?: Record<string, string>; aptFails?: "update" | "install" }): FakeMachine {
   const files = new Set(options.files);
   const ran: string[] = [];
-  const programs: Record<string, string> = { "nats-server": NATS, chromium: CHROMIUM, iproute2: IP };
+  const programs: Record<string, string> = { "nats-server": NATS, chromium: CHROMIUM, "etcd-server": ETCD, iproute2: IP };
   return {
     isRoot: options.root,
     files,
@@ -43,11 +44,11 @@ function machine(options: { root: boolean; files: string[]; env?: Record<string,
 const names = (packages: readonly { name: string }[]) => packages.map((p) => p.name);
 
 describe("what setup needs", () => {
-  test("running Concord needs nats-server; the tests add chromium, and iproute2 for root only (the two-machine test is root's)", () => {
+  test("running Concord needs nats-server; the tests add chromium and etcd, and iproute2 for root only (the namespace tests are root's)", () => {
     expect(names(packagesFor("run", true))).toEqual(["nats-server"]);
     expect(names(packagesFor("run", false))).toEqual(["nats-server"]);
-    expect(names(packagesFor("tests", true))).toEqual(["nats-server", "chromium", "iproute2"]);
-    expect(names(packagesFor("tests", false))).toEqual(["nats-server", "chromium"]);
+    expect(names(packagesFor("tests", true))).toEqual(["nats-server", "chromium", "etcd-server", "iproute2"]);
+    expect(names(packagesFor("tests", false))).toEqual(["nats-server", "chromium", "etcd-server"]);
   });
 
   test("programs are found through their variable, PATH, the sbin directories, or fixed paths", () => {
@@ -63,19 +64,19 @@ describe("what setup needs", () => {
 
 describe("planSetup", () => {
   test("everything installed: nothing to do, and the paths", () => {
-    const plan = planSetup(packagesFor("tests", true), machine({ root: true, files: [NATS, CHROMIUM, IP, APT] }));
+    const plan = planSetup(packagesFor("tests", true), machine({ root: true, files: [NATS, CHROMIUM, ETCD, IP, APT] }));
     expect(plan.kind).toBe("ready");
-    if (plan.kind === "ready") expect([...plan.found]).toEqual([["nats-server", NATS], ["chromium", CHROMIUM], ["iproute2", IP]]);
+    if (plan.kind === "ready") expect([...plan.found]).toEqual([["nats-server", NATS], ["chromium", CHROMIUM], ["etcd-server", ETCD], ["iproute2", IP]]);
   });
 
   test("root with apt-get: install exactly what is missing", () => {
-    const plan = planSetup(packagesFor("tests", true), machine({ root: true, files: [NATS, APT] }));
+    const plan = planSetup(packagesFor("tests", true), machine({ root: true, files: [NATS, ETCD, APT] }));
     expect(plan.kind).toBe("install");
     if (plan.kind === "install") expect(names(plan.missing)).toEqual(["chromium", "iproute2"]);
   });
 
   test("not root: one command that installs what is missing (and stops the service nats-server's package starts)", () => {
-    const plan = planSetup(packagesFor("tests", false), machine({ root: false, files: [APT, IP] }));
+    const plan = planSetup(packagesFor("tests", false), machine({ root: false, files: [APT, IP, ETCD] }));
     expect(plan.kind).toBe("tell");
     if (plan.kind !== "tell") return;
     expect(names(plan.missing)).toEqual(["nats-server", "chromium"]);
@@ -85,9 +86,9 @@ describe("planSetup", () => {
   });
 
   test("not root, only chromium missing: the command names chromium alone", () => {
-    const plan = planSetup(packagesFor("tests", false), machine({ root: false, files: [APT, NATS] }));
+    const plan = planSetup(packagesFor("tests", false), machine({ root: false, files: [APT, NATS, ETCD] }));
     expect(plan.kind === "tell" && plan.message).toEndWith("\n  sudo apt-get install -y --no-install-recommends chromium");
-    expect(installCommandLine(packagesFor("tests", false).slice(1))).toBe("sudo apt-get install -y --no-install-recommends chromium");
+    expect(installCommandLine(packagesFor("tests", false).slice(1))).toBe("sudo apt-get install -y --no-install-recommends chromium etcd-server && sudo systemctl disable --now etcd");
   });
 
   test("no apt-get, even as root: say what is missing, install nothing", () => {
@@ -99,23 +100,24 @@ describe("planSetup", () => {
 
 describe("ensureDebianPackages", () => {
   test("installed already: runs nothing", async () => {
-    const m = machine({ root: true, files: [NATS, CHROMIUM, IP, APT, SYSTEMCTL] });
+    const m = machine({ root: true, files: [NATS, CHROMIUM, ETCD, IP, APT, SYSTEMCTL] });
     const result = await ensureDebianPackages(packagesFor("tests", true), m, () => {});
     expect(result.installed).toEqual([]);
     expect(m.ran).toEqual([]);
   });
 
-  test("root: apt-get update once, one install of everything missing, then the nats-server service is disabled", async () => {
+  test("root: apt-get update once, one install of everything missing, then the services their packages start are disabled", async () => {
     const m = machine({ root: true, files: [APT, SYSTEMCTL] });
     const progress: string[] = [];
     const result = await ensureDebianPackages(packagesFor("tests", true), m, (line) => progress.push(line));
     expect(m.ran).toEqual([
       "apt-get update",
-      "apt-get install -y --no-install-recommends nats-server chromium iproute2",
+      "apt-get install -y --no-install-recommends nats-server chromium etcd-server iproute2",
       "systemctl disable --now nats-server",
+      "systemctl disable --now etcd",
     ]);
-    expect(result.installed).toEqual(["nats-server", "chromium", "iproute2"]);
-    expect([...result.found.values()]).toEqual([NATS, CHROMIUM, IP]);
+    expect(result.installed).toEqual(["nats-server", "chromium", "etcd-server", "iproute2"]);
+    expect([...result.found.values()]).toEqual([NATS, CHROMIUM, ETCD, IP]);
     expect(progress.length).toBeGreaterThan(0);
   });
 
@@ -123,13 +125,13 @@ describe("ensureDebianPackages", () => {
     const m = machine({ root: true, files: [APT] });
     await ensureDebianPackages(packagesFor("run", true), m, () => {});
     expect(m.ran).toEqual(["apt-get update", "apt-get install -y --no-install-recommends nats-server"]);
-    const n = machine({ root: true, files: [APT, SYSTEMCTL, NATS] });
+    const n = machine({ root: true, files: [APT, SYSTEMCTL, NATS, ETCD] });
     await ensureDebianPackages(packagesFor("tests", true), n, () => {});
     expect(n.ran).toEqual(["apt-get update", "apt-get install -y --no-install-recommends chromium iproute2"]);
   });
 
   test("not root: stops at once, runs nothing, and the error names the command", async () => {
-    const m = machine({ root: false, files: [APT, NATS] });
+    const m = machine({ root: false, files: [APT, NATS, ETCD] });
     const error = await ensureDebianPackages(packagesFor("tests", false), m, () => {}).catch((e: unknown) => e);
     expect(m.ran).toEqual([]);
     expect(error).toMatchObject({ name: "MissingPackagesError", missing: ["chromium"] });
@@ -169,10 +171,10 @@ describe("concord setup", () => {
   });
 
   test("everything installed: says so per package; --quiet prints nothing", async () => {
-    const m = machine({ root: true, files: [NATS, CHROMIUM, IP, APT] });
+    const m = machine({ root: true, files: [NATS, CHROMIUM, ETCD, IP, APT] });
     const a = io();
     expect(await runSetupCommand(["--for", "tests"], a.io, m)).toBe(0);
-    expect(a.out.join("")).toBe(`nats-server: ${NATS} (already installed)\nchromium: ${CHROMIUM} (already installed)\niproute2: ${IP} (already installed)\n`);
+    expect(a.out.join("")).toBe(`nats-server: ${NATS} (already installed)\nchromium: ${CHROMIUM} (already installed)\netcd-server: ${ETCD} (already installed)\niproute2: ${IP} (already installed)\n`);
     const b = io();
     expect(await runSetupCommand(["--for", "tests", "--quiet"], b.io, m)).toBe(0);
     expect(b.out).toEqual([]);
@@ -188,7 +190,7 @@ describe("concord setup", () => {
   });
 
   test("not root with chromium missing: exit 4, the command on stderr, nothing run", async () => {
-    const m = machine({ root: false, files: [APT, NATS] });
+    const m = machine({ root: false, files: [APT, NATS, ETCD] });
     const a = io();
     expect(await runSetupCommand(["--for", "tests", "--quiet"], a.io, m)).toBe(4);
     expect(a.err.join("")).toContain("concord setup: missing: chromium.");
