@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 // What `concord setup` installs: the programs Concord runs (nats-server) and the ones its
-// tests drive (Chromium for test/e2e, etcd for the vs-etcd smoke test, `ip` for the tests
-// in network namespaces), as Debian packages.
+// tests drive (Chromium for test/e2e, etcd for the vs-etcd smoke test, openssl for TLS
+// certificates, `ip` for the tests in network namespaces), as Debian packages.
 // Root with apt-get: refresh the package lists once, install everything missing in one
 // `apt-get install`, and disable the system service a package starts (Concord runs its
 // own nats-server). Anyone else: stop before doing anything, naming the one command that
@@ -66,6 +66,12 @@ const IPROUTE2: DebianPackage = {
   find: (system) => findProgram(system, null, ["ip"]),
 };
 
+/** openssl makes the certificates of TLS clusters (tls-bundle.ts: setup tls, init, the TLS tests). */
+const OPENSSL: DebianPackage = {
+  name: "openssl",
+  find: (system) => findProgram(system, null, ["openssl"]),
+};
+
 /** etcd, for bench:vs-etcd and its smoke test; the package's service would hold 2379/2380. */
 export const ETCD_SERVER: DebianPackage = {
   name: "etcd-server",
@@ -77,13 +83,15 @@ export const ETCD_SERVER: DebianPackage = {
 export type SetupTarget = "run" | "tests";
 
 /**
- * The packages a target needs. The tests drive Chromium (test/e2e) and etcd (the
- * bench:vs-etcd smoke test); `ip` only matters to root, since the tests in network
- * namespaces (two and five machines) are skipped for anyone else.
+ * The packages a target needs. The tests drive Chromium (test/e2e), etcd (the
+ * bench:vs-etcd smoke test) and openssl (the TLS certificate tests, a slim Debian lacks
+ * it); `ip` only matters to root, since the tests in network namespaces (two and five
+ * machines) are skipped for anyone else.
  */
 export function packagesFor(target: SetupTarget, isRoot: boolean): DebianPackage[] {
   if (target === "run") return [NATS_SERVER];
-  return isRoot ? [NATS_SERVER, CHROMIUM, ETCD_SERVER, IPROUTE2] : [NATS_SERVER, CHROMIUM, ETCD_SERVER];
+  const forTests = [NATS_SERVER, CHROMIUM, ETCD_SERVER, OPENSSL];
+  return isRoot ? [...forTests, IPROUTE2] : forTests;
 }
 
 /** The one shell line that installs `missing` as root (and stops the services they start). */

@@ -16,6 +16,7 @@ const NATS = "/usr/sbin/nats-server";
 const CHROMIUM = "/usr/lib/chromium/chromium";
 const IP = "/usr/bin/ip";
 const ETCD = "/usr/bin/etcd";
+const OPENSSL = "/usr/bin/openssl";
 const APT = "/usr/bin/apt-get";
 const SYSTEMCTL = "/usr/bin/systemctl";
 
@@ -23,7 +24,7 @@ const SYSTEMCTL = "/usr/bin/systemctl";
 function machine(options: { root: boolean; files: string[]; env?: Record<string, string>; aptFails?: "update" | "install" }): FakeMachine {
   const files = new Set(options.files);
   const ran: string[] = [];
-  const programs: Record<string, string> = { "nats-server": NATS, chromium: CHROMIUM, "etcd-server": ETCD, iproute2: IP };
+  const programs: Record<string, string> = { "nats-server": NATS, chromium: CHROMIUM, "etcd-server": ETCD, openssl: OPENSSL, iproute2: IP };
   return {
     isRoot: options.root,
     files,
@@ -44,11 +45,11 @@ function machine(options: { root: boolean; files: string[]; env?: Record<string,
 const names = (packages: readonly { name: string }[]) => packages.map((p) => p.name);
 
 describe("what setup needs", () => {
-  test("running Concord needs nats-server; the tests add chromium and etcd, and iproute2 for root only (the namespace tests are root's)", () => {
+  test("running Concord needs nats-server; the tests add chromium, etcd and openssl, and iproute2 for root only (the namespace tests are root's)", () => {
     expect(names(packagesFor("run", true))).toEqual(["nats-server"]);
     expect(names(packagesFor("run", false))).toEqual(["nats-server"]);
-    expect(names(packagesFor("tests", true))).toEqual(["nats-server", "chromium", "etcd-server", "iproute2"]);
-    expect(names(packagesFor("tests", false))).toEqual(["nats-server", "chromium", "etcd-server"]);
+    expect(names(packagesFor("tests", true))).toEqual(["nats-server", "chromium", "etcd-server", "openssl", "iproute2"]);
+    expect(names(packagesFor("tests", false))).toEqual(["nats-server", "chromium", "etcd-server", "openssl"]);
   });
 
   test("programs are found through their variable, PATH, the sbin directories, or fixed paths", () => {
@@ -64,19 +65,19 @@ describe("what setup needs", () => {
 
 describe("planSetup", () => {
   test("everything installed: nothing to do, and the paths", () => {
-    const plan = planSetup(packagesFor("tests", true), machine({ root: true, files: [NATS, CHROMIUM, ETCD, IP, APT] }));
+    const plan = planSetup(packagesFor("tests", true), machine({ root: true, files: [NATS, CHROMIUM, ETCD, OPENSSL, IP, APT] }));
     expect(plan.kind).toBe("ready");
-    if (plan.kind === "ready") expect([...plan.found]).toEqual([["nats-server", NATS], ["chromium", CHROMIUM], ["etcd-server", ETCD], ["iproute2", IP]]);
+    if (plan.kind === "ready") expect([...plan.found]).toEqual([["nats-server", NATS], ["chromium", CHROMIUM], ["etcd-server", ETCD], ["openssl", OPENSSL], ["iproute2", IP]]);
   });
 
   test("root with apt-get: install exactly what is missing", () => {
-    const plan = planSetup(packagesFor("tests", true), machine({ root: true, files: [NATS, ETCD, APT] }));
+    const plan = planSetup(packagesFor("tests", true), machine({ root: true, files: [NATS, ETCD, OPENSSL, APT] }));
     expect(plan.kind).toBe("install");
     if (plan.kind === "install") expect(names(plan.missing)).toEqual(["chromium", "iproute2"]);
   });
 
   test("not root: one command that installs what is missing (and stops the service nats-server's package starts)", () => {
-    const plan = planSetup(packagesFor("tests", false), machine({ root: false, files: [APT, IP, ETCD] }));
+    const plan = planSetup(packagesFor("tests", false), machine({ root: false, files: [APT, IP, ETCD, OPENSSL] }));
     expect(plan.kind).toBe("tell");
     if (plan.kind !== "tell") return;
     expect(names(plan.missing)).toEqual(["nats-server", "chromium"]);
@@ -86,9 +87,9 @@ describe("planSetup", () => {
   });
 
   test("not root, only chromium missing: the command names chromium alone", () => {
-    const plan = planSetup(packagesFor("tests", false), machine({ root: false, files: [APT, NATS, ETCD] }));
+    const plan = planSetup(packagesFor("tests", false), machine({ root: false, files: [APT, NATS, ETCD, OPENSSL] }));
     expect(plan.kind === "tell" && plan.message).toEndWith("\n  sudo apt-get install -y --no-install-recommends chromium");
-    expect(installCommandLine(packagesFor("tests", false).slice(1))).toBe("sudo apt-get install -y --no-install-recommends chromium etcd-server && sudo systemctl disable --now etcd");
+    expect(installCommandLine(packagesFor("tests", false).slice(1))).toBe("sudo apt-get install -y --no-install-recommends chromium etcd-server openssl && sudo systemctl disable --now etcd");
   });
 
   test("no apt-get, even as root: say what is missing, install nothing", () => {
@@ -100,7 +101,7 @@ describe("planSetup", () => {
 
 describe("ensureDebianPackages", () => {
   test("installed already: runs nothing", async () => {
-    const m = machine({ root: true, files: [NATS, CHROMIUM, ETCD, IP, APT, SYSTEMCTL] });
+    const m = machine({ root: true, files: [NATS, CHROMIUM, ETCD, OPENSSL, IP, APT, SYSTEMCTL] });
     const result = await ensureDebianPackages(packagesFor("tests", true), m, () => {});
     expect(result.installed).toEqual([]);
     expect(m.ran).toEqual([]);
@@ -112,12 +113,12 @@ describe("ensureDebianPackages", () => {
     const result = await ensureDebianPackages(packagesFor("tests", true), m, (line) => progress.push(line));
     expect(m.ran).toEqual([
       "apt-get update",
-      "apt-get install -y --no-install-recommends nats-server chromium etcd-server iproute2",
+      "apt-get install -y --no-install-recommends nats-server chromium etcd-server openssl iproute2",
       "systemctl disable --now nats-server",
       "systemctl disable --now etcd",
     ]);
-    expect(result.installed).toEqual(["nats-server", "chromium", "etcd-server", "iproute2"]);
-    expect([...result.found.values()]).toEqual([NATS, CHROMIUM, ETCD, IP]);
+    expect(result.installed).toEqual(["nats-server", "chromium", "etcd-server", "openssl", "iproute2"]);
+    expect([...result.found.values()]).toEqual([NATS, CHROMIUM, ETCD, OPENSSL, IP]);
     expect(progress.length).toBeGreaterThan(0);
   });
 
@@ -125,13 +126,13 @@ describe("ensureDebianPackages", () => {
     const m = machine({ root: true, files: [APT] });
     await ensureDebianPackages(packagesFor("run", true), m, () => {});
     expect(m.ran).toEqual(["apt-get update", "apt-get install -y --no-install-recommends nats-server"]);
-    const n = machine({ root: true, files: [APT, SYSTEMCTL, NATS, ETCD] });
+    const n = machine({ root: true, files: [APT, SYSTEMCTL, NATS, ETCD, OPENSSL] });
     await ensureDebianPackages(packagesFor("tests", true), n, () => {});
     expect(n.ran).toEqual(["apt-get update", "apt-get install -y --no-install-recommends chromium iproute2"]);
   });
 
   test("not root: stops at once, runs nothing, and the error names the command", async () => {
-    const m = machine({ root: false, files: [APT, NATS, ETCD] });
+    const m = machine({ root: false, files: [APT, NATS, ETCD, OPENSSL] });
     const error = await ensureDebianPackages(packagesFor("tests", false), m, () => {}).catch((e: unknown) => e);
     expect(m.ran).toEqual([]);
     expect(error).toMatchObject({ name: "MissingPackagesError", missing: ["chromium"] });
@@ -171,10 +172,10 @@ describe("concord setup", () => {
   });
 
   test("everything installed: says so per package; --quiet prints nothing", async () => {
-    const m = machine({ root: true, files: [NATS, CHROMIUM, ETCD, IP, APT] });
+    const m = machine({ root: true, files: [NATS, CHROMIUM, ETCD, OPENSSL, IP, APT] });
     const a = io();
     expect(await runSetupCommand(["--for", "tests"], a.io, m)).toBe(0);
-    expect(a.out.join("")).toBe(`nats-server: ${NATS} (already installed)\nchromium: ${CHROMIUM} (already installed)\netcd-server: ${ETCD} (already installed)\niproute2: ${IP} (already installed)\n`);
+    expect(a.out.join("")).toBe(`nats-server: ${NATS} (already installed)\nchromium: ${CHROMIUM} (already installed)\netcd-server: ${ETCD} (already installed)\nopenssl: ${OPENSSL} (already installed)\niproute2: ${IP} (already installed)\n`);
     const b = io();
     expect(await runSetupCommand(["--for", "tests", "--quiet"], b.io, m)).toBe(0);
     expect(b.out).toEqual([]);
@@ -190,7 +191,7 @@ describe("concord setup", () => {
   });
 
   test("not root with chromium missing: exit 4, the command on stderr, nothing run", async () => {
-    const m = machine({ root: false, files: [APT, NATS, ETCD] });
+    const m = machine({ root: false, files: [APT, NATS, ETCD, OPENSSL] });
     const a = io();
     expect(await runSetupCommand(["--for", "tests", "--quiet"], a.io, m)).toBe(4);
     expect(a.err.join("")).toContain("concord setup: missing: chromium.");

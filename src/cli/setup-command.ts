@@ -14,8 +14,8 @@ one apt-get install, and disables the nats-server system service the package sta
 changed.
 
   --for run     nats-server: what \`npm start\` (concord cluster up) runs (the default)
-  --for tests   also chromium (test/e2e), etcd-server (the bench:vs-etcd smoke test)
-                and, as root, iproute2 (\`ip\`, for the tests in network namespaces,
+  --for tests   also chromium (test/e2e), etcd-server (the bench:vs-etcd smoke test),
+                openssl (TLS certificates) and, as root, iproute2 (\`ip\`, for the tests in network namespaces,
                 which only root runs): what \`npm test\` needs
   --quiet       print nothing when everything is installed already
 
