@@ -4,6 +4,7 @@
 //
 //   {"op":"status","urls":[…]}                      each node's GET /v1/cluster (or null)
 //   {"op":"accounts","urls":[…]}                    sign up alice and bob, log alice in
+//   {"op":"session","token"?:"…"}                  the session token (set it, with "token")
 //   {"op":"send","urls":[…],"prefix":"p","count":n} n messages alice → bob, one at a time
 //   {"op":"sendOnce","url":"…","content":"…"}       one attempt at one node, no failover
 //   {"op":"loopStart","urls":[…],"prefix":"p"}      send one message after another until loopStop
@@ -110,6 +111,10 @@ async function handle(command: Record<string, unknown>): Promise<unknown> {
       token = (await c.login("alice", PASSWORD)).token;
       return {};
     }
+    case "session":
+      // Another driver (on another machine) writes as the same person.
+      if (typeof command["token"] === "string") token = command["token"];
+      return { token };
     case "send":
       return send(urls, String(command["prefix"]), Number(command["count"]));
     case "sendOnce": {
