@@ -87,6 +87,14 @@ describe("concord cluster (operator)", () => {
     expect(doc.nodes[3]).toMatchObject({ address: dead, up: false, error: { code: "network" } });
   });
 
+  test("status: a node outside the configuration (joining, or removed and still running) says so", async () => {
+    const leader = node(view(1, "leader"));
+    const stray = node(view(9, "follower", { leader: null, term: 0, members: [] }));
+    const endpoints = ["--endpoints", `${leader.url},${stray.url}`];
+    expect((await run(["status", ...endpoints])).stdout.split("\n")[2]).toMatch(/^9\s+\S+\s+follower \(not a member\)\s+0\s+-\s/);
+    expect(JSON.parse((await run(["status", "--json", ...endpoints])).stdout).nodes[1]).toMatchObject({ id: 9, voter: null });
+  });
+
   test("status and members with no node answering exit 6; without a leader, lag is unknown", async () => {
     const dead = await nodes.dead();
     for (const command of ["status", "members"]) expect((await run([command, "--endpoints", dead])).status).toBe(EXIT.unavailable);

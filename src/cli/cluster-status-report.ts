@@ -44,8 +44,9 @@ function lagOf(report: ClusterReport, status: ClusterStatus): number | null {
   return report.leader === null ? null : Math.max(0, report.leader.commitIndex - status.appliedIndex);
 }
 
-function isLearner(report: ClusterReport, id: number): boolean {
-  return membershipView(report)?.members.some((m) => m.id === id && !m.voter) ?? false;
+/** true: a voter, false: a learner, null: not in the configuration (joining, or removed and still running). */
+function votes(report: ClusterReport, id: number): boolean | null {
+  return membershipView(report)?.members.find((m) => m.id === id)?.voter ?? null;
 }
 
 /** Members the freshest view names that no endpoint answered for (down, or not among --endpoints). */
@@ -65,7 +66,7 @@ export function statusJson(report: ClusterReport): unknown {
             up: true,
             id: n.status.nodeId,
             role: n.status.role,
-            voter: !isLearner(report, n.status.nodeId),
+            voter: votes(report, n.status.nodeId),
             term: n.status.term,
             leader: n.status.leader,
             commitIndex: n.status.commitIndex,
@@ -85,7 +86,8 @@ export function statusTable(report: ClusterReport): string {
   const rows = report.nodes.map((n) => {
     if (!n.up) return [dash, n.address, "down", dash, dash, dash, dash, dash, dash, `${n.error.message} (${n.error.code})`];
     const s = n.status;
-    const role = isLearner(report, s.nodeId) ? "learner" : s.role;
+    const voter = votes(report, s.nodeId);
+    const role = voter === null ? `${s.role} (not a member)` : voter ? s.role : "learner";
     const lag = lagOf(report, s);
     return [String(s.nodeId), n.address, role, String(s.term), s.leader === null ? dash : String(s.leader), String(s.commitIndex), String(s.appliedIndex), lag === null ? dash : String(lag), String(s.snapshotIndex), ""];
   });

@@ -26,7 +26,7 @@ interface NodeRow {
   up: boolean;
   id?: number;
   role?: string;
-  voter?: boolean;
+  voter?: boolean | null;
   term?: number;
   leader?: number | null;
   commitIndex?: number;
@@ -73,7 +73,7 @@ test("status, add a learner, promote it, transfer leadership, remove it: each ef
   // status: every node up, the leader everyone agrees on, indexes and lag as numbers.
   const before = await status();
   expect(before.leader).toBe(firstLeader);
-  expect(before.nodes.map((n) => [n.id, n.up])).toEqual([[1, true], [2, true], [3, true], [4, true]]);
+  expect(before.nodes.map((n) => [n.id, n.up, n.voter])).toEqual([[1, true, true], [2, true, true], [3, true, true], [4, true, null]]);
   for (const n of before.nodes.filter((n) => n.id !== 4)) {
     expect(n.leader).toBe(firstLeader);
     expect(n.appliedIndex).toBeGreaterThan(0);
@@ -83,6 +83,7 @@ test("status, add a learner, promote it, transfer leadership, remove it: each ef
   const table = await ok(["cluster", "status", ...endpoints]);
   expect(table).toMatch(/^ID\s+ADDRESS\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+LAG\s+SNAPSHOT\n/);
   expect(table).toContain(`leader: node ${firstLeader} (term ${before.term})`);
+  expect(table.split("\n").find((line) => line.startsWith("4 "))).toMatch(/^4\s+\S+\s+follower \(not a member\)\s/);
   expect(await members()).toMatchObject({ leader: firstLeader, voters: [1, 2, 3], learners: [] });
 
   // A wrong token is refused by the cluster: exit 5, with the server's code.
