@@ -25,6 +25,9 @@ secret goes on a command line.
   --nats-port P    NATS port (default 4222)
   --http-port P    first node's HTTP port; node i gets P+i-1 (default 8081)
   --log-level L    nodes' log level (default warn)
+
+exit status: 0 stopped by Ctrl+C, 2 usage, 3 refused (a data directory or secret file
+that must not be used), 4 nats-server is missing (concord --help: every code)
 `;
 
 /** `concord cluster …`: `up` runs a local cluster; the operator commands talk to a running one. */

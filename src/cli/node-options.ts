@@ -47,6 +47,10 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
 
 Secrets never go on the command line (any local user reads it in /proc): the NATS
 identity and the admin token are passed as paths to files only their owner may read.
+
+exit status: 0 stopped by SIGINT/SIGTERM, 2 usage, 3 refused to start (a data directory,
+identity or token file that must not be used, or NATS refused the identity), 1 anything
+else (concord --help: every code)
 `;
 
 /** Flags that carried secrets on the command line, and what replaced them. */
