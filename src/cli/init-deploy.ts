@@ -344,7 +344,7 @@ Files (paths inside are relative to this directory; both services run in it):
   systemd/        concord-nats.service and concord-node.service
 
 Install (as root on machine ${id}):
-  apt-get install -y nats-server openssl git nodejs npm
+  apt-get install -y nats-server git nodejs npm
   systemctl disable --now nats-server      # Debian's own service; Concord runs its own
   git clone <concord repository> ${options.appDir} && (cd ${options.appDir} && npm ci)
   useradd --system --home-dir ${options.dataDir} --shell /usr/sbin/nologin ${options.user}
