@@ -90,6 +90,19 @@ describe("concord init", () => {
     expect(node).not.toContain("MemoryDenyWriteExecute"); // Bun's JIT
   });
 
+  test.skipIf(Bun.which("systemd-analyze") === null)("systemd-analyze finds the units well-formed and their exposure low (skipped without systemd-analyze)", async () => {
+    // Commands that exist here, so that verify can check them: this checkout, an executable for nats-server.
+    const here = await writeDeployment(join(work, "verify"), options({ hosts: HOSTS.slice(0, 3), appDir: join(import.meta.dir, "../.."), natsServerBin: Bun.which("nats-server") ?? "/bin/true" }));
+    const units = [MACHINE_FILES.natsUnit, MACHINE_FILES.nodeUnit].map((unit) => join(here[0]!, unit));
+    const verify = Bun.spawnSync(["systemd-analyze", "verify", ...units], { stderr: "pipe" });
+    expect(`${verify.exitCode} ${verify.stderr.toString()}`).toBe("0 ");
+    for (const unit of units) {
+      // 0 is the most locked down, 10 none at all; a plain service with no options scores 9.6.
+      const security = Bun.spawnSync(["systemd-analyze", "security", "--offline=yes", "--threshold=35", unit], { stdout: "pipe", stderr: "pipe" });
+      expect(`${security.exitCode} ${security.stdout.toString().split("\n").find((l) => l.includes("Overall exposure"))}`).toMatch(/^0 .*Overall exposure level for concord-\w+\.service: [0-3]\.\d/);
+    }
+  });
+
   test("refuses to overwrite, and names what is wrong with the options", async () => {
     await expect(writeDeployment(out, options())).rejects.toBeInstanceOf(DeployExistsError);
     const io = { stdout: (_: string) => {}, stderr: (text: string) => void (err += text) };
