@@ -1,5 +1,6 @@
 import type { ChatQueries } from "../chat/chat-queries.ts";
 import type { ApplyResult, ChatCommand, ChatEvent } from "../chat/commands.ts";
+import type { NodeMetrics } from "../node/node-metrics.ts";
 import type { NodeView } from "./node-view.ts";
 
 /**
@@ -24,8 +25,8 @@ export interface ChatBackend extends NodeView {
   addMember(id: number, voter: boolean, timeoutMs: number): Promise<void>;
   removeMember(id: number, timeoutMs: number): Promise<void>;
   transferLeadership(to: number, timeoutMs: number): Promise<void>;
-  /** Prometheus text for /metrics (node and raft figures; the API adds its own HTTP figures). */
-  nodeMetrics(): string;
+  /** The node's raft and I/O figures for /metrics, as numbers (the API renders them beside its own HTTP figures). */
+  nodeMetrics(): NodeMetrics;
 }
 
 /** Slow salted password hashing, injected by the entry point (Bun.password on Bun). */

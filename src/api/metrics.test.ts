@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { HttpMetrics } from "./metrics.ts";
+import { LatencyHistogram } from "../node/latency-histogram.ts";
+import { HttpMetrics, nodeMetricsText } from "./metrics.ts";
 
 test("requests are counted by method, route and status; durations land in cumulative buckets", () => {
   const metrics = new HttpMetrics();
@@ -29,4 +30,28 @@ test("the number of series is bounded; the overflow is counted", () => {
   const text = metrics.text(0);
   expect(text.split("\n").filter((line) => line.startsWith("concord_http_requests_total{")).length).toBeLessThanOrEqual(2000);
   expect(Number(/concord_http_metrics_dropped_total (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
+});
+
+test("the node's figures render with the same bucket set as the HTTP histogram", () => {
+  const proposals = new LatencyHistogram();
+  proposals.observeMs(0.3);
+  proposals.observeMs(3);
+  proposals.observeMs(60_000);
+  const none = new LatencyHistogram().counts();
+  const text = nodeMetricsText({ term: 4, isLeader: true, commit: 10, applied: 8, lastIndex: 11, snapshotIndex: 5, leaderChanges: 2, fsyncs: 7, entriesApplied: 8, proposalLatency: proposals.counts(), raftWriteLatency: none });
+  expect(text).toContain("# TYPE concord_raft_term gauge\nconcord_raft_term 4");
+  expect(text).toContain("concord_raft_is_leader 1");
+  expect(text).toContain("concord_raft_apply_lag_entries 2");
+  expect(text).toContain("# TYPE concord_node_fsyncs_total counter\nconcord_node_fsyncs_total 7");
+  expect(text).toContain('concord_proposal_latency_seconds_bucket{le="0.0005"} 1');
+  expect(text).toContain('concord_proposal_latency_seconds_bucket{le="0.005"} 2');
+  expect(text).toContain('concord_proposal_latency_seconds_bucket{le="10"} 2');
+  expect(text).toContain('concord_proposal_latency_seconds_bucket{le="+Inf"} 3');
+  expect(text).toContain("concord_proposal_latency_seconds_count 3");
+  expect(text).toContain('concord_raft_write_latency_seconds_bucket{le="+Inf"} 0');
+  const bounds = (name: string, from: string) => [...from.matchAll(new RegExp(`${name}_bucket\\{(?:[^}]*,)?le="([^"]+)"\\}`, "g"))].map((match) => match[1]);
+  const http = new HttpMetrics();
+  http.observe("GET", "/v1/x", 200, 0.01);
+  expect(bounds("concord_proposal_latency_seconds", text)).toEqual(bounds("concord_http_request_duration_seconds", http.text(0)));
+  expect(text.endsWith("\n")).toBe(true);
 });

@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
+import { LATENCY_BUCKETS_SECONDS, LatencyHistogram, type LatencyCounts } from "../node/latency-histogram.ts";
+import type { NodeMetrics } from "../node/node-metrics.ts";
 import { createRouter, type ApiDeps, type AppEnv } from "./api-env.ts";
 import { anyClientError, publicAccess } from "./schemas.ts";
 
-/** Seconds; covers a local read (~1 ms) up to the 5 s request deadline. */
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 /** Label sets at most: routes × methods × statuses is small, but never let it grow without bound. */
 const MAX_SERIES = 2000;
 const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
@@ -14,17 +14,15 @@ interface Series {
   readonly labels: string;
   count: number;
 }
-interface Histogram {
+interface RouteDurations {
   readonly labels: string;
-  readonly buckets: number[];
-  sum: number;
-  count: number;
+  readonly histogram: LatencyHistogram;
 }
 
 /** HTTP figures in the Prometheus text format, hand-written: the exposition is tiny and prom-client is Node-only. */
 export class HttpMetrics {
   private readonly requests = new Map<string, Series>();
-  private readonly durations = new Map<string, Histogram>();
+  private readonly durations = new Map<string, RouteDurations>();
   private dropped = 0;
 
   observe(method: string, route: string, status: number, seconds: number): void {
@@ -32,17 +30,13 @@ export class HttpMetrics {
     const routeLabels = `method="${m}",route="${escape(route)}"`;
     const requestLabels = `${routeLabels},status="${status}"`;
     const series = this.requests.get(requestLabels) ?? this.add(this.requests, requestLabels, () => ({ labels: requestLabels, count: 0 }));
-    const histogram = this.durations.get(routeLabels) ?? this.add(this.durations, routeLabels, () => ({ labels: routeLabels, buckets: BUCKETS.map(() => 0), sum: 0, count: 0 }));
-    if (series === null || histogram === null) {
+    const durations = this.durations.get(routeLabels) ?? this.add(this.durations, routeLabels, () => ({ labels: routeLabels, histogram: new LatencyHistogram() }));
+    if (series === null || durations === null) {
       this.dropped++;
       return;
     }
     series.count++;
-    histogram.count++;
-    histogram.sum += seconds;
-    BUCKETS.forEach((bound, i) => {
-      if (seconds <= bound) histogram.buckets[i] = (histogram.buckets[i] ?? 0) + 1;
-    });
+    durations.histogram.observeSeconds(seconds);
   }
 
   text(openStreams: number): string {
@@ -53,12 +47,7 @@ export class HttpMetrics {
       "# HELP concord_http_request_duration_seconds Time to the response head (for event streams: to the stream's start).",
       "# TYPE concord_http_request_duration_seconds histogram",
     ];
-    for (const h of this.durations.values()) {
-      BUCKETS.forEach((bound, i) => lines.push(`concord_http_request_duration_seconds_bucket{${h.labels},le="${bound}"} ${h.buckets[i] ?? 0}`));
-      lines.push(`concord_http_request_duration_seconds_bucket{${h.labels},le="+Inf"} ${h.count}`);
-      lines.push(`concord_http_request_duration_seconds_sum{${h.labels}} ${h.sum}`);
-      lines.push(`concord_http_request_duration_seconds_count{${h.labels}} ${h.count}`);
-    }
+    for (const d of this.durations.values()) lines.push(...histogramSamples("concord_http_request_duration_seconds", d.labels, d.histogram.counts()));
     lines.push(
       "# HELP concord_http_open_streams Server-Sent Event streams open now.",
       "# TYPE concord_http_open_streams gauge",
@@ -91,6 +80,41 @@ export class HttpMetrics {
       }
     };
   }
+}
+
+/** A histogram's sample lines (cumulative buckets, sum, count) under `labels` (may be ""). */
+function histogramSamples(name: string, labels: string, counts: LatencyCounts): string[] {
+  const lines: string[] = [];
+  const before = labels === "" ? "" : `${labels},`;
+  let cumulative = 0;
+  LATENCY_BUCKETS_SECONDS.forEach((bound, i) => {
+    cumulative += counts.buckets[i] ?? 0;
+    lines.push(`${name}_bucket{${before}le="${bound}"} ${cumulative}`);
+  });
+  const selector = labels === "" ? "" : `{${labels}}`;
+  lines.push(`${name}_bucket{${before}le="+Inf"} ${counts.count}`, `${name}_sum${selector} ${counts.sumSeconds}`, `${name}_count${selector} ${counts.count}`);
+  return lines;
+}
+
+/** The node's raft position, I/O counters and latencies (what RaftNode.metrics counts). */
+export function nodeMetricsText(m: NodeMetrics): string {
+  const gauge = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}`;
+  const counter = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}`;
+  const histogram = (name: string, help: string, counts: LatencyCounts) => [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`, ...histogramSamples(name, "", counts)].join("\n");
+  return [
+    gauge("concord_raft_term", "Current raft term.", m.term),
+    gauge("concord_raft_is_leader", "1 when this node leads.", m.isLeader ? 1 : 0),
+    gauge("concord_raft_commit_index", "Highest index known committed.", m.commit),
+    gauge("concord_raft_applied_index", "Highest index applied to the state machine.", m.applied),
+    gauge("concord_raft_apply_lag_entries", "Committed but not yet applied entries.", m.commit - m.applied),
+    gauge("concord_raft_last_index", "Last index in the log.", m.lastIndex),
+    gauge("concord_raft_snapshot_index", "Index of the latest snapshot.", m.snapshotIndex),
+    counter("concord_raft_leader_changes_total", "Leader changes seen by this node.", m.leaderChanges),
+    counter("concord_node_fsyncs_total", "Raft writes made durable with an fsync.", m.fsyncs),
+    counter("concord_node_entries_applied_total", "Entries applied to the state machine.", m.entriesApplied),
+    histogram("concord_proposal_latency_seconds", "Time from proposal to applied result, on the proposing node.", m.proposalLatency),
+    histogram("concord_raft_write_latency_seconds", "Duration of one durable raft write (fsync included).", m.raftWriteLatency),
+  ].join("\n") + "\n";
 }
 
 function escape(value: string): string {
@@ -134,9 +158,8 @@ export function metricsRoutes(deps: ApiDeps, metrics: HttpMetrics) {
       responses: { 200: { description: "Prometheus text exposition 0.0.4", content: { "text/plain": { schema: z.string() } } }, ...anyClientError },
     }),
     (c) => {
-      const text = deps.backend.nodeMetrics().trimEnd();
       const open = deps.accountStreams.count + deps.dashboardStreams.count;
-      return c.text(`${text === "" ? "" : `${text}\n`}${metrics.text(open)}${edgeMetrics(deps)}`, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+      return c.text(`${nodeMetricsText(deps.backend.nodeMetrics())}${metrics.text(open)}${edgeMetrics(deps)}`, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     },
   );
   return app;

@@ -1,29 +1,39 @@
-/** Cumulative latency buckets in the Prometheus style (upper bounds in seconds). */
-const BOUNDS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/**
+ * Upper bounds in seconds of every latency histogram Concord exports (a node's raft writes
+ * and proposals, the API's requests): one set, so any two can be compared or summed. It
+ * spans a sub-millisecond raft write on a fast disk to past the 5 s request deadline.
+ */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** A histogram's figures, as numbers; rendering them (Prometheus text) is the API's. */
+export interface LatencyCounts {
+  /** Observations per bucket of LATENCY_BUCKETS_SECONDS, not cumulative: the i-th counts those above bound i-1 and at most bound i. */
+  readonly buckets: readonly number[];
+  /** All observations, those above the last bound included. */
+  readonly count: number;
+  readonly sumSeconds: number;
+}
+
+/** Latencies counted into LATENCY_BUCKETS_SECONDS. */
 export class LatencyHistogram {
-  private readonly counts = new Array<number>(BOUNDS_SECONDS.length + 1).fill(0);
+  private readonly buckets = new Array<number>(LATENCY_BUCKETS_SECONDS.length).fill(0);
   private sumSeconds = 0;
   private total = 0;
 
   observeMs(latencyMs: number): void {
-    const seconds = latencyMs / 1000;
+    this.observeSeconds(latencyMs / 1000);
+  }
+
+  observeSeconds(seconds: number): void {
     let i = 0;
-    while (i < BOUNDS_SECONDS.length && seconds > BOUNDS_SECONDS[i]!) i++;
-    this.counts[i]!++;
+    while (i < LATENCY_BUCKETS_SECONDS.length && seconds > LATENCY_BUCKETS_SECONDS[i]!) i++;
+    if (i < this.buckets.length) this.buckets[i]!++;
     this.sumSeconds += seconds;
     this.total++;
   }
 
-  /** Prometheus text exposition lines for this histogram. */
-  render(name: string, help: string): string {
-    const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
-    let cumulative = 0;
-    for (let i = 0; i < BOUNDS_SECONDS.length; i++) {
-      cumulative += this.counts[i]!;
-      lines.push(`${name}_bucket{le="${BOUNDS_SECONDS[i]}"} ${cumulative}`);
-    }
-    lines.push(`${name}_bucket{le="+Inf"} ${this.total}`, `${name}_sum ${this.sumSeconds}`, `${name}_count ${this.total}`);
-    return lines.join("\n");
+  /** A copy of the figures now. */
+  counts(): LatencyCounts {
+    return { buckets: [...this.buckets], count: this.total, sumSeconds: this.sumSeconds };
   }
 }

@@ -4,6 +4,7 @@ import { encodeCommand } from "../chat/command-codec.ts";
 import type { ApplyResult, ChatCommand, ChatEvent } from "../chat/commands.ts";
 import type { Client } from "@libsql/client";
 import { readAppliedState } from "./libsql-state-machine.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
 import type { NodeStatus, RaftNode } from "./raft-node.ts";
 
 /** The node as the HTTP layer sees it: chat commands through raft, queries on the local copy. */
@@ -60,7 +61,7 @@ export class NodeChatBackend implements ChatBackend {
     return this.raft.transferLeadership(to, timeoutMs);
   }
 
-  nodeMetrics(): string {
-    return this.raft.metricsText();
+  nodeMetrics(): NodeMetrics {
+    return this.raft.metrics();
   }
 }

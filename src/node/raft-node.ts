@@ -7,6 +7,7 @@ import type { SnapshotStore } from "../storage/snapshot-store.ts";
 import type { Transport } from "../transport/transport.ts";
 import { assert } from "./invariant.ts";
 import { LatencyHistogram } from "./latency-histogram.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { stageTrace, type StageTrace } from "./stage-trace.ts";
 import { NodeError } from "./node-error.ts";
@@ -236,25 +237,22 @@ export class RaftNode {
     return this.requests.propose(data, timeoutMs);
   }
 
-  /** Prometheus text: raft position, I/O counters and latency histograms. */
-  metricsText(): string {
+  /** Raft position, I/O counters and latencies, as numbers (the API renders them). */
+  metrics(): NodeMetrics {
     const s = this.raft.status();
-    const gauge = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}`;
-    const counter = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}`;
-    return [
-      gauge("concord_raft_term", "Current raft term.", s.term),
-      gauge("concord_raft_is_leader", "1 when this node leads.", s.role === "leader" ? 1 : 0),
-      gauge("concord_raft_commit_index", "Highest index known committed.", s.commit),
-      gauge("concord_raft_applied_index", "Highest index applied to the state machine.", s.applied),
-      gauge("concord_raft_apply_lag_entries", "Committed but not yet applied entries.", s.commit - s.applied),
-      gauge("concord_raft_last_index", "Last index in the log.", s.lastIndex),
-      gauge("concord_raft_snapshot_index", "Index of the latest snapshot.", s.snapshotIndex),
-      counter("concord_raft_leader_changes_total", "Leader changes seen by this node.", this.leaderChanges),
-      counter("concord_node_fsyncs_total", "Raft writes made durable with an fsync.", this.options.storage.syncedWrites()),
-      counter("concord_node_entries_applied_total", "Entries applied to the state machine.", this.io.entriesApplied),
-      this.requests.proposalLatency.render("concord_proposal_latency_seconds", "Time from proposal to applied result, on the proposing node."),
-      this.raftWriteLatency.render("concord_raft_write_latency_seconds", "Duration of one durable raft write (fsync included)."),
-    ].join("\n") + "\n";
+    return {
+      term: s.term,
+      isLeader: s.role === "leader",
+      commit: s.commit,
+      applied: s.applied,
+      lastIndex: s.lastIndex,
+      snapshotIndex: s.snapshotIndex,
+      leaderChanges: this.leaderChanges,
+      fsyncs: this.options.storage.syncedWrites(),
+      entriesApplied: this.io.entriesApplied,
+      proposalLatency: this.requests.proposalLatency.counts(),
+      raftWriteLatency: this.raftWriteLatency.counts(),
+    };
   }
 
   /**

@@ -15,6 +15,7 @@ import {
 } from "../../chat/chat-limits.ts";
 import type { AccountPage, ChatQueries, Conversation, EventsAfter, MessagePage, SessionRecord } from "../../chat/chat-queries.ts";
 import type { AccountView, ApplyResult, ChatCommand, ChatEvent, ChatMessage } from "../../chat/commands.ts";
+import type { NodeMetrics } from "../../node/node-metrics.ts";
 import type { ChatBackend } from "../chat-backend.ts";
 
 // A one-node "cluster" held in memory, for API tests. It follows API.md's semantics the
@@ -259,19 +260,21 @@ export class MemoryBackend implements ChatBackend {
     this.notifyStatus();
   }
 
-  nodeMetrics(): string {
-    return [
-      "# HELP concord_raft_term The current term.",
-      "# TYPE concord_raft_term gauge",
-      "concord_raft_term 1",
-      "# HELP concord_raft_commit_index The commit index.",
-      "# TYPE concord_raft_commit_index gauge",
-      `concord_raft_commit_index ${this.commit}`,
-      "# HELP concord_raft_applied_index The applied index.",
-      "# TYPE concord_raft_applied_index gauge",
-      `concord_raft_applied_index ${this.applied}`,
-      "",
-    ].join("\n");
+  nodeMetrics(): NodeMetrics {
+    const noLatencies = { buckets: [], count: 0, sumSeconds: 0 };
+    return {
+      term: 1,
+      isLeader: true,
+      commit: this.commit,
+      applied: this.applied,
+      lastIndex: this.commit,
+      snapshotIndex: 0,
+      leaderChanges: 1,
+      fsyncs: 0,
+      entriesApplied: this.applied,
+      proposalLatency: noLatencies,
+      raftWriteLatency: noLatencies,
+    };
   }
 
   // ---- the log ----------------------------------------------------------------
