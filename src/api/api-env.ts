@@ -5,6 +5,7 @@ import type { AuthLimiters, AuthRateLimits } from "./rate-limit.ts";
 import type { StreamLimits, StreamPool } from "./stream-pool.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
+import type { Logger } from "../node/logger.ts";
 import type { ChatBackend, PasswordHasher } from "./chat-backend.ts";
 import type { Session } from "./auth.ts";
 import type { Deadline } from "./deadline.ts";
@@ -44,6 +45,8 @@ export interface ApiOptions {
   rateLimitClock?: () => number;
   /** The node's fault hook (harness only, `--fault-injection`); mounts /v1/debug/faults. */
   faults?: FaultControl;
+  /** Where the API reports its own bugs (api_internal_error); the entry point passes the node's. Default: silent. */
+  logger?: Logger;
 }
 
 /** What the feature routers share: the options with defaults filled in, plus per-app state. */

@@ -113,16 +113,14 @@ describe("when the cluster cannot serve", () => {
 
   test("unexpected failures are 500 internal without details", async () => {
     const memory = new MemoryBackend();
-    const { call } = setup({ backend: wrap(memory, { execute: () => Promise.reject(new Error("secret detail")) }) });
-    const original = console.error;
-    console.error = () => {};
-    try {
-      const reply = await call("POST", "/v1/accounts", { body: { username: "alice", password: PASSWORD } });
-      expect(reply.status).toBe(500);
-      expect(reply.body).toEqual({ error: { code: "internal", message: "internal error" } });
-    } finally {
-      console.error = original;
-    }
+    const logged: { level: string; event: string; fields: Record<string, unknown> }[] = [];
+    const logger = { log: (level: string, event: string, fields: Record<string, unknown> = {}) => void logged.push({ level, event, fields }) };
+    const { call } = setup({ backend: wrap(memory, { execute: () => Promise.reject(new Error("secret detail")) }), logger });
+    const reply = await call("POST", "/v1/accounts", { body: { username: "alice", password: PASSWORD } });
+    expect(reply.status).toBe(500);
+    expect(reply.body).toEqual({ error: { code: "internal", message: "internal error" } });
+    // The detail goes to the operator's log, never to the client.
+    expect(logged).toEqual([{ level: "error", event: "api_internal_error", fields: { message: "secret detail", stack: expect.any(String) } }]);
   });
 
   test("a retry after a timed-out write that committed returns the first result", async () => {

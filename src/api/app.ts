@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { SESSION_ABSOLUTE_LIFETIME_MS, SESSION_IDLE_LIFETIME_MS } from "../chat/chat-limits.ts";
 import type { WebAppOptions } from "../web/web-assets.ts";
+import { silentLogger } from "../node/logger.ts";
 import { webRoutes } from "../web/web-routes.ts";
 import { accountRoutes } from "./accounts.ts";
 import { adminRoutes } from "./admin-routes.ts";
@@ -30,6 +31,7 @@ export type { ApiOptions } from "./api-env.ts";
  */
 export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAPIHono<AppEnv> {
   const now = options.now ?? Date.now;
+  const logger = options.logger ?? silentLogger;
   const hashing = new HashingGate(options.passwords, { ...defaultHashingLimits(), ...options.hashing });
   const deps: ApiDeps = {
     backend: options.backend,
@@ -113,9 +115,9 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
   app.onError((error) => {
     const apiError = toApiError(error);
     if (apiError.status >= 500 && apiError.code === "internal") {
-      // A bug, not a condition: one structured line with the stack (stderr, web-standard console).
+      // A bug, not a condition: one structured event with the stack.
       const detail = error instanceof Error ? { message: error.message, stack: error.stack ?? "" } : { message: String(error) };
-      console.error(JSON.stringify({ time: new Date().toISOString(), level: "error", event: "api_internal_error", ...detail }));
+      logger.log("error", "api_internal_error", detail);
     }
     return errorResponse(apiError);
   });

@@ -34,7 +34,7 @@ export async function runNodeCommand(
   const node = await startConcordNode(options, logger);
   const webAssets = await assets;
   const web = webAssets === null ? {} : { web: { assets: webAssets, nodes: options.webPeers } };
-  const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken, ...(node.faults !== null ? { faults: node.faults } : {}), ...web });
+  const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken, logger, ...(node.faults !== null ? { faults: node.faults } : {}), ...web });
   const server = serve({ hostname: options.httpHost, port: options.httpPort, idleTimeout: 60, fetch: app.fetch });
   // One line on stdout so a supervisor (or a person) knows where we are.
   process.stdout.write(`${JSON.stringify({ event: "listening", node: options.id, http: `http://${options.httpHost}:${options.httpPort}`, data: options.dataDir })}\n`);

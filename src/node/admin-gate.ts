@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Message, NodeId, SnapshotBytes } from "../raft/types.ts";
 import type { Transport, TransportHandlers } from "../transport/transport.ts";
+import type { Logger } from "./logger.ts";
 import { decodeForwardedRequest, encodeForwardedReply } from "./forwarding.ts";
 
 // Admin operations (membership changes, leadership transfer) need the cluster's admin
@@ -30,7 +31,8 @@ export interface AdminGateOptions {
   /** The cluster's admin token; null: this node neither seals nor accepts admin requests. */
   readonly adminToken: string | null;
   readonly nowMs?: () => number;
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Refusals are logged as warnings (admin_request_refused): someone sent what a member never would. */
+  readonly logger?: Logger;
 }
 
 /** Wraps a node's transport: seals outgoing admin requests, checks incoming ones. */
@@ -98,7 +100,7 @@ export class AdminGate implements Transport {
 
   private refuse(from: NodeId, code: AdminGateRefusal, reason: string): Uint8Array {
     this.refusals++;
-    this.options.log?.("admin_request_refused", { from, code });
+    this.options.logger?.log("warn", "admin_request_refused", { from, code });
     return refusal(code, reason);
   }
 

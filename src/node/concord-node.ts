@@ -13,12 +13,9 @@ import { NatsTransport } from "../transport/nats-transport.ts";
 import type { Transport } from "../transport/transport.ts";
 import { LibsqlStateMachine } from "./libsql-state-machine.ts";
 import { AdminGate } from "./admin-gate.ts";
-import type { Logger } from "./logger.ts";
+import { withFields, type Logger } from "./logger.ts";
 import { NodeChatBackend } from "./node-chat-backend.ts";
 import { RaftNode } from "./raft-node.ts";
-
-/** Transport events that mean a message can never be delivered (the rest is routine loss). */
-const TRANSPORT_WARNINGS = new Set(["message_too_large"]);
 
 /**
  * The largest snapshot a node accepts from its leader. It is written to disk as it
@@ -96,14 +93,15 @@ export async function startConcordNode(
       // its size is bounded by the disk, not by memory.
       openSnapshotSink: (size) => snapshots.incoming(size),
       maxSnapshotBytes: MAX_SNAPSHOT_FILE_BYTES,
-      // Lost traffic that raft will not recover by resending is a bug to see, not noise.
-      log: (event, fields) => logger.log(TRANSPORT_WARNINGS.has(event) ? "warn" : "debug", event, { ...fields, layer: "transport" }),
+      // The transport warns of lost traffic raft will not recover by resending (a bug to
+      // see, not noise); the rest is routine loss, at debug.
+      logger: withFields(logger, { layer: "transport" }),
     });
     const faults = config.faultInjection === true ? new FaultInjectingTransport(wire) : null;
     const transport = new AdminGate(faults ?? wire, {
       cluster: config.cluster,
       adminToken: config.adminToken ?? null,
-      log: (event, fields) => logger.log("warn", event, { ...fields, layer: "admin" }),
+      logger: withFields(logger, { layer: "admin" }),
     });
     let backend: NodeChatBackend | null = null;
     const raft = await RaftNode.start({

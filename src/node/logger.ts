@@ -1,14 +1,12 @@
-export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFields = Record<string, unknown>;
+import type { LogFields, LogLevel, Logger } from "../transport/log.ts";
 
-/** Structured logging: an event name and fields, never prose to parse. */
-export interface Logger {
-  log(level: LogLevel, event: string, fields?: LogFields): void;
-}
+// The Logger interface is the transport's (the lowest layer that logs); the layers above
+// the node (the API, the entry points) take it from here, as the layer table allows.
+export { silentLogger, withFields, type LogFields, type LogLevel, type Logger } from "../transport/log.ts";
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** JSON lines on a writer, at or above a level (quiet by default: "warn"). */
+/** JSON lines on a writer, at or above a level (quiet by default: "warn"). What entry points construct. */
 export class JsonLogger implements Logger {
   constructor(
     private readonly write: (line: string) => void,
@@ -21,5 +19,3 @@ export class JsonLogger implements Logger {
     this.write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...this.base, ...fields })}\n`);
   }
 }
-
-export const silentLogger: Logger = { log() {} };

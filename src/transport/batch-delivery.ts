@@ -1,25 +1,24 @@
 import type { Message } from "../raft/types.ts";
 import { decodeBatch } from "./codec.ts";
-import { errorMessage } from "./log.ts";
+import { errorMessage, type Logger } from "./log.ts";
 import type { TransportHandlers } from "./transport.ts";
-import type { TransportTuning } from "./tuning.ts";
 
 /**
  * Decode a batch frame and hand it to the driver. A frame that does not decode is
  * dropped (raft tolerates loss); a handler that throws is the driver's bug, but one
  * bad batch must not stop delivery of the next.
  */
-export function deliverBatch(frame: Uint8Array, handlers: TransportHandlers, log: TransportTuning["log"]): void {
+export function deliverBatch(frame: Uint8Array, handlers: TransportHandlers, logger: Logger): void {
   let messages: Message[];
   try {
     messages = decodeBatch(frame);
   } catch (error) {
-    log("bad_frame", { error: errorMessage(error) });
+    logger.log("debug", "bad_frame", { error: errorMessage(error) });
     return;
   }
   try {
     handlers.onMessages(messages);
   } catch (error) {
-    log("handler_failed", { handler: "onMessages", error: errorMessage(error) });
+    logger.log("debug", "handler_failed", { handler: "onMessages", error: errorMessage(error) });
   }
 }

@@ -170,7 +170,7 @@ export class MemoryTransport implements Transport {
       idleTimeoutMs: t.snapshotIdleTimeoutMs,
       openSink: t.openSnapshotSink,
       onSnapshot: (s) => handlers.onSnapshot(s),
-      log: t.log,
+      logger: t.logger,
     });
     this.requestServer = new RequestServer(t.maxConcurrentRequests, (from, payload) => handlers.onRequest(from, payload));
   }
@@ -178,15 +178,15 @@ export class MemoryTransport implements Transport {
   send(messages: readonly Message[]): void {
     if (this.closed) return;
     const dropped = this.outbox.add(messages);
-    if (dropped > 0) this.tuning.log("outbox_full", { dropped });
+    if (dropped > 0) this.tuning.logger.log("debug", "outbox_full", { dropped });
   }
 
   flush(): void {
     if (this.closed) return;
     for (const [to, messages] of this.outbox.take()) {
       const { frames, oversized, unencodable } = encodeBatches(messages, this.network.maxFrameBytes);
-      if (oversized.length > 0) this.tuning.log("message_too_large", { to, count: oversized.length, maxFrameBytes: this.network.maxFrameBytes });
-      if (unencodable.length > 0) this.tuning.log("message_unencodable", { to, count: unencodable.length, reason: unencodable[0]!.reason });
+      if (oversized.length > 0) this.tuning.logger.log("warn", "message_too_large", { to, count: oversized.length, maxFrameBytes: this.network.maxFrameBytes });
+      if (unencodable.length > 0) this.tuning.logger.log("debug", "message_unencodable", { to, count: unencodable.length, reason: unencodable[0]!.reason });
       for (const frame of frames) this.network.deliver(this.nodeId, to, frame);
     }
   }
@@ -229,7 +229,7 @@ export class MemoryTransport implements Transport {
   receive(frame: Uint8Array): void {
     const handlers = this.handlers;
     if (this.closed || handlers === null) return;
-    deliverBatch(frame, handlers, this.tuning.log);
+    deliverBatch(frame, handlers, this.tuning.logger);
   }
 
   /** @internal Answer a snapshot chunk or a request. */

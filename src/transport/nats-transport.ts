@@ -87,7 +87,7 @@ const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
  *   once with "no_responder". So nothing queues up while a server is away.
  * - After close(): send and flush are no-ops, sendSnapshot and request reject with
  *   TransportError("closed"), and no handler is called again.
- * - Logs nothing unless `log` is given.
+ * - Logs nothing unless given a `logger`; lost traffic raft will not resend (message_too_large) is a warning, the rest debug.
  *
  * Identity: the node connects with its own nkey and subscribes only to its own subjects
  * (`concord.<cluster>.<channel>.<nodeId>.*`, see subjects.ts); it publishes as
@@ -161,7 +161,7 @@ export class NatsTransport implements Transport {
     this.statusLoop = this.watchStatus(nc);
     void nc.closed().then((error) => {
       this.connected = false;
-      if (!this.closed) t.log("connection_closed", { error: error === undefined ? null : errorMessage(error) });
+      if (!this.closed) t.logger.log("debug", "connection_closed", { error: error === undefined ? null : errorMessage(error) });
     });
 
     this.receiver = new SnapshotReceiver({
@@ -170,7 +170,7 @@ export class NatsTransport implements Transport {
       idleTimeoutMs: t.snapshotIdleTimeoutMs,
       openSink: t.openSnapshotSink,
       onSnapshot: (s) => handlers.onSnapshot(s),
-      log: t.log,
+      logger: t.logger,
       onSenderMismatch: (sender, claimed) => this.mismatch("snap", sender, claimed),
     });
     const receiver = this.receiver;
@@ -182,21 +182,21 @@ export class NatsTransport implements Transport {
 
     nc.subscribe(inboundSubject(o.cluster, "raft", o.nodeId), {
       callback: (error, msg) => {
-        if (error !== null) return t.log("subscription_error", { subject: "raft", error: errorMessage(error) });
+        if (error !== null) return t.logger.log("debug", "subscription_error", { subject: "raft", error: errorMessage(error) });
         const sender = this.sender(msg, "raft");
         if (sender !== null) this.receiveBatch(handlers, msg.data, sender);
       },
     });
     nc.subscribe(inboundSubject(o.cluster, "snap", o.nodeId), {
       callback: (error, msg) => {
-        if (error !== null) return t.log("subscription_error", { subject: "snap", error: errorMessage(error) });
+        if (error !== null) return t.logger.log("debug", "subscription_error", { subject: "snap", error: errorMessage(error) });
         const sender = this.sender(msg, "snap");
         if (sender !== null && !this.closed) void receiver.handle(msg.data, sender).then((ack) => this.respond(msg, ack));
       },
     });
     nc.subscribe(inboundSubject(o.cluster, "rpc", o.nodeId), {
       callback: (error, msg) => {
-        if (error !== null) return t.log("subscription_error", { subject: "rpc", error: errorMessage(error) });
+        if (error !== null) return t.logger.log("debug", "subscription_error", { subject: "rpc", error: errorMessage(error) });
         const sender = this.sender(msg, "rpc");
         if (sender !== null && !this.closed) void requestServer.handle(msg.data, sender).then((reply) => this.respond(msg, reply));
       },
@@ -208,7 +208,7 @@ export class NatsTransport implements Transport {
   send(messages: readonly Message[]): void {
     if (this.closed) return;
     const dropped = this.outbox.add(messages);
-    if (dropped > 0) this.tuning.log("outbox_full", { dropped });
+    if (dropped > 0) this.tuning.logger.log("debug", "outbox_full", { dropped });
   }
 
   flush(): void {
@@ -216,19 +216,19 @@ export class NatsTransport implements Transport {
     const batches = this.outbox.take();
     const nc = this.nc;
     if (nc === null || !this.connected) {
-      if (batches.size > 0) this.tuning.log("dropped_while_disconnected", { peers: batches.size });
+      if (batches.size > 0) this.tuning.logger.log("debug", "dropped_while_disconnected", { peers: batches.size });
       return;
     }
     const maxFrameBytes = this.maxFrameBytes(nc);
     for (const [to, messages] of batches) {
       const { frames, oversized } = encodeBatches(messages, maxFrameBytes);
-      if (oversized.length > 0) this.tuning.log("message_too_large", { to, count: oversized.length, maxFrameBytes });
+      if (oversized.length > 0) this.tuning.logger.log("warn", "message_too_large", { to, count: oversized.length, maxFrameBytes });
       const subject = raftSubject(this.options.cluster, to, this.nodeId);
       for (const frame of frames) {
         try {
           nc.publish(subject, frame);
         } catch (error) {
-          this.tuning.log("publish_failed", { to, error: errorMessage(error) });
+          this.tuning.logger.log("debug", "publish_failed", { to, error: errorMessage(error) });
         }
       }
     }
@@ -291,7 +291,7 @@ export class NatsTransport implements Transport {
     const sender = senderOf(msg.subject, this.options.cluster, channel, this.nodeId);
     if (sender === null || (sender === TOOL_SENDER && channel !== "rpc")) {
       this.senderMismatches++;
-      this.tuning.log("sender_mismatch", { channel, subject: msg.subject });
+      this.tuning.logger.log("debug", "sender_mismatch", { channel, subject: msg.subject });
       return null;
     }
     return sender;
@@ -299,7 +299,7 @@ export class NatsTransport implements Transport {
 
   private mismatch(channel: Channel, sender: NodeId, claimed: NodeId): void {
     this.senderMismatches++;
-    this.tuning.log("sender_mismatch", { channel, sender, claimed });
+    this.tuning.logger.log("debug", "sender_mismatch", { channel, sender, claimed });
   }
 
   private receiveBatch(handlers: TransportHandlers, frame: Uint8Array, sender: NodeId): void {
@@ -309,7 +309,7 @@ export class NatsTransport implements Transport {
     try {
       messages = decodeBatch(frame);
     } catch (error) {
-      this.tuning.log("bad_frame", { error: errorMessage(error) });
+      this.tuning.logger.log("debug", "bad_frame", { error: errorMessage(error) });
       return;
     }
     const me = this.nodeId;
@@ -325,7 +325,7 @@ export class NatsTransport implements Transport {
     try {
       handlers.onMessages(messages);
     } catch (error) {
-      this.tuning.log("handler_failed", { handler: "onMessages", error: errorMessage(error) });
+      this.tuning.logger.log("debug", "handler_failed", { handler: "onMessages", error: errorMessage(error) });
     }
   }
 
@@ -334,9 +334,9 @@ export class NatsTransport implements Transport {
     try {
       // False when disconnected: the requester's deadline covers it.
       // No writeNow here: replies finishing in the same turn share one socket write.
-      if (!msg.respond(reply)) this.tuning.log("reply_lost", { subject: msg.subject });
+      if (!msg.respond(reply)) this.tuning.logger.log("debug", "reply_lost", { subject: msg.subject });
     } catch (error) {
-      this.tuning.log("reply_lost", { subject: msg.subject, error: errorMessage(error) });
+      this.tuning.logger.log("debug", "reply_lost", { subject: msg.subject, error: errorMessage(error) });
     }
   }
 
@@ -366,24 +366,24 @@ export class NatsTransport implements Transport {
   }
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
-    const log = this.tuning.log;
+    const logger = this.tuning.logger;
     for await (const s of nc.status()) {
       switch (s.type) {
         case "disconnect":
           this.connected = false;
-          log("disconnected", { server: s.server });
+          logger.log("debug", "disconnected", { server: s.server });
           break;
         case "reconnect":
           this.connected = true;
-          log("reconnected", { server: s.server });
+          logger.log("debug", "reconnected", { server: s.server });
           break;
         case "error":
-          log("server_error", { error: errorMessage(s.error) });
+          logger.log("debug", "server_error", { error: errorMessage(s.error) });
           break;
         case "ldm":
         case "staleConnection":
         case "slowConsumer":
-          log(s.type, {});
+          logger.log("debug", s.type, {});
           break;
         default:
           break;

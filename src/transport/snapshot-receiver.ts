@@ -1,6 +1,6 @@
 import type { NodeId, SnapshotSink } from "../raft/types.ts";
 import { type SnapshotAck, type SnapshotChunk, decodeSnapshotChunk, encodeSnapshotAck } from "./codec.ts";
-import { type TransportLog, errorMessage, silent } from "./log.ts";
+import { errorMessage, silentLogger, type Logger } from "./log.ts";
 import type { TransportErrorCode } from "./transport-error.ts";
 import type { IncomingSnapshot } from "./transport.ts";
 
@@ -14,7 +14,7 @@ export interface SnapshotReceiverOptions {
   /** Where a transfer's chunks are written (TransportTuning.openSnapshotSink). */
   readonly openSink: (size: number) => Promise<SnapshotSink>;
   readonly onSnapshot: (snapshot: IncomingSnapshot) => Promise<void>;
-  readonly log?: TransportLog;
+  readonly logger?: Logger;
   /** Told of each refused chunk whose message was not from its sender. */
   readonly onSenderMismatch?: (sender: NodeId, claimed: NodeId) => void;
 }
@@ -37,11 +37,11 @@ interface Assembly {
  */
 export class SnapshotReceiver {
   private readonly transfers = new Map<NodeId, Assembly>();
-  private readonly log: TransportLog;
+  private readonly logger: Logger;
   private closed = false;
 
   constructor(private readonly options: SnapshotReceiverOptions) {
-    this.log = options.log ?? silent;
+    this.logger = options.logger ?? silentLogger;
   }
 
   /**
@@ -140,7 +140,7 @@ export class SnapshotReceiver {
     clearTimeout(a.timer);
     this.transfers.delete(from);
     void discard(a);
-    this.log("snapshot_transfer_dropped", { from, transferId: a.transferId, receivedBytes: a.writtenBytes, reason });
+    this.logger.log("debug", "snapshot_transfer_dropped", { from, transferId: a.transferId, receivedBytes: a.writtenBytes, reason });
   }
 }
 

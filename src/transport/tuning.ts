@@ -1,6 +1,6 @@
 import { memorySnapshotSink } from "../raft/snapshot-bytes.ts";
 import type { SnapshotSink } from "../raft/types.ts";
-import { type TransportLog, silent } from "./log.ts";
+import { silentLogger, type Logger } from "./log.ts";
 
 /** Limits and deadlines shared by every transport; each has a default. */
 export interface TransportTuning {
@@ -23,7 +23,7 @@ export interface TransportTuning {
   readonly openSnapshotSink: (size: number) => Promise<SnapshotSink>;
   /** onRequest handlers running at once; more are answered "busy" at once. */
   readonly maxConcurrentRequests: number;
-  readonly log: TransportLog;
+  readonly logger: Logger;
 }
 
 export const DEFAULT_TUNING: TransportTuning = {
@@ -36,7 +36,7 @@ export const DEFAULT_TUNING: TransportTuning = {
   maxConcurrentSnapshotTransfers: 2,
   openSnapshotSink: async (size) => memorySnapshotSink(size),
   maxConcurrentRequests: 256,
-  log: silent,
+  logger: silentLogger,
 };
 
 export function withDefaults(partial: Partial<TransportTuning>): TransportTuning {

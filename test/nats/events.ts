@@ -1,4 +1,5 @@
 import type { Message } from "../../src/raft/types.ts";
+import type { LogFields, LogLevel, Logger } from "../../src/transport/log.ts";
 import type { TransportHandlers } from "../../src/transport/transport.ts";
 
 const WAIT_MS = 15_000;
@@ -29,11 +30,11 @@ export class Signal {
   }
 }
 
-/** A transport `log` callback that keeps events for assertions. */
-export class EventLog {
+/** A transport logger that keeps events for assertions. */
+export class EventLog implements Logger {
   readonly events: { event: string; fields: Record<string, unknown> }[] = [];
   readonly signal = new Signal();
-  readonly log = (event: string, fields: Record<string, unknown>): void => {
+  readonly log = (_level: LogLevel, event: string, fields: LogFields = {}): void => {
     this.events.push({ event, fields });
     this.signal.notify();
   };

@@ -26,7 +26,7 @@ async function node(id: number, received: Received, log: EventLog): Promise<Nats
   const t = new NatsTransport({
     ...s.transportOptions(id),
     reconnectWaitMs: 50,
-    log: log.log,
+    logger: log,
   });
   open.push(t);
   await t.start(received.handlers());
