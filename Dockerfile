@@ -28,9 +28,11 @@ RUN printf '#!/bin/sh\nexec /opt/concord/node_modules/.bin/bun /opt/concord/src/
  && chmod 0755 /usr/local/bin/concord \
  && install -d -m 0700 /var/lib/concord /etc/concord
 
-# Bun caches transpiled files under $HOME; the containers' root filesystem is read-only.
+# The containers' root filesystem is read-only (compose.yaml): Bun's transpiler cache (under
+# $HOME) is off, and SQLite's temporary files go to the /tmp tmpfs.
 ENV BUN_RUNTIME_TRANSPILER_CACHE_PATH=0 \
-    HOME=/tmp
+    HOME=/tmp \
+    TMPDIR=/tmp
 WORKDIR /etc/concord
 EXPOSE 4222 6222 8080
 CMD ["concord", "--help"]
