@@ -366,7 +366,8 @@ By hand instead of systemd (as ${options.user}, from ${c}):
 Upgrade (one machine at a time): systemctl stop concord-node (SIGTERM: a leader hands
 leadership over first), update ${options.appDir} (git pull && npm ci), systemctl start
 concord-node; wait until /v1/cluster on this node shows it applied what the leader
-committed before the next machine. The firewall must let the other machines reach ports
+committed before the next machine. nats-server likewise: apt-get upgrade nats-server,
+systemctl restart concord-nats (the node reconnects by itself). The firewall must let the other machines reach ports
 ${options.routePort} (routes); clients need ${options.httpPort} (HTTP); nodes use ${options.natsPort} locally.
 `;
 }
@@ -384,8 +385,11 @@ then follow machine-N/README.txt on each machine. Once three machines run, the c
 elects a leader and serves; every node serves the chat API and the web app on port
 ${options.httpPort} of its own address.
 
-The CA's private key was not kept: to add a machine or replace a certificate, run
-concord init again for the whole cluster (new CA, identities and tokens), or keep these.
+The certificates are valid for 365 days, and the CA's private key was not kept: to renew
+them, add a machine or change an address, run concord init again for the whole cluster
+(a new CA, identities and tokens), install the new directories on every machine and
+restart both services everywhere (servers with different CAs do not route to each other,
+so the cluster pauses meanwhile; the nodes' data stays).
 Keep this directory somewhere safe, or delete it once copied: it holds every secret.
 `;
 }
