@@ -109,6 +109,8 @@ describe("concord init", () => {
     let err = "";
     expect(await runInitCommand(["--hosts", HOSTS.join(","), "--out", out], io)).toBe(3);
     expect(err).toContain("(deploy_exists)");
+    writeFileSync(join(work, "a-file"), "");
+    await expect(writeDeployment(join(work, "a-file"), options())).rejects.toBeInstanceOf(DeployExistsError);
     expect(deployOptionsProblem(options({ hosts: ["10.0.0.1", "10.0.0.2"] }))).toContain("at least 3");
     expect(deployOptionsProblem(options({ hosts: ["10.0.0.1", "10.0.0.1", "10.0.0.3"] }))).toContain("duplicates");
     expect(deployOptionsProblem(options({ hosts: ["0.0.0.0", "10.0.0.2", "10.0.0.3"] }))).toContain("not one machine's address");

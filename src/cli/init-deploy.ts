@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { createNatsIdentity, writeSecretFile } from "../transport/nats-identity.ts";
@@ -128,7 +128,7 @@ export async function writeDeployment(outDir: string, options: DeployOptions): P
   const problem = deployOptionsProblem(options);
   if (problem !== null) throw new RangeError(problem);
   const out = resolve(outDir);
-  if (existsSync(out) && readdirSync(out).length > 0) throw new DeployExistsError(`${out} exists and is not empty; it may hold a cluster's secrets: remove it or choose another --out`);
+  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) throw new DeployExistsError(`${out} exists and is not an empty directory; it may hold a cluster's secrets: remove it or choose another --out`);
   mkdirSync(dirname(out), { recursive: true });
   const work = join(dirname(out), `.${basename(out)}.partial-${randomBytes(4).toString("hex")}`);
   mkdirSync(work, { mode: 0o700 });
