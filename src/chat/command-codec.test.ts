@@ -74,4 +74,20 @@ describe("command codec", () => {
       }),
     );
   });
+
+  test("refusals name the most basic fault: the envelope, then the version, then the fields", () => {
+    const decode = (text: string) => decodeCommand(new TextEncoder().encode(text));
+    const refused = (reason: string) => ({ ok: false, reason });
+    expect(decode(" [1]")).toEqual(refused("the command envelope is malformed"));
+    expect(decode('{"v":2,"command":{},"extra":1}')).toEqual(refused("the command envelope is malformed"));
+    expect(decode('{"v":1,"command":{"type":"deleteAccount","username":"a"},"__proto__":{}}')).toEqual(refused("the command envelope is malformed"));
+    expect(decode('{"v":2,"command":{}}')).toEqual(refused("unknown command format version 2"));
+    expect(decode('{"command":{"type":"deleteAccount","username":"a"}}')).toEqual(refused("unknown command format version undefined"));
+    expect(decode('{"v":1}')).toEqual(refused("the command's fields are malformed"));
+    expect(decode('{"v":1,"command":{"type":"deleteAccount","username":"a","note":"x"}}')).toEqual(refused("the command's fields are malformed"));
+    expect(decode('{"v":1,"command":{"type":"deleteAccount","username":"a","idempotency":{"account":"a","key":"k","digest":null}}}')).toEqual(refused("the command's fields are malformed"));
+    expect(decode('{"v":1,"command":{"type":"teleport","username":"a"}}')).toEqual(refused("the command's fields are malformed"));
+    // Any JSON number decodes (1e999 is Infinity): ranges are command-validation's, whose refusal names the field.
+    expect(decode('{"v":1,"command":{"type":"deleteMessages","username":"a","ids":[1e999]}}')).toEqual({ ok: true, value: { type: "deleteMessages", username: "a", ids: [Infinity] } });
+  });
 });

@@ -1,5 +1,6 @@
+import { z } from "zod";
 import { COMMAND_BYTES_MAX } from "./chat-limits.ts";
-import type { ChatCommand, Idempotency } from "./commands.ts";
+import { chatCommandSchema, idempotencySchema, type ChatCommand } from "./commands.ts";
 
 // Commands travel as versioned JSON; a log entry is the leader's clock followed by the
 // command. Decoding never throws: every replica reads every entry, and one unreadable
@@ -30,6 +31,9 @@ const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 const OPEN_BRACE = 0x7b;
 const JSON_WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
+/** What an entry's bytes hold: the format version and one command, nothing else. */
+const envelopeSchema = z.strictObject({ v: z.literal(COMMAND_FORMAT_VERSION), command: chatCommandSchema });
+
 export function decodeCommand(bytes: Uint8Array): Decoded<ChatCommand> {
   if (bytes.length > COMMAND_BYTES_MAX) return refuse(`the command is ${bytes.length} bytes, over ${COMMAND_BYTES_MAX}`);
   // JSON text that opens with anything else is no object: refusing it here spares every
@@ -42,10 +46,20 @@ export function decodeCommand(bytes: Uint8Array): Decoded<ChatCommand> {
   } catch {
     return refuse("the command is not UTF-8 JSON");
   }
-  if (!isRecord(parsed) || !hasOnlyKeys(parsed, ["v", "command"])) return refuse("the command envelope is malformed");
-  if (parsed["v"] !== COMMAND_FORMAT_VERSION) return refuse(`unknown command format version ${String(parsed["v"])}`);
-  const command = readCommand(parsed["command"]);
-  return command === null ? refuse("the command's fields are malformed") : { ok: true, value: command };
+  // Apply decodes every entry on every replica: one parse and one schema pass, no more.
+  const envelope = envelopeSchema.safeParse(parsed);
+  return envelope.success ? { ok: true, value: envelope.data.command } : refuse(refusalReason(parsed, envelope.error.issues));
+}
+
+/**
+ * Why an entry is refused, the most basic fault first: the envelope, then its version,
+ * then the command. The reason becomes the entry's result on every replica, so these
+ * words stay as they were before the schemas (replicas of two versions must agree).
+ */
+function refusalReason(parsed: unknown, issues: readonly z.core.$ZodIssue[]): string {
+  if (issues.some((issue) => issue.path.length === 0)) return "the command envelope is malformed";
+  if (issues.some((issue) => issue.path[0] === "v")) return `unknown command format version ${String((parsed as { v?: unknown }).v)}`;
+  return "the command's fields are malformed";
 }
 
 /** Called on the leader just before the command enters the log. */
@@ -78,119 +92,22 @@ function refuse(reason: string): { ok: false; reason: string } {
   return { ok: false, reason };
 }
 
+/** Each command's fields in its schema's order: what encoding writes, and all it writes. */
+const COMMAND_FIELDS = new Map<string, readonly string[]>(chatCommandSchema.options.map((option) => [option.shape.type.value, Object.keys(option.shape)]));
+const IDEMPOTENCY_FIELDS: readonly string[] = Object.keys(idempotencySchema.shape);
+
 function canonical(command: ChatCommand): Record<string, unknown> {
-  const key = command.idempotency;
-  const idempotency = key === undefined ? {} : { idempotency: { account: key.account, key: key.key, ...(key.digest !== undefined ? { digest: key.digest } : {}) } };
-  switch (command.type) {
-    case "createAccount":
-      return { type: command.type, username: command.username, passwordHash: command.passwordHash, ...idempotency };
-    case "deleteAccount":
-      return { type: command.type, username: command.username, ...idempotency };
-    case "createSession":
-      return { type: command.type, username: command.username, tokenHash: command.tokenHash, ...idempotency };
-    case "revokeSessions":
-      return { type: command.type, username: command.username, tokenHash: command.tokenHash, ...idempotency };
-    case "touchSession":
-      return { type: command.type, username: command.username, tokenHash: command.tokenHash, ...idempotency };
-    case "changePassword":
-      return { type: command.type, username: command.username, passwordHash: command.passwordHash, keepTokenHash: command.keepTokenHash, ...idempotency };
-    case "sendMessage":
-      return { type: command.type, from: command.from, to: command.to, content: command.content, ...idempotency };
-    case "markRead":
-      return { type: command.type, username: command.username, ids: command.ids, with: command.with, upTo: command.upTo, ...idempotency };
-    case "deleteMessages":
-      return { type: command.type, username: command.username, ids: command.ids, ...idempotency };
+  const fields: Record<string, unknown> = {};
+  for (const name of COMMAND_FIELDS.get(command.type) ?? []) {
+    const value = (command as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    fields[name] = name === "idempotency" ? pick(value as Record<string, unknown>, IDEMPOTENCY_FIELDS) : value;
   }
+  return fields;
 }
 
-// Reading checks JSON types only; lengths, charsets and ranges are command-validation's.
-function readCommand(value: unknown): ChatCommand | null {
-  if (!isRecord(value)) return null;
-  const idempotency = readIdempotency(value);
-  if (idempotency === null) return null;
-  const key = idempotency.value === undefined ? {} : { idempotency: idempotency.value };
-  const type = value["type"];
-  switch (type) {
-    case "createAccount": {
-      const { username, passwordHash } = value;
-      if (!hasOnlyKeys(value, ["type", "username", "passwordHash", "idempotency"]) || !isString(username) || !isString(passwordHash)) return null;
-      return { type, username, passwordHash, ...key };
-    }
-    case "deleteAccount": {
-      const { username } = value;
-      if (!hasOnlyKeys(value, ["type", "username", "idempotency"]) || !isString(username)) return null;
-      return { type, username, ...key };
-    }
-    case "createSession": {
-      const { username, tokenHash } = value;
-      if (!hasOnlyKeys(value, ["type", "username", "tokenHash", "idempotency"]) || !isString(username) || !isString(tokenHash)) return null;
-      return { type, username, tokenHash, ...key };
-    }
-    case "revokeSessions": {
-      const { username, tokenHash } = value;
-      if (!hasOnlyKeys(value, ["type", "username", "tokenHash", "idempotency"]) || !isString(username) || !isStringOrNull(tokenHash)) return null;
-      return { type, username, tokenHash, ...key };
-    }
-    case "touchSession": {
-      const { username, tokenHash } = value;
-      if (!hasOnlyKeys(value, ["type", "username", "tokenHash", "idempotency"]) || !isString(username) || !isString(tokenHash)) return null;
-      return { type, username, tokenHash, ...key };
-    }
-    case "changePassword": {
-      const { username, passwordHash, keepTokenHash } = value;
-      if (!hasOnlyKeys(value, ["type", "username", "passwordHash", "keepTokenHash", "idempotency"]) || !isString(username) || !isString(passwordHash) || !isStringOrNull(keepTokenHash)) return null;
-      return { type, username, passwordHash, keepTokenHash, ...key };
-    }
-    case "sendMessage": {
-      const { from, to, content } = value;
-      if (!hasOnlyKeys(value, ["type", "from", "to", "content", "idempotency"]) || !isString(from) || !isString(to) || !isString(content)) return null;
-      return { type, from, to, content, ...key };
-    }
-    case "markRead": {
-      const { username, ids, with: other, upTo } = value;
-      if (!hasOnlyKeys(value, ["type", "username", "ids", "with", "upTo", "idempotency"]) || !isString(username)) return null;
-      if (!(ids === null || isNumberArray(ids)) || !isStringOrNull(other) || !(upTo === null || typeof upTo === "number")) return null;
-      return { type, username, ids, with: other, upTo, ...key };
-    }
-    case "deleteMessages": {
-      const { username, ids } = value;
-      if (!hasOnlyKeys(value, ["type", "username", "ids", "idempotency"]) || !isString(username) || !isNumberArray(ids)) return null;
-      return { type, username, ids, ...key };
-    }
-    default:
-      return null;
-  }
-}
-
-/** `{ value: undefined }` when absent, null when present but malformed. */
-function readIdempotency(command: Record<string, unknown>): { value: Idempotency | undefined } | null {
-  if (!Object.hasOwn(command, "idempotency")) return { value: undefined };
-  const value = command["idempotency"];
-  if (!isRecord(value) || !hasOnlyKeys(value, ["account", "key", "digest"])) return null;
-  const { account, key, digest } = value;
-  if (!isString(account) || !isString(key)) return null;
-  if (digest === undefined) return { value: { account, key } };
-  return isString(digest) ? { value: { account, key, digest } } : null;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-// Unknown fields are refused rather than ignored: a field this version does not know
-// could change what the command means, and applying it half-understood is worse.
-function hasOnlyKeys(value: Record<string, unknown>, allowed: readonly string[]): boolean {
-  return Object.keys(value).every((key) => allowed.includes(key));
-}
-
-function isString(value: unknown): value is string {
-  return typeof value === "string";
-}
-
-function isStringOrNull(value: unknown): value is string | null {
-  return value === null || typeof value === "string";
-}
-
-function isNumberArray(value: unknown): value is number[] {
-  return Array.isArray(value) && value.every((item) => typeof item === "number");
+function pick(value: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const name of names) if (value[name] !== undefined) picked[name] = value[name];
+  return picked;
 }

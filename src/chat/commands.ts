@@ -2,45 +2,63 @@
 // computes the same state: hashed passwords (never plain text), the account it acts
 // for, and the client's idempotency key. The leader's clock reaches apply as
 // `leaderTimeMs` beside the command (see command-codec.ts), not inside it.
+//
+// The schemas below are the commands' definition: the types are derived from them, and
+// the codec decodes with them. They check JSON types and fields only; lengths, charsets
+// and ranges are command-validation's, whose refusals name the field at fault.
+import { z } from "zod";
 
-export interface Idempotency {
+/**
+ * Any JSON number, as JSON.parse makes it: ±Infinity too (from 1e999), which z.number()
+ * refuses. Such an id was always decoded and then refused by command-validation with its
+ * own message, which every replica records as the entry's result: it must not change.
+ */
+const jsonNumber = z.custom<number>((value) => typeof value === "number");
+const username = z.string();
+
+// Strict objects: unknown fields are refused rather than ignored. A field this version
+// does not know could change what the command means, and applying it half-understood is
+// worse. Optional fields are exactOptional: absent, never `undefined`.
+export const idempotencySchema = z.strictObject({
   /** The account the key is scoped to (for createAccount, the new username). */
-  readonly account: string;
+  account: z.string(),
   /** The client's Idempotency-Key header (1-64 chars). */
-  readonly key: string;
+  key: z.string(),
   /**
    * Hex SHA-256 of the request the key came with (the API's requestDigest): a retry whose
    * digest differs is refused with idempotency_key_mismatch instead of getting the first
    * result. Absent in entries written before digests existed.
    */
-  readonly digest?: string;
-}
+  digest: z.string().exactOptional(),
+});
+const idempotency = idempotencySchema.exactOptional();
 
-export type ChatCommand =
-  | { readonly type: "createAccount"; readonly username: string; readonly passwordHash: string; readonly idempotency?: Idempotency }
-  | { readonly type: "deleteAccount"; readonly username: string; readonly idempotency?: Idempotency }
+/** Every command, told apart by `type`; each field in the order the codec writes it. */
+export const chatCommandSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("createAccount"), username, passwordHash: z.string(), idempotency }),
+  z.strictObject({ type: z.literal("deleteAccount"), username, idempotency }),
   /** Login: the session is replicated, so the token works on every node. Only a hash of the token is stored. */
-  | { readonly type: "createSession"; readonly username: string; readonly tokenHash: string; readonly idempotency?: Idempotency }
-  /** Logout (one token) or every session of an account. */
-  | { readonly type: "revokeSessions"; readonly username: string; readonly tokenHash: string | null; readonly idempotency?: Idempotency }
+  z.strictObject({ type: z.literal("createSession"), username, tokenHash: z.string(), idempotency }),
+  /** Logout (one token) or every session of an account (null). */
+  z.strictObject({ type: z.literal("revokeSessions"), username, tokenHash: z.string().nullable(), idempotency }),
   /** The session was used: its idle lifetime starts again at this entry's leader time. */
-  | { readonly type: "touchSession"; readonly username: string; readonly tokenHash: string; readonly idempotency?: Idempotency }
+  z.strictObject({ type: z.literal("touchSession"), username, tokenHash: z.string(), idempotency }),
   /**
    * A new password (hashed by the API after it checked the old one); every other session
    * of the account ends. `keepTokenHash` is the session that asked (null: end them all).
    */
-  | { readonly type: "changePassword"; readonly username: string; readonly passwordHash: string; readonly keepTokenHash: string | null; readonly idempotency?: Idempotency }
-  | { readonly type: "sendMessage"; readonly from: string; readonly to: string; readonly content: string; readonly idempotency?: Idempotency }
-  | {
-      readonly type: "markRead";
-      readonly username: string;
-      /** Either explicit ids, or every message from `with` up to `upTo` (inclusive). */
-      readonly ids: readonly number[] | null;
-      readonly with: string | null;
-      readonly upTo: number | null;
-      readonly idempotency?: Idempotency;
-    }
-  | { readonly type: "deleteMessages"; readonly username: string; readonly ids: readonly number[]; readonly idempotency?: Idempotency };
+  z.strictObject({ type: z.literal("changePassword"), username, passwordHash: z.string(), keepTokenHash: z.string().nullable(), idempotency }),
+  z.strictObject({ type: z.literal("sendMessage"), from: username, to: username, content: z.string(), idempotency }),
+  /** Either explicit ids, or every message from `with` up to `upTo` (inclusive). */
+  z.strictObject({ type: z.literal("markRead"), username, ids: z.array(jsonNumber).nullable(), with: username.nullable(), upTo: jsonNumber.nullable(), idempotency }),
+  z.strictObject({ type: z.literal("deleteMessages"), username, ids: z.array(jsonNumber), idempotency }),
+]);
+
+/** A schema's output, read-only all the way down: a command is a value, never edited. */
+type Frozen<T> = T extends readonly (infer E)[] ? readonly Frozen<E>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;
+
+export type Idempotency = Frozen<z.infer<typeof idempotencySchema>>;
+export type ChatCommand = Frozen<z.infer<typeof chatCommandSchema>>;
 
 export type ChatCommandType = ChatCommand["type"];
 
