@@ -77,7 +77,7 @@ describe("command codec", () => {
 
   test("refusals name the most basic fault: the envelope, then the version, then the fields", () => {
     const decode = (text: string) => decodeCommand(new TextEncoder().encode(text));
-    const refused = (reason: string) => ({ ok: false, reason });
+    const refused = (reason: string) => ({ ok: false as const, reason });
     expect(decode(" [1]")).toEqual(refused("the command envelope is malformed"));
     expect(decode('{"v":2,"command":{},"extra":1}')).toEqual(refused("the command envelope is malformed"));
     expect(decode('{"v":1,"command":{"type":"deleteAccount","username":"a"},"__proto__":{}}')).toEqual(refused("the command envelope is malformed"));

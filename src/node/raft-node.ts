@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { Raft, type RaftConfig } from "../raft/raft.ts";
 import { SeededRng } from "../raft/random.ts";
-import { NONE, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "../raft/types.ts";
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, SnapshotMeta, Status } from "../raft/types.ts";
 import type { RaftStorage } from "../storage/raft-storage.ts";
 import type { SnapshotStore } from "../storage/snapshot-store.ts";
 import type { Transport } from "../transport/transport.ts";
