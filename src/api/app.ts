@@ -56,8 +56,9 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
   // Headers for every answer, the page's strict Content-Security-Policy among them: only
   // this node's own script and stylesheet run, and the page may talk only to the nodes
   // it was told about (--web-peers). No inline script or style, no frames, no plugins.
-  app.use(
-    "*",
+  // HSTS only on answers over HTTPS (a node given a certificate): over plain HTTP browsers
+  // ignore it, and a node without one must not promise HTTPS.
+  const headers = (strictTransportSecurity: string | false) =>
     secureHeaders({
       contentSecurityPolicy: {
         defaultSrc: ["'none'"],
@@ -71,10 +72,11 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
       },
       // The API is called cross-origin by the page on other nodes (CORS, below).
       crossOriginResourcePolicy: "cross-origin",
-      // Plain HTTP on a LAN is how Concord runs; HSTS would be a promise it cannot keep.
-      strictTransportSecurity: false,
-    }),
-  );
+      strictTransportSecurity,
+    });
+  const overHttp = headers(false);
+  const overHttps = headers("max-age=31536000");
+  app.use("*", (c, next) => (c.req.url.startsWith("https:") ? overHttps : overHttp)(c, next));
 
   // The web page calls every node, not only the one it came from. Bearer tokens, never
   // cookies, cross origins (no credentials mode), so any origin may ask.

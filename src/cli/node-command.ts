@@ -12,6 +12,8 @@ export type ServeHttp = (options: {
   port: number;
   /** Seconds a quiet connection may stay open; above the 15 s SSE heartbeat. */
   idleTimeout: number;
+  /** HTTPS with this certificate and key (PEM); absent: plain HTTP. */
+  tls?: { cert: string; key: string };
   fetch: (request: Request) => Response | Promise<Response>;
 }) => {
   stop(): void | Promise<void>;
@@ -35,9 +37,12 @@ export async function runNodeCommand(
   const webAssets = await assets;
   const web = webAssets === null ? {} : { web: { assets: webAssets, nodes: options.webPeers } };
   const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken, logger, ...(node.faults !== null ? { faults: node.faults } : {}), ...web });
-  const server = serve({ hostname: options.httpHost, port: options.httpPort, idleTimeout: 60, fetch: app.fetch });
+  // With a certificate, HTTPS only: nothing answers plain HTTP on the port. The app sees
+  // https: request URLs, so it sends HSTS and marks the session cookie Secure.
+  const server = serve({ hostname: options.httpHost, port: options.httpPort, idleTimeout: 60, ...(options.https !== null ? { tls: options.https } : {}), fetch: app.fetch });
+  const scheme = options.https !== null ? "https" : "http";
   // One line on stdout so a supervisor (or a person) knows where we are.
-  process.stdout.write(`${JSON.stringify({ event: "listening", node: options.id, http: `http://${options.httpHost}:${options.httpPort}`, data: options.dataDir })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: "listening", node: options.id, http: `${scheme}://${options.httpHost}:${options.httpPort}`, data: options.dataDir })}\n`);
 
   await new Promise<void>((resolve) => {
     let stopping = false;

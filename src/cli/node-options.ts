@@ -12,6 +12,8 @@ export interface NodeProcessOptions extends ConcordNodeConfig {
   adminToken: string | null;
   /** Every node's HTTP base URL, for the web page's failover; empty: the page knows only this node. */
   webPeers: string[];
+  /** Serve HTTPS with this certificate chain and private key (PEM text); null: plain HTTP. */
+  https: { cert: string; key: string } | null;
 }
 
 /** A usage mistake: the message says what to fix; the process exits 2. */
@@ -29,6 +31,9 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
   --nats-identity FILE this node's NATS nkey seed (a 0600 file)     env CONCORD_NATS_IDENTITY
   --nats-ca FILE       CA (PEM) of the NATS server's TLS certificate env CONCORD_NATS_CA
   --http HOST:PORT     HTTP listen address (default 127.0.0.1:8080+id)  env CONCORD_HTTP
+  --https-cert FILE    serve HTTPS (and only HTTPS) with this certificate (PEM, with any
+                       intermediates; its SAN must name HOST)       env CONCORD_HTTPS_CERT
+  --https-key FILE     the certificate's private key (a 0600 file)  env CONCORD_HTTPS_KEY
   --peers 1,2,3,4,5    voters of a NEW cluster (ignored once the data dir has state)
   --join               start empty and wait to be added as a member
   --tick-ms N          raft tick (default 20)
@@ -94,6 +99,8 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
         "nats-identity": { type: "string" },
         "nats-ca": { type: "string" },
         http: { type: "string" },
+        "https-cert": { type: "string" },
+        "https-key": { type: "string" },
         peers: { type: "string" },
         join: { type: "boolean" },
         "tick-ms": { type: "string" },
@@ -130,6 +137,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
   const natsCaFile = pick(flags["nats-ca"], "CONCORD_NATS_CA", "natsCa");
   const adminTokenFile = pick(flags["admin-token-file"], "CONCORD_ADMIN_TOKEN_FILE", "adminTokenFile");
   const adminToken = adminTokenFile !== undefined ? readSecretFile(adminTokenFile, "admin token") : (env["CONCORD_ADMIN_TOKEN"] ?? null);
+  const https = httpsFiles(pick(flags["https-cert"], "CONCORD_HTTPS_CERT", "httpsCert"), pick(flags["https-key"], "CONCORD_HTTPS_KEY", "httpsKey"));
   return {
     id,
     cluster: pick(flags.cluster, "CONCORD_CLUSTER", "cluster") ?? DEFAULTS.cluster,
@@ -148,7 +156,22 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
     adminToken,
     webPeers: urlList(pick(flags["web-peers"], "CONCORD_WEB_PEERS", "webPeers") ?? ""),
     faultInjection: flags["fault-injection"] ?? file["faultInjection"] === true,
+    https,
   };
+}
+
+/** The certificate and key for HTTPS: both or neither; the key is a secret (0600, like the identity). */
+function httpsFiles(certFile: string | undefined, keyFile: string | undefined): { cert: string; key: string } | null {
+  if (certFile === undefined && keyFile === undefined) return null;
+  if (certFile === undefined || keyFile === undefined) throw new UsageError("--https-cert and --https-key go together: the certificate and its private key");
+  let cert: string;
+  try {
+    cert = readFileSync(certFile, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read --https-cert ${certFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--https-cert ${certFile} holds no PEM certificate`);
+  return { cert, key: `${readSecretFile(keyFile, "HTTPS private key")}\n` };
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
