@@ -3,6 +3,8 @@
 // test-only switch (test/sim/node/cli.ts --unsafe …) and must catch it too.
 
 import { describe, expect, test } from "bun:test";
+import { encodeConfChange } from "../raft/confchange.ts";
+import { blankMessage } from "../raft/message.ts";
 import { readWholeSnapshot, snapshotFromBytes } from "../raft/snapshot-bytes.ts";
 import type { Entry, Message, NodeId, SnapshotBytes, SnapshotMeta } from "../raft/types.ts";
 import { MemoryRaftStorage } from "../storage/memory-storage.ts";
@@ -36,6 +38,27 @@ class CountingStateMachine implements StateMachine {
   }
 }
 
+/** Applies wait while held: a slow apply, as the first one after a restart reads the applied state. */
+class HeldStateMachine extends CountingStateMachine {
+  private held: Promise<void> | null = null;
+  private release: () => void = () => {};
+  private started: () => void = () => {};
+  /** Applies from now on wait for letGo(); resolves when the first of them has begun. */
+  hold(): Promise<void> {
+    this.held = new Promise((resolve) => (this.release = resolve));
+    return new Promise((resolve) => (this.started = resolve));
+  }
+  letGo(): void {
+    this.held = null;
+    this.release();
+  }
+  override async apply(entries: readonly Entry[]): Promise<unknown[]> {
+    this.started();
+    if (this.held !== null) await this.held;
+    return super.apply(entries);
+  }
+}
+
 /** A transport that connects to nothing and hands its handlers to the test. */
 class HandTransport implements Transport {
   handlers: TransportHandlers | null = null;
@@ -43,7 +66,7 @@ class HandTransport implements Transport {
   async start(handlers: TransportHandlers): Promise<void> {
     this.handlers = handlers;
   }
-  send(): void {}
+  send(_messages: readonly Message[]): void {}
   flush(): void {}
   async sendSnapshot(): Promise<void> {}
   async request(): Promise<Uint8Array> {
@@ -157,6 +180,62 @@ describe("RaftNode safety regressions", () => {
     }
   });
 
+  test("a snapshot whose message names another receiver is dropped, on the quick path and after its bytes check: the node lives", async () => {
+    const transport = new HandTransport(1);
+    const failures: Error[] = [];
+    const stateMachine = new CountingStateMachine();
+    const node = await RaftNode.start({
+      id: 1,
+      storage: new MemoryRaftStorage(),
+      snapshots: new MemorySnapshotStore(),
+      transport,
+      stateMachine,
+      bootstrap: { voters: [1, 2, 3], learners: [] },
+      tickIntervalMs: 1000,
+      seed: 1,
+      onFatal: (error) => failures.push(error),
+    });
+    try {
+      const bytes = (index: number) => snapshotFromBytes(new TextEncoder().encode(String(index)));
+      // Nothing this node lacks (index 1 is committed): the quick path, no bytes check.
+      const stale = { ...snapMessage(2, 3, 1), to: 3 };
+      await transport.handlers!.onSnapshot({ message: stale, meta: stale.snapshot!, data: bytes(1) });
+      // Good bytes for a snapshot it lacks, sent to the wrong node.
+      const fresh = { ...snapMessage(2, 3, 10), to: 3 };
+      await transport.handlers!.onSnapshot({ message: fresh, meta: fresh.snapshot!, data: bytes(10) });
+      expect(failures).toEqual([]);
+      expect(node.status().snapshotIndex).toBe(0);
+      expect(stateMachine.applied).toBeLessThan(10);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+
+  test("read contexts start at random in each process: a leader's late answer to the previous process's read cannot settle a new one", async () => {
+    const firstContexts: number[] = [];
+    const storage = new MemoryRaftStorage();
+    for (let run = 0; run < 2; run++) {
+      const sent: Message[] = [];
+      const transport = new HandTransport(3);
+      transport.send = (messages: readonly Message[]) => {
+        sent.push(...messages);
+      };
+      const node = await RaftNode.start({ id: 3, storage: storage.reopen(), snapshots: new MemorySnapshotStore(), transport, stateMachine: new CountingStateMachine(), bootstrap: { voters: [1, 2, 3], learners: [] }, tickIntervalMs: 1_000_000 });
+      try {
+        transport.handlers!.onMessages([{ ...blankMessage("heartbeat", 1, 3, 2), commit: 0 }]);
+        // Nobody answers: the read ends at its deadline.
+        const read = node.readBarrier(50).catch(() => -1);
+        await progressUntil(node, () => sent.some((m) => m.type === "readIndex"));
+        firstContexts.push(sent.find((m) => m.type === "readIndex")!.context);
+        expect(await read).toBe(-1);
+      } finally {
+        await node.stop({ transferLeadership: false });
+      }
+    }
+    expect(firstContexts[0]).not.toBe(firstContexts[1]);
+    expect(firstContexts).not.toContain(1);
+  });
+
   test("a snap message in a plain batch (no bytes beside it) is not stepped: the node neither restores nor dies", async () => {
     const transport = new HandTransport(1);
     const failures: Error[] = [];
@@ -264,6 +343,42 @@ describe("RaftNode safety regressions", () => {
       const saveAt = order.findIndex((step) => step.startsWith("save "));
       const index = order[saveAt]!.slice("save ".length);
       expect(order.slice(saveAt)).toEqual([`save ${index}`, `compact ${index}`, `prune to ${index}`]);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+
+  test("entries are written with the commit index known when they arrived: a restart does not forget that conf entries were committed", async () => {
+    // Follower 3 of {1,2,3}; leader 1 in term 2 grows the cluster by two voters.
+    const addVoter = (index: number, id: NodeId): Entry => ({ index, term: 2, kind: "conf", data: encodeConfChange({ type: "addVoter", nodeId: id }) });
+    const append = (prev: number, prevTerm: number, entries: Entry[], commit: number): Message => ({ ...blankMessage("app", 1, 3, 2), index: prev, logTerm: prevTerm, entries, commit });
+    const storage = new MemoryRaftStorage();
+    const write = storage.write.bind(storage);
+    let writtenIndex = 0;
+    storage.write = async (w: RaftWrite) => {
+      await write(w);
+      writtenIndex = Math.max(writtenIndex, w.entries.at(-1)?.index ?? 0);
+    };
+    const stateMachine = new HeldStateMachine();
+    const transport = new HandTransport(3);
+    const options = { id: 3, snapshots: new MemorySnapshotStore(), tickIntervalMs: 1_000_000, seed: 3, raftTuning: { maxCommittedBytesPerReady: 1 } } as const;
+    const node = await RaftNode.start({ ...options, storage, transport, stateMachine, bootstrap: { voters: [1, 2, 3], learners: [] } });
+    try {
+      transport.handlers!.onMessages([append(1, 1, [entry(2, 2), entry(3, 2), addVoter(4, 4)], 1)]);
+      await progressUntil(node, () => writtenIndex === 4 && node.status().applied === 1);
+      // The commit of addVoter 4 arrives alone (a commit-only change, never synced), and
+      // the apply of what it commits is slow: the next entries are stepped meanwhile.
+      const applyBegun = stateMachine.hold();
+      transport.handlers!.onMessages([{ ...blankMessage("heartbeat", 1, 3, 2), commit: 4 }]);
+      await applyBegun;
+      transport.handlers!.onMessages([append(4, 2, [addVoter(5, 5), entry(6, 2)], 4)]);
+      stateMachine.letGo();
+      await progressUntil(node, () => node.status().applied === 4);
+      const durable = await storage.reopen().load();
+      expect(durable.entries.at(-1)?.index).toBe(6);
+      // Restarted with the state machine before addVoter 4, the node must know both
+      // additions are committed (so it will not campaign on {1,2,3}).
+      expect(durable.hardState.commit).toBeGreaterThanOrEqual(4);
     } finally {
       await node.stop({ transferLeadership: false });
     }

@@ -92,6 +92,9 @@ export interface NodeStatus extends Status {
  * the background copy to an install, the SnapshotLifecycle's. The loop tells each, at
  * fixed points of a Ready, what happened; they hand work back through notify().
  */
+/** Keeps the read contexts' stream apart from the core's election jitter, drawn from the same seed. */
+const READ_CONTEXT_SALT = 0x2545f491;
+
 export class RaftNode {
   readonly id: NodeId;
   private readonly raft: Raft;
@@ -147,6 +150,8 @@ export class RaftNode {
       clock: this.clock,
       trace: this.trace,
       tickIntervalMs: this.tickIntervalMs,
+      // Seeded runs (the simulator) stay a function of their seed.
+      firstReadContext: 1 + (options.seed !== undefined ? new SeededRng(options.seed ^ READ_CONTEXT_SALT).nextUint32() * 2 ** 15 : randomInt(2 ** 47)),
       electionTimeoutMs: this.electionTimeoutMs,
       maxPendingRequests: options.maxPendingRequests ?? 8192,
       stampProposal: options.stampProposal,

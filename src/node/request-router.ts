@@ -53,6 +53,12 @@ export interface RequestRouterOptions {
   readonly clock: NodeClock;
   readonly trace: StageTrace;
   readonly tickIntervalMs: number;
+  /**
+   * Where this process's read contexts start: at random, not 1. A leader may still hold a
+   * read index asked by this node's previous process in the same term, and its answer to
+   * a reused context would hand a new read that older, lower index.
+   */
+  readonly firstReadContext: number;
   /** The election timeout (its low end) in milliseconds. */
   readonly electionTimeoutMs: number;
   /** Bound on proposals and reads waiting for an answer on this node. */
@@ -82,7 +88,7 @@ export class RequestRouter {
   private readonly applyWaiters = new Map<number, ApplyWaiter>();
   private readonly readWaiters = new Map<number, (index: number) => void>();
   private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
-  private nextReadContext = 1;
+  private nextReadContext: number;
   private pendingRequests = 0;
   /** Proposals forwarded to the leader, one request per event-loop turn. */
   private readonly forwarder: ProposalBatcher;
@@ -97,6 +103,7 @@ export class RequestRouter {
     this.clock = options.clock;
     this.trace = options.trace;
     this.leaderlessSinceMs = this.clock.nowMs();
+    this.nextReadContext = options.firstReadContext;
     this.forwarder = new ProposalBatcher((to, request, timeoutMs) => this.options.transport.request(to, request, timeoutMs), this.clock);
   }
 

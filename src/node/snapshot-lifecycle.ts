@@ -112,6 +112,13 @@ export class SnapshotLifecycle {
     const meta = snapshot.meta;
     const key = snapshotKey(meta);
     const before = this.raft.status();
+    if (snapshot.message.to !== before.id) {
+      // The transport checked the sender, not the receiver: stepped, a message for
+      // another node breaks the core's first invariant and stops this one.
+      this.logger.log("debug", "snapshot_misaddressed", { to: snapshot.message.to, from: snapshot.message.from, index: meta.index });
+      await snapshot.data.release?.();
+      return;
+    }
     if (snapshot.message.term < before.term || meta.index <= before.commit) {
       // The core will not install it (a stale term, or nothing it lacks): no bytes to
       // check or keep, but its answer tells the sender where this node stands.
@@ -269,6 +276,10 @@ export class SnapshotLifecycle {
     // until the log since the last snapshot is a fraction of the state keeps the copying
     // proportional to the writes, at the price of a longer log to keep and replay.
     if (this.bytesAppliedSinceSnapshot < this.lastSnapshotBytes * SNAPSHOT_LOG_TO_STATE_RATIO) return;
+    // The core has taken a leader's snapshot it has not asked us to install yet: its
+    // configuration is already that snapshot's, while our state is still the old one, so
+    // a copy now would be recorded with a configuration it does not hold.
+    if (this.raft.status().snapshotIndex > appliedIndex) return;
     this.snapshotting = true;
     const bytesAtStart = this.bytesAppliedSinceSnapshot;
     const tracking = { terms: new Map([[appliedIndex, appliedTerm]]), confChanged: false, invalidated: false };

@@ -516,7 +516,12 @@ export class Raft {
 
     const ready: Ready = {
       softState: this.softStateChanged() ? softState : null,
-      hardState: this.hardStateChanged() ? hardState : null,
+      // Entries (or a snapshot) go to disk with the commit index known now, changed or not.
+      // A commit-only change is never synced, so without this a follower that learned of
+      // a committed conf entry by a heartbeat, then wrote later entries, restarts with a
+      // commit below that entry: blind to the change, it may campaign on a configuration
+      // two voter additions old, whose quorum need not overlap the committed one.
+      hardState: this.hardStateChanged() || entries.length > 0 || snapshot !== null ? hardState : null,
       snapshot,
       entries,
       messages: this.msgs,

@@ -128,6 +128,7 @@ export interface SoftState {
  */
 export interface Ready {
   readonly softState: SoftState | null;
+  /** Set when it changed, and always beside entries or a snapshot (they are written with the commit index known then). */
   readonly hardState: HardState | null;
   readonly snapshot: SnapshotMeta | null;
   readonly entries: readonly Entry[];
