@@ -85,6 +85,9 @@ export interface NodeStatus extends Status {
   readonly io: Readonly<NodeIoCounters>;
 }
 
+/** Keeps the read contexts' stream apart from the core's election jitter, drawn from the same seed. */
+const READ_CONTEXT_SALT = 0x2545f491;
+
 /**
  * The driver: feeds the core ticks, messages and requests, and carries out each
  * Ready in order — send what may go at once, persist, send what waited for the disk,
@@ -92,9 +95,6 @@ export interface NodeStatus extends Status {
  * the background copy to an install, the SnapshotLifecycle's. The loop tells each, at
  * fixed points of a Ready, what happened; they hand work back through notify().
  */
-/** Keeps the read contexts' stream apart from the core's election jitter, drawn from the same seed. */
-const READ_CONTEXT_SALT = 0x2545f491;
-
 export class RaftNode {
   readonly id: NodeId;
   private readonly raft: Raft;
