@@ -8,12 +8,14 @@ import { TlsBundleError } from "./tls-bundle.ts";
 export const INIT_USAGE = `usage: concord init --hosts ADDR1,ADDR2,ADDR3,ADDR4,ADDR5 [options]
 
 Writes everything a cluster with one node per machine needs, one directory per machine
-(--out/machine-N for the N-th address; node N runs there): nats-server's configuration
-(client TLS and routes to the other machines, verified both ways, with a route secret;
-listening on that machine's address only; one nkey user per node), the node's identity
-(0600), the TLS certificates (one CA made for this cluster, whose private key is not
-kept; one certificate per machine), the admin token, node.json for concord node
---config, systemd units for nats-server and the node, and a README.txt. No secret is on
+(--out/machine-N for the N-th address; node N runs there), with a directory per service
+so that neither reads the other's secrets: nats/ (nats-server's configuration: client
+TLS and routes to the other machines, verified both ways, with a route secret; listening
+on that machine's address only; one nkey user per node; its certificate) and node/
+(node.json for concord node --config, the node's identity, the admin token, its HTTPS
+certificate); one CA made for this cluster signs every certificate, and its private key
+is not kept. Nodes serve HTTPS only: browsers must trust node/tls/ca.pem. Also systemd
+units (nats-server and the node as different users) and a README.txt. No secret is on
 any command line: the node reads them from files by path. Copy machine-N to machine N
 only (at --config-dir), then follow its README.txt. compose.yaml runs the same files.
 
@@ -23,13 +25,15 @@ only (at --config-dir), then follow its README.txt. compose.yaml runs the same f
   --cluster NAME       the cluster's name (default ${DEPLOY_DEFAULTS.cluster})
   --nats-port P        NATS client port (default ${DEPLOY_DEFAULTS.natsPort})
   --route-port P       NATS route port between machines (default ${DEPLOY_DEFAULTS.routePort})
-  --http-port P        each node's HTTP port (default ${DEPLOY_DEFAULTS.httpPort})
+  --http-port P        each node's HTTPS port (default ${DEPLOY_DEFAULTS.httpPort})
   --config-dir DIR     where machine-N goes on machine N (default ${DEPLOY_DEFAULTS.configDir})
   --data-dir DIR       the node's data on its machine, under /var/lib (default ${DEPLOY_DEFAULTS.dataDir})
   --app-dir DIR        where Concord is checked out and npm ci'd on each machine
                        (default ${DEPLOY_DEFAULTS.appDir}; the units run its bun and src/main.ts)
   --nats-server PATH   nats-server on each machine (default ${DEPLOY_DEFAULTS.natsServerBin})
-  --user NAME          the system user both services run as (default ${DEPLOY_DEFAULTS.user})
+  --user NAME          the system user the node runs as (default ${DEPLOY_DEFAULTS.user})
+  --nats-user NAME     the system user nats-server runs as, another one
+                       (default ${DEPLOY_DEFAULTS.natsUser})
 
 Exit codes: 0 written, 2 usage mistake, 3 refused (--out holds files already, openssl failed).
 `;
@@ -58,6 +62,7 @@ export async function runInitCommand(argv: string[], out: { stdout: (text: strin
         "app-dir": { type: "string", default: DEPLOY_DEFAULTS.appDir },
         "nats-server": { type: "string", default: DEPLOY_DEFAULTS.natsServerBin },
         user: { type: "string", default: DEPLOY_DEFAULTS.user },
+        "nats-user": { type: "string", default: DEPLOY_DEFAULTS.natsUser },
       },
     }).values;
   } catch (error) {
@@ -75,6 +80,7 @@ export async function runInitCommand(argv: string[], out: { stdout: (text: strin
     appDir: values["app-dir"],
     natsServerBin: values["nats-server"],
     user: values.user,
+    natsUser: values["nats-user"],
   };
   const problem = deployOptionsProblem(options);
   if (problem !== null) throw new UsageError(`${problem}\n\n${INIT_USAGE}`);

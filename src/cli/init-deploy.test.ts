@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readNatsIdentity } from "../transport/nats-identity.ts";
-import { DEPLOY_DEFAULTS, DeployExistsError, MACHINE_FILES, type DeployOptions, deployOptionsProblem, writeDeployment } from "./init-deploy.ts";
+import { DEPLOY_DEFAULTS, DeployExistsError, MACHINE_FILES, SERVICE_DIRS, type DeployOptions, deployOptionsProblem, writeDeployment } from "./init-deploy.ts";
 import { runInitCommand } from "./init-command.ts";
 import { UsageError, parseNodeOptions } from "./node-options.ts";
 
@@ -24,7 +24,22 @@ describe("concord init", () => {
     expect(readdirSync(work)).toEqual(["deploy"]); // no partial directory left behind
     for (const dir of dirs) {
       for (const file of Object.values(MACHINE_FILES)) expect((statSync(join(dir, file)).mode & 0o077).toString(8)).toBe("0");
-      for (const sub of [".", "tls", "systemd"]) expect((statSync(join(dir, sub)).mode & 0o777).toString(8)).toBe("700");
+      for (const sub of [".", "nats", "nats/tls", "node", "node/tls", "systemd"]) expect((statSync(join(dir, sub)).mode & 0o777).toString(8)).toBe("700");
+    }
+  });
+
+  test("each service's directory holds what it needs and nothing of the other's secrets", () => {
+    const files = (sub: string): string[] => (readdirSync(join(dirs[0]!, sub), { recursive: true }) as string[]).sort();
+    expect(files(SERVICE_DIRS.nats)).toEqual(["nats.conf", "tls", "tls/ca.pem", "tls/cert.pem", "tls/key.pem"]);
+    expect(files(SERVICE_DIRS.node)).toEqual(["admin-token", "node.json", "node.nk", "tls", "tls/ca.pem", "tls/cert.pem", "tls/key.pem"]);
+    for (const dir of dirs) {
+      const conf = readFileSync(join(dir, MACHINE_FILES.natsConfig), "utf8");
+      // nats-server knows the nodes' public keys, never a seed or the admin token.
+      expect(conf).not.toContain(readFileSync(join(dir, MACHINE_FILES.identity), "utf8").trim());
+      expect(conf).not.toContain(readFileSync(join(dir, MACHINE_FILES.adminToken), "utf8").trim());
+      // The route secret (in nats.conf for dialing) appears nowhere in node/.
+      const secret = /nats-route:\/\/route:([^@]+)@/.exec(conf)![1]!;
+      for (const file of files(SERVICE_DIRS.node).filter((f) => f.includes("."))) expect(readFileSync(join(dir, SERVICE_DIRS.node, file), "utf8")).not.toContain(secret);
     }
   });
 
@@ -46,14 +61,25 @@ describe("concord init", () => {
     }
   });
 
-  test("one CA signs every machine's certificate, which names the machine's address", () => {
-    const ca = new X509Certificate(readFileSync(join(dirs[0]!, MACHINE_FILES.ca)));
+  test("one CA signs every machine's two certificates (nats-server's, the node's HTTPS), which name the machine's address and serve TLS", () => {
+    const caFile = join(dirs[0]!, MACHINE_FILES.nodeCa);
+    const ca = new X509Certificate(readFileSync(caFile));
     for (const [i, dir] of dirs.entries()) {
-      expect(readFileSync(join(dir, MACHINE_FILES.ca), "utf8")).toBe(ca.toString());
-      const cert = new X509Certificate(readFileSync(join(dir, MACHINE_FILES.cert)));
-      expect(cert.verify(ca.publicKey)).toBe(true);
-      expect(cert.subjectAltName).toBe(i === 4 ? `DNS:${HOSTS[i]}` : `IP Address:${HOSTS[i]}`);
-      expect(cert.checkPrivateKey(createPrivateKey(readFileSync(join(dir, MACHINE_FILES.key))))).toBe(true);
+      expect(readFileSync(join(dir, MACHINE_FILES.natsCa), "utf8")).toBe(ca.toString());
+      expect(readFileSync(join(dir, MACHINE_FILES.nodeCa), "utf8")).toBe(ca.toString());
+      const pairs = [[MACHINE_FILES.natsCert, MACHINE_FILES.natsKey], [MACHINE_FILES.httpsCert, MACHINE_FILES.httpsKey]] as const;
+      for (const [certFile, keyFile] of pairs) {
+        const cert = new X509Certificate(readFileSync(join(dir, certFile)));
+        expect(cert.verify(ca.publicKey)).toBe(true);
+        expect(cert.subjectAltName).toBe(i === 4 ? `DNS:${HOSTS[i]}` : `IP Address:${HOSTS[i]}`);
+        expect(cert.checkPrivateKey(createPrivateKey(readFileSync(join(dir, keyFile))))).toBe(true);
+        // Valid for a TLS server (extended key usage serverAuth), as browsers require.
+        const verify = Bun.spawnSync(["openssl", "verify", "-purpose", "sslserver", "-CAfile", caFile, join(dir, certFile)], { stdout: "pipe", stderr: "pipe" });
+        expect(`${verify.exitCode} ${verify.stderr.toString()}`).toBe("0 ");
+      }
+      // Two keys: the node's HTTPS key does not unlock nats-server's certificate.
+      const natsCert = new X509Certificate(readFileSync(join(dir, MACHINE_FILES.natsCert)));
+      expect(natsCert.checkPrivateKey(createPrivateKey(readFileSync(join(dir, MACHINE_FILES.httpsKey))))).toBe(false);
     }
   });
 
@@ -64,25 +90,32 @@ describe("concord init", () => {
       const text = readFileSync(join(dir, MACHINE_FILES.nodeConfig), "utf8");
       expect(text).not.toContain(adminToken);
       expect(text).not.toContain(readFileSync(join(dir, MACHINE_FILES.identity), "utf8").trim());
-      // Paths are relative to the machine directory (the services' working directory); here, made absolute.
+      // Paths are relative to node/ (the node's working directory), and all lie in it; here, made absolute.
       const config = JSON.parse(text) as Record<string, unknown>;
+      const paths = ["natsIdentity", "natsCa", "adminTokenFile", "httpsCert", "httpsKey"];
+      for (const key of paths) expect(readFileSync(join(dir, SERVICE_DIRS.node, String(config[key])), "utf8")).not.toBe("");
       const absolute = join(work, `node-${i + 1}.json`);
-      writeFileSync(absolute, JSON.stringify({ ...config, adminTokenFile: join(dir, String(config["adminTokenFile"])) }));
+      writeFileSync(absolute, JSON.stringify({ ...config, ...Object.fromEntries(paths.map((key) => [key, join(dir, SERVICE_DIRS.node, String(config[key]))])) }));
       const parsed = parseNodeOptions(["--config", absolute], {});
       expect(parsed).toMatchObject({ id: i + 1, cluster: "concord", dataDir: "/var/lib/concord", httpHost: HOSTS[i], httpPort: 8080, bootstrapVoters: [1, 2, 3, 4, 5], adminToken });
       expect(parsed.natsServers).toEqual([`tls://${HOSTS[i]}:4222`]);
-      expect(parsed.webPeers).toEqual(HOSTS.map((h) => `http://${h}:8080`));
+      // HTTPS with the node's own certificate, and the page fails over to the others over HTTPS.
+      expect(parsed.https?.cert).toBe(readFileSync(join(dir, MACHINE_FILES.httpsCert), "utf8"));
+      expect(parsed.webPeers).toEqual(HOSTS.map((h) => `https://${h}:8080`));
     }
   });
 
-  test("the systemd units run from the machine directory as the service user, hardened", () => {
+  test("the systemd units run from their own directories as users of their own, hardened", () => {
     const nats = readFileSync(join(dirs[2]!, MACHINE_FILES.natsUnit), "utf8");
     const node = readFileSync(join(dirs[2]!, MACHINE_FILES.nodeUnit), "utf8");
     for (const unit of [nats, node]) {
-      for (const line of ["WorkingDirectory=/etc/concord", "User=concord", "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=", "UMask=0077", "WantedBy=multi-user.target"]) {
+      for (const line of ["NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=", "UMask=0077", "WantedBy=multi-user.target"]) {
         expect(unit.split("\n")).toContain(line);
       }
     }
+    // nats-server cannot read the node's identity or the admin token, nor the node the route secret.
+    for (const line of ["User=concord-nats", "WorkingDirectory=/etc/concord/nats", "InaccessiblePaths=-/etc/concord/node"]) expect(nats.split("\n")).toContain(line);
+    for (const line of ["User=concord", "WorkingDirectory=/etc/concord/node", "InaccessiblePaths=-/etc/concord/nats"]) expect(node.split("\n")).toContain(line);
     expect(nats).toContain("ExecStart=/usr/sbin/nats-server -c nats.conf\n");
     expect(node).toContain("ExecStart=/opt/concord/node_modules/.bin/bun /opt/concord/src/main.ts node --config node.json\n");
     expect(node).toContain("StateDirectory=concord\n");
@@ -117,6 +150,7 @@ describe("concord init", () => {
     expect(deployOptionsProblem(options({ hosts: ["fd00::1", "10.0.0.2", "10.0.0.3"] }))).toContain("IPv6");
     expect(deployOptionsProblem(options({ dataDir: "/srv/concord" }))).toContain("/var/lib");
     expect(deployOptionsProblem(options({ httpPort: 4222 }))).toContain("differ");
+    expect(deployOptionsProblem(options({ natsUser: "concord" }))).toContain("--nats-user must differ");
     expect(deployOptionsProblem(options({ cluster: "a.b" }))).not.toBeNull();
     await expect(runInitCommand(["--hosts", "10.0.0.1"], io)).rejects.toBeInstanceOf(UsageError);
     await expect(runInitCommand(["--bogus"], io)).rejects.toBeInstanceOf(UsageError);

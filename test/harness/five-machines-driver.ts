@@ -1,8 +1,10 @@
 // A chat client for test/harness/five-machines.test.ts, run inside one of its network
 // namespaces (the test's own process cannot reach them). It reads one JSON command a line
-// on stdin and answers one JSON line on stdout; it exits when stdin ends.
+// on stdin and answers one JSON line on stdout; it exits when stdin ends. Its argument is
+// the cluster's CA (PEM file): the nodes serve HTTPS with certificates it signed, and
+// every request trusts that CA alone.
 //
-//   {"op":"status","urls":[…]}                      each node's GET /v1/cluster (or null)
+//   {"op":"status","urls":[…]}                      each node's GET /v1/cluster (or an error), and its HSTS header
 //   {"op":"accounts","urls":[…]}                    sign up alice and bob, log alice in
 //   {"op":"session","token"?:"…"}                  the session token (set it, with "token")
 //   {"op":"send","urls":[…],"prefix":"p","count":n} n messages alice → bob, one at a time
@@ -14,8 +16,15 @@
 //
 // Every send carries an idempotency key (the client's own, kept over its retries across
 // nodes): a message is acknowledged once, or the call fails.
+import { readFileSync } from "node:fs";
 import { ConcordClient } from "../../src/client/concord-client.ts";
 import { ConcordError } from "../../src/client/concord-error.ts";
+
+const caFile = process.argv[2];
+if (caFile === undefined) throw new Error("usage: five-machines-driver.ts CA.pem");
+const ca = readFileSync(caFile, "utf8");
+/** fetch that trusts the cluster's CA (Bun's tls option), for the client and the status probes. */
+const trustingFetch = (url: string, init: RequestInit = {}): Promise<Response> => fetch(url, { ...init, tls: { ca } });
 
 const PASSWORD = "five machines, one cluster";
 let token: string | null = null;
@@ -30,7 +39,7 @@ interface Loop {
 let loop: Loop | null = null;
 
 function client(urls: readonly string[], extra: { requestTimeoutMs?: number; deadlineMs?: number; maxAttempts?: number } = {}): ConcordClient {
-  return new ConcordClient({ nodes: urls, ...(token !== null ? { token } : {}), ...extra });
+  return new ConcordClient({ nodes: urls, fetch: trustingFetch, ...(token !== null ? { token } : {}), ...extra });
 }
 
 function codeOf(error: unknown): string {
@@ -41,8 +50,9 @@ async function status(urls: readonly string[]): Promise<unknown[]> {
   return Promise.all(
     urls.map(async (url) => {
       try {
-        const answer = await fetch(`${url}/v1/cluster`, { signal: AbortSignal.timeout(2000) });
-        return answer.ok ? { url, ...(await answer.json()) } : { url, error: `HTTP ${answer.status}` };
+        const answer = await trustingFetch(`${url}/v1/cluster`, { signal: AbortSignal.timeout(2000) });
+        const hsts = answer.headers.get("strict-transport-security");
+        return answer.ok ? { url, hsts, ...(await answer.json()) } : { url, hsts, error: `HTTP ${answer.status}` };
       } catch (error) {
         return { url, error: String(error) };
       }

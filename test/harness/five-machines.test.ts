@@ -4,16 +4,19 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { MACHINE_FILES } from "../../src/cli/init-deploy.ts";
 import { findNatsServer } from "../../src/cli/nats-server-process.ts";
 
 // Five machines, one node each, from the files `concord init` writes: five network
 // namespaces ("machines") joined by a bridge in a sixth (the "switch", which also hosts
 // the test's chat client), each running its nats-server and its node with the command
-// line of the generated systemd units, from its machine directory, exactly as an operator
-// would after copying it. The one liberty: all five machines share this filesystem, so
-// each node gets `--data` of its own (flags win over node.json's /var/lib/concord).
+// line of the generated systemd units, from the unit's working directory (the machine
+// directory's nats/ or node/), exactly as an operator would after copying it. The one
+// liberty: all five machines share this filesystem, so each node gets `--data` of its own
+// (flags win over node.json's /var/lib/concord).
 //
-// 1. A leader is elected over TLS routes; writes go through HTTP.
+// 1. A leader is elected over TLS routes; writes go through HTTPS (the client trusts the
+//    cluster's CA), and plain HTTP to a node's address gets no answer.
 // 2. The leader's machine loses its link (ip link set down): the other four elect a new
 //    leader and keep writing; the cut node cannot write (asked from its own machine) and
 //    steps down. The link comes back: the cut node catches up, the refused write is nowhere.
@@ -61,12 +64,15 @@ function cleanUp(): void {
 
 afterAll(cleanUp);
 
-/** `ExecStart=` and `WorkingDirectory=` of a generated unit, split as systemd would (no quoting is used). */
-function unitCommand(machine: number, unit: string): string[] {
+/** `ExecStart=` of a generated unit, split as systemd would (no quoting is used), and where it runs (`WorkingDirectory=`, here). */
+function unitCommand(machine: number, unit: string): { argv: string[]; cwd: string } {
   const text = readFileSync(join(deploy, `machine-${machine}`, "systemd", unit), "utf8");
   const line = text.split("\n").find((l) => l.startsWith("ExecStart="));
-  if (line === undefined) throw new Error(`${unit} has no ExecStart`);
-  return line.slice("ExecStart=".length).trim().split(/\s+/);
+  const workingDirectory = /^WorkingDirectory=(\S+)$/m.exec(text)?.[1];
+  if (line === undefined || workingDirectory === undefined) throw new Error(`${unit} has no ExecStart or WorkingDirectory`);
+  // The unit names the installed path (--config-dir, /etc/concord); here it is the machine directory.
+  if (!workingDirectory.startsWith("/etc/concord/")) throw new Error(`${unit}: WorkingDirectory=${workingDirectory} is not under /etc/concord`);
+  return { argv: line.slice("ExecStart=".length).trim().split(/\s+/), cwd: join(deploy, `machine-${machine}`, workingDirectory.slice("/etc/concord/".length)) };
 }
 
 /** The signal systemd would stop a generated unit with (KillSignal=, default SIGTERM). */
@@ -121,10 +127,10 @@ function watched(child: Subprocess<"ignore" | "pipe", "pipe", "pipe">) {
 
 type Watched = ReturnType<typeof watched>;
 
-function inMachine(n: number, argv: string[]): Watched {
-  // Both services run from the machine directory (systemd: WorkingDirectory), with umask 077.
+function inMachine(n: number, { argv, cwd }: { argv: string[]; cwd: string }): Watched {
+  // Each service runs from its own directory (systemd: WorkingDirectory), with umask 077.
   const child = Bun.spawn(["ip", "netns", "exec", ns(n), "/bin/sh", "-c", 'umask 077 && exec "$@"', "sh", ...argv], {
-    cwd: join(deploy, `machine-${n}`),
+    cwd,
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -134,9 +140,10 @@ function inMachine(n: number, argv: string[]): Watched {
   return watched(child);
 }
 
-/** One JSON command, one JSON answer, to a driver running in some namespace. */
+/** One JSON command, one JSON answer, to a driver running in some namespace (trusting the cluster's CA). */
 function driverIn(namespace: string) {
-  const child = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, DRIVER], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const ca = join(deploy, "machine-1", MACHINE_FILES.nodeCa);
+  const child = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, DRIVER, ca], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   spawned.push(child);
   const reader = child.stdout.getReader();
   const decoder = new TextDecoder();
@@ -169,6 +176,7 @@ function driverIn(namespace: string) {
 interface NodeStatus {
   url: string;
   error?: string;
+  hsts?: string | null;
   nodeId?: number;
   role?: string;
   term?: number;
@@ -180,7 +188,7 @@ interface NodeStatus {
 describe.skipIf(!isRoot)("five machines in five network namespaces, from concord init's files (needs root; skipped when not root)", () => {
   test("a leader over TLS routes; a machine's link cut and restored; a rolling upgrade without a lost or failed write", async () => {
     expect(spawnSync("ip", ["-V"]).status).toBe(0); // iproute2: .ci/run installs it
-    const url = (n: number) => `http://${ip(n)}:8080`;
+    const url = (n: number) => `https://${ip(n)}:8080`;
     const urls = MACHINES.map(url);
 
     // The switch: a bridge in a namespace of its own, one veth pair per machine. Nothing is
@@ -218,7 +226,8 @@ describe.skipIf(!isRoot)("five machines in five network namespaces, from concord
       await server.waitFor("Server is ready", 20_000);
     };
     const startNode = async (n: number) => {
-      const node = inMachine(n, [...unitCommand(n, "concord-node.service"), "--data", join(work, `data-${n}`)]);
+      const unit = unitCommand(n, "concord-node.service");
+      const node = inMachine(n, { ...unit, argv: [...unit.argv, "--data", join(work, `data-${n}`)] });
       nodes.set(n, node);
       await node.waitFor(`"event":"listening"`, 60_000);
     };
@@ -247,17 +256,23 @@ describe.skipIf(!isRoot)("five machines in five network namespaces, from concord
         return leader;
       });
 
-    // 1. A leader, and writes through every node.
+    // 1. A leader, and writes through every node, over HTTPS.
     const first = await agreedLeader(MACHINES, 60_000);
     expect((await client.ask({ op: "accounts", urls })).ok).toBe(true);
+    for (const s of await status()) expect(s.hsts).toBe("max-age=31536000");
+    // Plain HTTP to a node's address is not served: no answer at all, not even a redirect.
+    for (const s of await status(MACHINES.map((n) => `http://${ip(n)}:8080`))) {
+      expect(s.error).toBeDefined();
+      expect(s.error).not.toMatch(/^HTTP /);
+    }
 
     // Every listener on a machine is on its own address (NATS, routes, HTTP); no secret on any command line.
     for (const n of MACHINES) {
       const listeners = spawnSync("ip", ["netns", "exec", ns(n), "ss", "-ltnH"], { encoding: "utf8" }).stdout.trim().split("\n").map((l) => l.split(/\s+/)[3]!);
       expect(listeners.sort()).toEqual([`${ip(n)}:4222`, `${ip(n)}:6222`, `${ip(n)}:8080`]);
     }
-    const secrets = MACHINES.flatMap((n) => ["node.nk", "admin-token"].map((f) => readFileSync(join(deploy, `machine-${n}`, f), "utf8").trim()));
-    secrets.push(/route:([^@]+)@/.exec(readFileSync(join(deploy, "machine-1", "nats.conf"), "utf8"))![1]!);
+    const secrets = MACHINES.flatMap((n) => [MACHINE_FILES.identity, MACHINE_FILES.adminToken].map((f) => readFileSync(join(deploy, `machine-${n}`, f), "utf8").trim()));
+    secrets.push(/route:([^@]+)@/.exec(readFileSync(join(deploy, "machine-1", MACHINE_FILES.natsConfig), "utf8"))![1]!);
     for (const n of MACHINES) {
       for (const pid of spawnSync("ip", ["netns", "pids", ns(n)], { encoding: "utf8" }).stdout.split("\n").filter(Boolean)) {
         let cmdline = "";
