@@ -83,4 +83,34 @@ describe("admin requests forwarded between nodes carry the admin token's seal", 
     expect(decodeForwardedReply(await p.raw(1, 2, captured[1]!))).toEqual({ ok: false, code: "invalid", message: expect.stringContaining("old") });
     expect(p.arrived.length).toBe(1);
   });
+
+  test("a leader that restarted refuses seals issued before it started: its memory of used nonces is gone", async () => {
+    let now = 1_000_000;
+    const captured: Uint8Array[] = [];
+    const recorder = new AdminGate(
+      { nodeId: 1, start: async () => {}, send: () => {}, flush: () => {}, sendSnapshot: async () => {}, close: async () => {}, request: async (_to, payload) => (captured.push(payload), new Uint8Array()) },
+      { cluster: "c", adminToken: "token", nowMs: () => now },
+    );
+    const before = pair(["token", "token"], () => now);
+    await before.start();
+    await recorder.request(2, encodeForwardedRequest({ kind: "transfer", to: 1 }), 1000);
+    const sealed = captured[0]!;
+    expect(decodeForwardedReply(await before.raw(1, 2, sealed)).ok).toBe(true);
+    expect(decodeForwardedReply(await before.raw(1, 2, sealed)).ok).toBe(false); // used
+    // Node 2 restarts a minute later: the captured seal is well within its five minutes.
+    now += 60_000;
+    const after = pair(["token", "token"], () => now);
+    await after.start();
+    expect(decodeForwardedReply(await after.raw(1, 2, sealed))).toEqual({ ok: false, code: "invalid", message: expect.stringContaining("before this node started") });
+    // The trade-off: a forward sealed just before a restart and arriving just after it fails
+    // once; the client's retry is sealed anew and passes.
+    await recorder.request(2, encodeForwardedRequest({ kind: "transfer", to: 1 }), 1000);
+    now += 5;
+    const restarted = pair(["token", "token"], () => now);
+    await restarted.start();
+    expect(decodeForwardedReply(await restarted.raw(1, 2, captured[1]!)).ok).toBe(false);
+    await recorder.request(2, encodeForwardedRequest({ kind: "transfer", to: 1 }), 1000);
+    expect(decodeForwardedReply(await restarted.raw(1, 2, captured[2]!)).ok).toBe(true);
+    expect(after.arrived.length + restarted.arrived.length).toBe(1);
+  });
 });

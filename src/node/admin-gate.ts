@@ -13,6 +13,14 @@ import { decodeForwardedRequest, encodeForwardedReply } from "./forwarding.ts";
 // its own token and refuses an admin request that has none, a wrong one, a stale one or
 // one it has seen before. Proposals pass untouched (and unsealed: the hot path).
 //
+// "Seen before" is remembered in memory only, so a seal issued before this gate existed
+// (before the node's process started) is refused too: otherwise a seal captured on the
+// wire could be replayed within its window to a leader that restarted and forgot it. The
+// check has no allowance for clock skew, on purpose: a peer seals right before it
+// forwards, so only a forward made just before (or within the peers' clock difference
+// after) the leader's start is refused; it fails once with admin_proof_refused and the
+// client retries.
+//
 //   sealed request   0xAD, version u8 (1), issuedAt u64 ms, nonce (16 bytes), mac (32 bytes), request
 
 const SEALED = 0xad;
@@ -23,7 +31,7 @@ const MAX_SKEW_MS = 5 * 60_000;
 
 export type AdminGateRefusal =
   | "admin_proof_missing" // an admin request forwarded without a seal (or by a tool)
-  | "admin_proof_refused" // a seal this node cannot verify: another token, stale, replayed, or none configured
+  | "admin_proof_refused" // a seal this node cannot verify: another token, stale, replayed, issued before this node started, or none configured
   | "admin_disabled"; // this node has no admin token, so it cannot seal what it forwards
 
 export interface AdminGateOptions {
@@ -41,6 +49,8 @@ export class AdminGate implements Transport {
   private readonly key: Buffer | null;
   private readonly nowMs: () => number;
   private readonly seen = new Map<string, number>();
+  /** When this gate (and its memory of seen nonces) began: earlier seals are refused. */
+  private readonly startedAt: number;
   private refusals = 0;
 
   constructor(
@@ -51,6 +61,7 @@ export class AdminGate implements Transport {
     // A key derived from the token, so the token itself is never an HMAC key elsewhere.
     this.key = options.adminToken === null ? null : createHash("sha256").update("concord admin forwarding v1\0").update(options.adminToken).digest();
     this.nowMs = options.nowMs ?? Date.now;
+    this.startedAt = this.nowMs();
   }
 
   /** Admin requests refused so far. */
@@ -127,6 +138,8 @@ export class AdminGate implements Transport {
     if (!timingSafeEqual(expected, sealed.subarray(26, HEADER_BYTES))) return "the seal does not match this cluster's admin token";
     const now = this.nowMs();
     if (Math.abs(now - issuedAt) > MAX_SKEW_MS) return `the seal is ${Math.round((now - issuedAt) / 1000)} s old`;
+    // Its nonce may have been used with a process whose memory is gone: refused, whatever it was.
+    if (issuedAt < this.startedAt) return `the seal was issued ${this.startedAt - issuedAt} ms before this node started`;
     const nonce = Buffer.from(sealed.subarray(10, 26)).toString("hex");
     for (const [n, expires] of this.seen) if (expires < now) this.seen.delete(n);
     if (this.seen.has(nonce)) return "the seal was used before";
