@@ -6,7 +6,9 @@ import type { NatsPermissions } from "../transport/subjects.ts";
 // machine. One user per nkey identity with its permissions (subjects.ts); no anonymous
 // access; with routes, a route user whose password the accepting side keeps only as a
 // bcrypt hash; with TLS, client connections and routes over TLS (routes verified both
-// ways against the cluster's CA).
+// ways against the cluster's CA). No cluster identity gets `allow_responses` (it would
+// let a member publish anywhere as a "response"; subjects.ts): replies are ordinary
+// publishes that each identity's permissions allow.
 
 /** PEM files for TLS: client connections and routes (see tls-bundle.ts). */
 export interface NatsTlsFiles {

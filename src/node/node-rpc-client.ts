@@ -1,5 +1,6 @@
 import { connect, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { encodeRpcRequest } from "../transport/codec.ts";
+import { ReplyInbox } from "../transport/reply-inbox.ts";
 import { unwrapRpcReply } from "../transport/rpc.ts";
 import { TOOL_SENDER, inboxPrefix, rpcSubject } from "../transport/subjects.ts";
 import { NodeError } from "./node-error.ts";
@@ -24,11 +25,15 @@ export interface NodeRpcClientOptions {
  */
 export class NodeRpcClient {
   private readonly proposals: ProposalBatcher;
+  /** Replies come to `_INBOX_<cluster>.<TOOL_SENDER>.<node>.…`, where only that node may answer. */
+  private readonly inbox: ReplyInbox;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly cluster: string,
   ) {
+    this.inbox = new ReplyInbox(nc, cluster, TOOL_SENDER);
+    this.inbox.start();
     this.proposals = new ProposalBatcher((via, request, timeoutMs) => this.exchange(via, request, timeoutMs));
   }
 
@@ -36,7 +41,7 @@ export class NodeRpcClient {
     const nc = await connect({
       servers: options.servers,
       authenticator: nkeyAuthenticator(options.seed),
-      inboxPrefix: inboxPrefix(options.cluster, "tool"),
+      inboxPrefix: inboxPrefix(options.cluster, TOOL_SENDER),
       ...(options.tls !== undefined ? { tls: { caFile: options.tls.caFile } } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
@@ -59,13 +64,13 @@ export class NodeRpcClient {
 
   async close(): Promise<void> {
     await this.nc.close();
+    this.inbox.close();
   }
 
   /** One request/reply with node `via`, as the tool sender; the reply's payload, unwrapped. */
   private async exchange(via: number, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const frame = encodeRpcRequest({ from: TOOL_SENDER, payload: request });
-    const reply = await this.nc.request(rpcSubject(this.cluster, via, TOOL_SENDER), frame, { timeout: timeoutMs });
-    return unwrapRpcReply(reply.data);
+    return unwrapRpcReply(await this.inbox.request(rpcSubject(this.cluster, via, TOOL_SENDER), via, frame, timeoutMs));
   }
 }
 

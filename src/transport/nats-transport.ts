@@ -6,9 +6,6 @@ import {
   InvalidArgumentError,
   type Msg,
   type NatsConnection,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
   connect,
   nkeyAuthenticator,
 } from "@nats-io/transport-node";
@@ -16,10 +13,22 @@ import type { Message, NodeId, SnapshotBytes } from "../raft/types.ts";
 import { decodeBatch, encodeBatches, encodeRpcRequest } from "./codec.ts";
 import { errorMessage } from "./log.ts";
 import { Outbox } from "./outbox.ts";
+import { ReplyInbox } from "./reply-inbox.ts";
 import { RequestServer, unwrapRpcReply } from "./rpc.ts";
 import { SnapshotReceiver } from "./snapshot-receiver.ts";
 import { sendSnapshotInChunks } from "./snapshot-sender.ts";
-import { type Channel, TOOL_SENDER, checkClusterName, inboundSubject, inboxPrefix, raftSubject, rpcSubject, senderOf, snapSubject } from "./subjects.ts";
+import {
+  type Channel,
+  TOOL_SENDER,
+  checkClusterName,
+  inboundSubject,
+  inboxPrefix,
+  isReplySubject,
+  raftSubject,
+  rpcSubject,
+  senderOf,
+  snapSubject,
+} from "./subjects.ts";
 import { TransportError } from "./transport-error.ts";
 import type { Transport, TransportHandlers } from "./transport.ts";
 import { type TransportTuning, randomTransferId, withDefaults } from "./tuning.ts";
@@ -72,6 +81,8 @@ export class NatsAuthError extends Error {
 export interface NatsTransportStats {
   /** Frames whose payload named a sender (or receiver) other than the subject's. */
   readonly senderMismatches: number;
+  /** Requests not answered because their reply subject was not the requester's inbox for us. */
+  readonly refusedReplySubjects: number;
 }
 
 /** nats-server's default max_payload, used until the server has told us its own. */
@@ -93,8 +104,14 @@ const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
  * (`concord.<cluster>.<channel>.<nodeId>.*`, see subjects.ts); it publishes as
  * `…<channel>.<to>.<nodeId>`, and nats-server lets it publish nothing else. A receiver
  * takes the sender from the subject and drops a frame whose payload claims another
- * sender or receiver (counted in stats(), logged as "sender_mismatch"). Replies come to
- * the node's own inbox prefix; it answers requests through allow_responses.
+ * sender or receiver (counted in stats(), logged as "sender_mismatch").
+ *
+ * Replies: a request to node `to` asks for its reply on `_INBOX_<cluster>.<nodeId>.<to>.<token>`
+ * (ReplyInbox), which only `to` may publish, so the reply is `to`'s. The node answers a
+ * request only when its reply subject is of that shape for the subject's sender and this
+ * node; any other (a peer's raft subject, someone else's inbox) would make it a relay
+ * for the requester, so such requests are dropped unanswered (counted in stats(), logged
+ * as "reply_subject_refused"). No identity has allow_responses.
  */
 export class NatsTransport implements Transport {
   readonly nodeId: NodeId;
@@ -106,6 +123,8 @@ export class NatsTransport implements Transport {
   private receiver: SnapshotReceiver | null = null;
   private statusLoop: Promise<void> = Promise.resolve();
   private senderMismatches = 0;
+  private refusedReplySubjects = 0;
+  private inbox: ReplyInbox | null = null;
 
   constructor(private readonly options: NatsTransportOptions) {
     checkClusterName(options.cluster);
@@ -133,7 +152,7 @@ export class NatsTransport implements Transport {
       maxPingOut: 2,
       // An Error (with a stack) per request costs more than the request on this path.
       noAsyncTraces: true,
-      // Replies to our requests come under a prefix only we may subscribe to.
+      // Only we may subscribe under our inbox prefix (ReplyInbox's subjects are there too).
       inboxPrefix: inboxPrefix(o.cluster, o.nodeId),
       ...(o.seed !== undefined ? { authenticator: nkeyAuthenticator(o.seed) } : {}),
       ...(o.tls !== undefined ? { tls: { caFile: o.tls.caFile } } : {}),
@@ -158,6 +177,8 @@ export class NatsTransport implements Transport {
     }
     this.nc = nc;
     this.connected = true;
+    this.inbox = new ReplyInbox(nc, o.cluster, o.nodeId, t.logger);
+    this.inbox.start();
     this.statusLoop = this.watchStatus(nc);
     void nc.closed().then((error) => {
       this.connected = false;
@@ -191,14 +212,14 @@ export class NatsTransport implements Transport {
       callback: (error, msg) => {
         if (error !== null) return t.logger.log("debug", "subscription_error", { subject: "snap", error: errorMessage(error) });
         const sender = this.sender(msg, "snap");
-        if (sender !== null && !this.closed) void receiver.handle(msg.data, sender).then((ack) => this.respond(msg, ack));
+        if (sender !== null && this.answerable(msg, "snap", sender) && !this.closed) void receiver.handle(msg.data, sender).then((ack) => this.respond(msg, ack));
       },
     });
     nc.subscribe(inboundSubject(o.cluster, "rpc", o.nodeId), {
       callback: (error, msg) => {
         if (error !== null) return t.logger.log("debug", "subscription_error", { subject: "rpc", error: errorMessage(error) });
         const sender = this.sender(msg, "rpc");
-        if (sender !== null && !this.closed) void requestServer.handle(msg.data, sender).then((reply) => this.respond(msg, reply));
+        if (sender !== null && this.answerable(msg, "rpc", sender) && !this.closed) void requestServer.handle(msg.data, sender).then((reply) => this.respond(msg, reply));
       },
     });
     // The server knows our subscriptions once this resolves: a peer's first send is not lost.
@@ -246,7 +267,7 @@ export class NatsTransport implements Transport {
       maxChunksInFlight: this.tuning.maxChunksInFlight,
       chunkTimeoutMs: this.tuning.snapshotChunkTimeoutMs,
       stageTimeoutMs: this.tuning.snapshotStageTimeoutMs,
-      request: (frame, timeoutMs) => this.exchange(nc, subject, frame, timeoutMs),
+      request: (frame, timeoutMs) => this.exchange(subject, to, frame, timeoutMs),
     });
   }
 
@@ -255,7 +276,7 @@ export class NatsTransport implements Transport {
     const frame = encodeRpcRequest({ from: this.nodeId, payload });
     const maxFrameBytes = this.maxFrameBytes(nc);
     if (frame.length > maxFrameBytes) throw new TransportError("too_large", `request of ${payload.length} bytes exceeds ${maxFrameBytes}`);
-    return unwrapRpcReply(await this.exchange(nc, rpcSubject(this.options.cluster, to, this.nodeId), frame, timeoutMs));
+    return unwrapRpcReply(await this.exchange(rpcSubject(this.options.cluster, to, this.nodeId), to, frame, timeoutMs));
   }
 
   async close(): Promise<void> {
@@ -275,12 +296,13 @@ export class NatsTransport implements Transport {
       clearTimeout(timer);
     }
     await nc.close().catch(() => {});
+    this.inbox?.close();
     await this.statusLoop;
   }
 
-  /** Traffic refused so far because its payload disagreed with its subject. */
+  /** Traffic refused so far: payloads that disagreed with their subject, requests with a foreign reply subject. */
   stats(): NatsTransportStats {
-    return { senderMismatches: this.senderMismatches };
+    return { senderMismatches: this.senderMismatches, refusedReplySubjects: this.refusedReplySubjects };
   }
 
   /**
@@ -295,6 +317,14 @@ export class NatsTransport implements Transport {
       return null;
     }
     return sender;
+  }
+
+  /** Whether to answer this request: only on `sender`'s inbox for us, never relaying elsewhere. */
+  private answerable(msg: Msg, channel: Channel, sender: NodeId): boolean {
+    if (isReplySubject(msg.reply, this.options.cluster, sender, this.nodeId)) return true;
+    this.refusedReplySubjects++;
+    this.tuning.logger.log("debug", "reply_subject_refused", { channel, sender, reply: msg.reply ?? null });
+    return false;
   }
 
   private mismatch(channel: Channel, sender: NodeId, claimed: NodeId): void {
@@ -340,28 +370,25 @@ export class NatsTransport implements Transport {
     }
   }
 
-  private async exchange(nc: NatsConnection, subject: string, frame: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  private async exchange(subject: string, to: NodeId, frame: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     this.assertOpen();
     if (!this.connected) throw new TransportError("no_responder", `not connected to NATS (${subject})`);
     try {
-      return (await nc.request(subject, frame, { timeout: timeoutMs })).data;
+      return await this.inbox!.request(subject, to, frame, timeoutMs);
     } catch (error) {
-      throw this.translate(error, subject, timeoutMs);
+      throw this.translate(error, subject);
     }
   }
 
-  private translate(error: unknown, subject: string, timeoutMs: number): TransportError {
+  private translate(error: unknown, subject: string): TransportError {
     if (error instanceof TransportError) return error;
+    // ReplyInbox reports timeouts and "no responders" as TransportErrors; what remains is the client refusing the publish.
     if (this.closed) return new TransportError("closed", `transport of node ${this.nodeId} closed`);
-    if (error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders())) {
-      return new TransportError("no_responder", `nobody listens on ${subject}`);
-    }
-    if (error instanceof TimeoutError) return new TransportError("timeout", `no reply on ${subject} within ${timeoutMs} ms`);
     if (error instanceof ClosedConnectionError || error instanceof DrainingConnectionError) {
       return new TransportError("closed", `NATS connection closed: ${errorMessage(error)}`);
     }
     if (error instanceof InvalidArgumentError) return new TransportError("too_large", errorMessage(error));
-    // e.g. the connection dropped mid-request: no answer came, as with a timeout.
+    // Anything else the client throws: no answer will come, as with a timeout.
     return new TransportError("timeout", `request on ${subject} failed: ${errorMessage(error)}`);
   }
 

@@ -8,7 +8,7 @@ import { encodeCommand } from "../../src/chat/command-codec.ts";
 import { encodeForwardedRequest, decodeForwardedReply } from "../../src/node/forwarding.ts";
 import { decodeRpcReply, encodeBatch, encodeRpcRequest } from "../../src/transport/codec.ts";
 import { createNatsIdentity, readNatsIdentity } from "../../src/transport/nats-identity.ts";
-import { inboxPrefix } from "../../src/transport/subjects.ts";
+import { inboxPrefix, replySubject } from "../../src/transport/subjects.ts";
 import { message } from "../../src/transport/transport.conformance.ts";
 import { Signal } from "../nats/events.ts";
 import { intruderPermissions } from "../nats/intruder.ts";
@@ -178,9 +178,23 @@ describe("an attacker on NATS", () => {
         ["subscription", `concord.${CLUSTER}.raft.${leader}.*`],
         ["subscription", `${inboxPrefix(CLUSTER, leader)}.>`],
       ]);
+      // Reflection: a request to itself whose reply subject is the victim's raft subject from
+      // the leader, answered with the leader's heartbeat at a huge term. Refused: no identity
+      // answers anywhere but the requester's inbox (allow_responses would have let it through).
+      const reflected = `concord.${CLUSTER}.raft.${victim}.${leader}`;
+      nc.subscribe(`concord.${CLUSTER}.rpc.${thief}.${thief}`, {
+        max: 1,
+        callback: (_error, m) => void m.respond(encodeBatch([message({ from: leader, to: victim, term: HUGE_TERM })])),
+      });
+      nc.publish(`concord.${CLUSTER}.rpc.${thief}.${thief}`, encodeRpcRequest({ from: thief, payload: new Uint8Array([1, 0]) }), { reply: reflected });
+      await v.signal.until("the reflected response refused", () => v.seen.length >= 5);
+      expect(v.seen[4]).toEqual(["publish", reflected]);
       // On its own subject, but the payload claims the victim: the receiver drops it.
       nc.publish(`concord.${CLUSTER}.raft.${leader}.${thief}`, encodeBatch([message({ from: victim, to: leader, term: HUGE_TERM })]));
-      const rpc = await nc.request(`concord.${CLUSTER}.rpc.${leader}.${thief}`, encodeRpcRequest({ from: victim, payload: new Uint8Array([1, 0]) }), { timeout: 2000 });
+      // Requests as the thief, with the reply subject an honest node uses (the leader answers on no other).
+      let replies = 0;
+      const asThief = () => ({ timeout: 2000, noMux: true, reply: replySubject(CLUSTER, thief, leader, `r${replies++}`) });
+      const rpc = await nc.request(`concord.${CLUSTER}.rpc.${leader}.${thief}`, encodeRpcRequest({ from: victim, payload: new Uint8Array([1, 0]) }), asThief());
       const reply = decodeRpcReply(rpc.data);
       expect(reply.ok === false && reply.code).toBe("bad_frame");
       await nc.flush();
@@ -188,9 +202,11 @@ describe("an attacker on NATS", () => {
         readFileSync(join(cluster.dir, `node-${leader}.log`), "utf8").includes('"event":"sender_mismatch"') ? true : undefined,
       );
       // A member may ask the leader for an admin operation only with the admin token's seal.
-      const transfer = await nc.request(`concord.${CLUSTER}.rpc.${leader}.${thief}`, encodeRpcRequest({ from: thief, payload: encodeForwardedRequest({ kind: "transfer", to: thief }) }), {
-        timeout: 2000,
-      });
+      const transfer = await nc.request(
+        `concord.${CLUSTER}.rpc.${leader}.${thief}`,
+        encodeRpcRequest({ from: thief, payload: encodeForwardedRequest({ kind: "transfer", to: thief }) }),
+        asThief(),
+      );
       const refused = decodeRpcReply(transfer.data);
       expect(refused.ok).toBe(true);
       const forwarded = decodeForwardedReply(refused.ok ? refused.payload : new Uint8Array());
