@@ -4,7 +4,7 @@ import { USERNAME_PATTERN } from "../chat/chat-limits.ts";
 import { createRouter, type ApiDeps } from "./api-env.ts";
 import { SESSION_COOKIE, signedIn } from "./auth.ts";
 import { ApiError, unauthorized } from "./errors.ts";
-import { limitedPasswordCheck, limitedSignup } from "./password-checks.ts";
+import { clientPasswords, limitedPasswordCheck, limitedSignup } from "./password-checks.ts";
 import { beginRead } from "./reads.ts";
 import { ACCOUNT_TOTAL_MAX } from "../chat/chat-limits.ts";
 import { Account, ConsistencyQuery, errors, IdempotencyHeaders, LimitQuery, NewPassword, Password, publicAccess, sessionSecurity, Username } from "./schemas.ts";
@@ -34,9 +34,9 @@ export function accountRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const { username, password } = c.req.valid("json");
-      const { account } = await limitedSignup(c, deps, username, async () => {
+      const { account } = await limitedSignup(c, deps, username, async (passwords) => {
         // Hashed here, once, by the node that took the request: only the slow hash is replicated.
-        const passwordHash = await c.var.deadline.run(() => deps.passwords.hash(password));
+        const passwordHash = await c.var.deadline.run(() => passwords.hash(password));
         return execute(c, deps, username, { type: "createAccount", username, passwordHash }, "accountCreated", { request: { username } });
       });
       c.header("Location", `/v1/accounts/${encodeURIComponent(account.username)}`);
@@ -138,7 +138,7 @@ export function accountRoutes(deps: ApiDeps) {
       tags: ["accounts"],
       summary: "Change my password (needs the current one); every other session of mine ends",
       description:
-        "The session that asks stays signed in; every other session of the account is revoked on every node. Wrong current passwords count against the same limits as failed logins (429 rate_limited). The Idempotency-Key's request digest leaves both passwords out.",
+        "The session that asks stays signed in; every other session of the account is revoked on every node. The check counts against the same limits as a login (429 rate_limited), a right current password as two successful ones (the new password is hashed too). The Idempotency-Key's request digest leaves both passwords out.",
       security: sessionSecurity,
       middleware: signedIn(deps, "write"),
       request: {
@@ -153,8 +153,8 @@ export function accountRoutes(deps: ApiDeps) {
     async (c) => {
       const { currentPassword, newPassword } = c.req.valid("json");
       const me = c.var.session;
-      await checkMyPassword(c, me.account, currentPassword);
-      const passwordHash = await c.var.deadline.run(() => deps.passwords.hash(newPassword));
+      await checkMyPassword(c, me.account, currentPassword, 2);
+      const passwordHash = await c.var.deadline.run(() => clientPasswords(c, deps).hash(newPassword));
       const result = await execute(c, deps, me.account, { type: "changePassword", username: me.account, passwordHash, keepTokenHash: me.tokenHash }, "passwordChanged", {
         refusals: { no_such_account: unauthorized("the account no longer exists") },
         request: {},
@@ -163,17 +163,17 @@ export function accountRoutes(deps: ApiDeps) {
     },
   );
 
-  /** The signed-in account's password, checked under the failed-attempt limits; 403 wrong_password when it is not. */
-  async function checkMyPassword(c: Parameters<typeof limitedPasswordCheck>[0], account: string, password: string): Promise<void> {
+  /** The signed-in account's password, checked under the login limits (`hashesIfRight` as there); 403 wrong_password when it is not. */
+  async function checkMyPassword(c: Parameters<typeof limitedPasswordCheck>[0], account: string, password: string, hashesIfRight = 1): Promise<void> {
     let known = true;
-    const ok = await limitedPasswordCheck(c, deps, account, async () => {
+    const ok = await limitedPasswordCheck(c, deps, account, async (passwords) => {
       const stored = await c.var.deadline.run(() => deps.backend.queries.passwordHash(account));
       if (stored === null) {
         known = false;
         return true; // not a wrong password: the account went meanwhile
       }
-      return c.var.deadline.run(() => deps.passwords.verify(password, stored));
-    });
+      return c.var.deadline.run(() => passwords.verify(password, stored));
+    }, hashesIfRight);
     if (!known) throw unauthorized("the account no longer exists");
     if (!ok) throw new ApiError(403, "wrong_password", "the password is wrong");
   }

@@ -33,7 +33,7 @@ export interface ApiOptions {
    * 200 / 8 per address.
    */
   streams?: { account?: Partial<StreamLimits>; dashboard?: Partial<StreamLimits> };
-  /** Limits on failed logins and sign-ups (rate-limit.ts has the defaults). */
+  /** Limits on password checks (successful and failed) and sign-ups (rate-limit.ts has the defaults). */
   rateLimits?: Partial<AuthRateLimits>;
   /** Password hashes one node runs and queues at once (hashing-gate.ts). */
   hashing?: Partial<HashingLimits>;

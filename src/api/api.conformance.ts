@@ -18,7 +18,7 @@ export interface BackendFixture {
 
 export const ADMIN_TOKEN = "conformance-admin-token";
 const GENEROUS = { burst: 1e9, perSecond: 1e9 };
-const GENEROUS_LIMITS = { failedLoginsPerAddress: GENEROUS, failedLoginsPerAccount: GENEROUS, signupsPerAddress: GENEROUS, signupsPerUsername: GENEROUS };
+const GENEROUS_LIMITS = { successfulLoginsPerAddress: GENEROUS, successfulLoginsPerAccount: GENEROUS, failedLoginsPerAddress: GENEROUS, failedLoginsPerAccount: GENEROUS, signupsPerAddress: GENEROUS, signupsPerUsername: GENEROUS };
 const PASSWORD = "correct horse battery";
 
 interface Reply {
@@ -357,7 +357,7 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
         return { status: response.status, headers: response.headers, body: text === "" ? null : JSON.parse(text) };
       };
 
-      test("failed logins are limited per address with 429 rate_limited and Retry-After; successful ones never count", async () => {
+      test("failed logins are limited per address with 429 rate_limited and Retry-After; successful ones do not use that budget", async () => {
         const limited = limitedApp();
         const me = await signUp();
         const a = from(limited, "203.0.113.1");
@@ -368,6 +368,28 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
         expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
         // Another address is not affected.
         expect((await from(limited, "203.0.113.2")("POST", "/v1/sessions", { username: me, password: PASSWORD })).status).toBe(201);
+      });
+
+      test("successful logins are limited too, per address and per account (a password change counts two)", async () => {
+        const limited = limitedApp({ rateLimits: { successfulLoginsPerAddress: { burst: 3, perSecond: 0.001 }, successfulLoginsPerAccount: { burst: 4, perSecond: 0.001 } } });
+        const me = await signUp();
+        const a = from(limited, "203.0.113.31");
+        for (let i = 0; i < 3; i++) expect((await a("POST", "/v1/sessions", { username: me, password: PASSWORD })).status).toBe(201);
+        const refused = await a("POST", "/v1/sessions", { username: me, password: PASSWORD });
+        expectError(refused, 429, "rate_limited");
+        expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        const session = await from(limited, "203.0.113.32")("POST", "/v1/sessions", { username: me, password: PASSWORD }); // the account's 4th
+        expect(session.status).toBe(201);
+        expectError(await from(limited, "203.0.113.33")("POST", "/v1/sessions", { username: me, password: PASSWORD }), 429, "rate_limited");
+        expect((await from(limited, "203.0.113.33")("POST", "/v1/sessions", { username: await signUp(), password: PASSWORD })).status).toBe(201);
+        // A password change hashes twice: login (1) + change (2) leave the account one, too few for another change.
+        const other = await signUp();
+        const login = await from(limited, "203.0.113.34")("POST", "/v1/sessions", { username: other, password: PASSWORD });
+        const change = await from(limited, "203.0.113.35")("PUT", "/v1/accounts/me/password", { currentPassword: PASSWORD, newPassword: "another password" }, login.body.token);
+        expect(change.status).toBe(200);
+        const again = from(limited, "203.0.113.36");
+        expectError(await again("PUT", "/v1/accounts/me/password", { currentPassword: "another password", newPassword: PASSWORD }, login.body.token), 429, "rate_limited");
+        expect((await again("POST", "/v1/sessions", { username: other, password: "another password" })).status).toBe(201); // the one left
       });
 
       test("failed password checks are limited per account, from any address; other accounts are not affected", async () => {
@@ -402,14 +424,18 @@ export function describeApi(name: string, makeBackend: () => Promise<BackendFixt
         expectError(await from(limited, "203.0.113.110")("POST", "/v1/accounts", { username: taken, password: PASSWORD }), 429, "rate_limited");
       });
 
-      test("limits hold their memory bounded: past the key cap the oldest buckets go", async () => {
+      test("limits hold their memory bounded: past the key cap new keys wait, and no depleted bucket is forgotten", async () => {
         const limited = limitedApp({ rateLimits: { failedLoginsPerAddress: { burst: 1, perSecond: 0.001 }, failedLoginsPerAccount: { burst: 1e9, perSecond: 1e9 }, maxKeys: 2 } });
         const name = uniqueName();
         expectError(await from(limited, "10.1.0.1")("POST", "/v1/sessions", { username: name, password: "x" }), 401, "bad_credentials");
         expectError(await from(limited, "10.1.0.1")("POST", "/v1/sessions", { username: name, password: "x" }), 429, "rate_limited");
-        // Two more addresses push 10.1.0.1's bucket out; it starts full again.
-        for (const address of ["10.1.0.2", "10.1.0.3"]) await from(limited, address)("POST", "/v1/sessions", { username: name, password: "x" });
-        expectError(await from(limited, "10.1.0.1")("POST", "/v1/sessions", { username: name, password: "x" }), 401, "bad_credentials");
+        expectError(await from(limited, "10.1.0.2")("POST", "/v1/sessions", { username: name, password: "x" }), 401, "bad_credentials");
+        // Both kept buckets still owe: a third address has no room until one refills, and
+        // 10.1.0.1's bucket is not pushed out (it would start full again).
+        const waits = await from(limited, "10.1.0.3")("POST", "/v1/sessions", { username: name, password: "x" });
+        expectError(waits, 429, "rate_limited");
+        expect(Number(waits.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        expectError(await from(limited, "10.1.0.1")("POST", "/v1/sessions", { username: name, password: "x" }), 429, "rate_limited");
       });
     });
 

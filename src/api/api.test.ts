@@ -557,13 +557,18 @@ describe("password hashing under a flood", () => {
         return passwords.verify(p, h);
       },
     };
-    const { app, call, user } = setup({ passwords: slow, hashing: { concurrency: 2, queue: 4 }, rateLimits: { failedLoginsPerAddress: { burst: 1e6, perSecond: 1 }, failedLoginsPerAccount: { burst: 1e6, perSecond: 1 } } });
+    // Budgets out of the way (40 attempts at once would find alice's successful-login budget
+    // reserved by the others): only the gate answers here.
+    const generous = { burst: 1e6, perSecond: 1 };
+    const rateLimits = { successfulLoginsPerAddress: generous, successfulLoginsPerAccount: generous, failedLoginsPerAddress: generous, failedLoginsPerAccount: generous };
+    const { app, call, user } = setup({ passwords: slow, hashing: { concurrency: 2, queue: 4 }, rateLimits });
     await user("alice");
     const started = Date.now();
     const replies = await Promise.all(Array.from({ length: 40 }, () => call("POST", "/v1/sessions", { body: { username: "alice", password: "wrong password" } })));
     const statuses = replies.map((r) => r.status);
-    expect(statuses.filter((s) => s === 401).length).toBe(6); // 2 running + 4 queued
-    expect(statuses.filter((s) => s === 429).length).toBe(34);
+    // 2 running + 2 queued: one address (here the unknown one) may hold only half the queue.
+    expect(statuses.filter((s) => s === 401).length).toBe(4);
+    expect(statuses.filter((s) => s === 429).length).toBe(36);
     for (const reply of replies.filter((r) => r.status === 429)) {
       expect(reply.body.error.code).toBe("overloaded");
       expect(reply.headers.get("retry-after")).toBe("1");
@@ -572,7 +577,7 @@ describe("password hashing under a flood", () => {
     expect(Date.now() - started).toBeLessThan(1000);
     // A refused attempt does not count as a failed one: the right password still gets in.
     expect((await call("POST", "/v1/sessions", { body: { username: "alice", password: PASSWORD } })).status).toBe(201);
-    expect(await (await app.request("/metrics")).text()).toContain("concord_password_hashes_refused_total 34");
+    expect(await (await app.request("/metrics")).text()).toContain("concord_password_hashes_refused_total 36");
   });
 
   test("rate-limit refusals are counted in /metrics by limit", async () => {

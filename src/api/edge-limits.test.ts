@@ -40,16 +40,37 @@ describe("RateLimiter", () => {
     expect([limiter.take("a").ok, limiter.take("a").ok, limiter.take("a").ok]).toEqual([true, true, false]);
   });
 
-  test("at most maxKeys buckets: the least recently used goes first", () => {
-    const limiter = new RateLimiter({ burst: 1, perSecond: 0.001 }, () => 0, 3);
-    for (const key of ["a", "b", "c"]) limiter.take(key);
-    limiter.take("a"); // a is now the most recent (refused, but touched)
-    limiter.take("d"); // evicts b
+  test("a bucket full again is dropped: refunded keys and refilled keys take no memory", () => {
+    let now = 0;
+    const limiter = new RateLimiter({ burst: 2, perSecond: 1 }, () => now, 3);
+    expect(limiter.take("a", 2)).toEqual({ ok: true });
+    expect(limiter.take("a")).toEqual({ ok: false, retryAfterS: 1 });
+    limiter.refund("a", 2);
+    expect(limiter.size).toBe(0);
+    for (const key of ["b", "c", "d"]) limiter.take(key);
     expect(limiter.size).toBe(3);
-    expect(limiter.take("b").ok).toBe(true); // forgotten, so full again (and evicts c)
-    expect(limiter.take("a").ok).toBe(false);
-    for (let i = 0; i < 10_000; i++) limiter.take(`k${i}`);
+    now += 1000; // all three have refilled: a new key sweeps them away
+    expect(limiter.take("e")).toEqual({ ok: true });
+    expect(limiter.size).toBe(1);
+  });
+
+  test("at most maxKeys buckets: a depleted one is never forgotten; a new key waits for one to refill", () => {
+    let now = 0;
+    const limiter = new RateLimiter({ burst: 1, perSecond: 0.5 }, () => now, 3);
+    for (const key of ["a", "b"]) limiter.take(key);
+    now += 1000;
+    limiter.take("c"); // a and b are full at 2000, c at 3000
+    expect(limiter.take("d")).toEqual({ ok: false, retryAfterS: 1, full: true });
+    for (let i = 0; i < 10_000; i++) {
+      expect(limiter.take(`k${i}`).ok).toBe(false);
+      limiter.refund(`k${i}`);
+    }
     expect(limiter.size).toBe(3);
+    expect(limiter.take("a")).toEqual({ ok: false, retryAfterS: 1 }); // not forgotten, so not full again
+    now += 1000; // a and b have refilled and are swept away; c has not
+    expect(limiter.take("d")).toEqual({ ok: true });
+    expect(limiter.size).toBe(2);
+    expect(limiter.take("c")).toEqual({ ok: false, retryAfterS: 1 });
   });
 
   test("refuses nonsense rules", () => {
@@ -101,6 +122,31 @@ describe("HashingGate", () => {
     inner.releaseOne();
     expect(await Promise.all(calls)).toEqual([true, false, "h(c)"]);
     expect(inner.peak).toBe(2);
+    expect([gate.active, gate.queued]).toEqual([0, 0]);
+  });
+
+  test("one client holds at most half the waiting places (rounded up), so others still get a turn", async () => {
+    const inner = heldHasher();
+    const gate = new HashingGate(inner.hasher, { concurrency: 1, queue: 4, maxWaitMs: 10_000 });
+    const mallory = gate.for("203.0.113.66");
+    const alice = gate.for("198.51.100.7");
+    const hers = [mallory.verify("m", "h(m)"), mallory.verify("m", "h(m)"), mallory.verify("m", "h(m)")]; // 1 running, 2 waiting
+    await expect(mallory.verify("m", "h(m)")).rejects.toMatchObject({ status: 429, code: "overloaded", message: expect.stringContaining("your address") });
+    expect([gate.active, gate.queued, gate.perClientQueue, gate.refused]).toEqual([1, 2, 2, 1]);
+    const alices = alice.verify("a", "h(a)");
+    const unkeyed = gate.hash("d"); // a call without a client (the decoy hash) counts against the whole queue only
+    expect(gate.queued).toBe(4);
+    await expect(alice.verify("a", "h(a)")).rejects.toMatchObject({ status: 429, code: "overloaded" });
+    inner.releaseOne();
+    await settle();
+    expect(gate.queued).toBe(3); // mallory's first waiting call started: her place is free again
+    const again = mallory.verify("m", "h(m)");
+    expect(gate.queued).toBe(4);
+    for (let i = 0; i < 5; i++) {
+      inner.releaseOne();
+      await settle();
+    }
+    expect(await Promise.all([...hers, alices, unkeyed, again])).toEqual([true, true, true, true, "h(d)", true]);
     expect([gate.active, gate.queued]).toEqual([0, 0]);
   });
 

@@ -1,7 +1,8 @@
 // Token buckets per key (an address, an account), bounded in memory. Ours rather than
 // hono-rate-limiter's: that one counts fixed windows per request, keeps every key until
-// its window ends (no cap on keys), and cannot give back a token when the attempt turns
-// out fine, which is what lets a failed-login budget ignore successful logins.
+// its window ends (no cap on keys), and cannot give back a token; giving back is what lets
+// a password check reserve from both its budgets (successes, failures) before it hashes
+// and keep only the one its outcome belongs to.
 
 export interface BucketRule {
   /** Attempts allowed at once (a full bucket). */
@@ -10,7 +11,14 @@ export interface BucketRule {
   readonly perSecond: number;
 }
 
-export type Taken = { readonly ok: true } | { readonly ok: false; readonly retryAfterS: number };
+export type Taken =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly retryAfterS: number;
+      /** Refused because every kept bucket is still refilling and this key has none (not because its own is empty). */
+      readonly full?: true;
+    };
 
 interface Bucket {
   tokens: number;
@@ -19,14 +27,19 @@ interface Bucket {
 }
 
 /**
- * One bucket per key, created full. At most `maxKeys` buckets are kept: past it the one
- * touched longest ago goes (a Map keeps insertion order, and a touched key is re-inserted).
- * The least recently used bucket has had the longest to refill, so forgetting it loses
- * the least; an attacker who churns through more keys than the cap only resets buckets
- * that were filling up anyway. Per node: each node limits what it is sent.
+ * One bucket per key; a key without one has a full bucket. A bucket that is full again is
+ * dropped (given its tokens back: at once; refilled: when a full map is swept), so only
+ * keys that still owe something take memory. At most `maxKeys` buckets are kept, and a bucket that still owes tokens is
+ * never forgotten to make room: a new key then finds every kept bucket refilling, and is
+ * refused (`full`) until one is full again. Forgetting a depleted bucket would hand its key
+ * a fresh budget, so a flood of new keys (junk usernames) could reset the limit of the one
+ * key it aims at; refusing new keys limits the flood instead. Per node: each node limits
+ * what it is sent.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  /** No kept bucket is full before this (ms): until then a full map need not be swept. */
+  private nextFullAt = 0;
 
   constructor(
     readonly rule: BucketRule,
@@ -42,35 +55,51 @@ export class RateLimiter {
     return this.buckets.size;
   }
 
-  /** Take one token for `key`, or say how many seconds until one is there. */
-  take(key: string): Taken {
-    const bucket = this.bucket(key);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+  /** Take `count` tokens (at most a full bucket) for `key`, or say how many seconds until they are there. */
+  take(key: string, count = 1): Taken {
+    count = Math.min(count, this.rule.burst);
+    let bucket = this.buckets.get(key);
+    if (bucket !== undefined) this.refill(bucket);
+    else {
+      if (this.buckets.size >= this.maxKeys && !this.sweep()) return { ok: false, retryAfterS: Math.max(0, this.nextFullAt - this.now()) / 1000, full: true };
+      bucket = { tokens: this.rule.burst, at: this.now() };
+      this.buckets.set(key, bucket);
+    }
+    if (bucket.tokens >= count) {
+      bucket.tokens -= count;
+      this.nextFullAt = Math.min(this.nextFullAt, this.fullAt(bucket)); // a new bucket may refill before the others
       return { ok: true };
     }
-    return { ok: false, retryAfterS: (1 - bucket.tokens) / this.rule.perSecond };
+    return { ok: false, retryAfterS: (count - bucket.tokens) / this.rule.perSecond };
   }
 
-  /** Give back a token taken for an attempt that should not count (a successful login). */
-  refund(key: string): void {
+  /** Give back tokens taken for an attempt that should not count; a bucket full again is dropped. */
+  refund(key: string, count = 1): void {
     const bucket = this.buckets.get(key);
-    if (bucket === undefined) return; // forgotten meanwhile: it starts full anyway
+    if (bucket === undefined) return; // full already
     this.refill(bucket);
-    bucket.tokens = Math.min(this.rule.burst, bucket.tokens + 1);
+    bucket.tokens = Math.min(this.rule.burst, bucket.tokens + count);
+    if (bucket.tokens >= this.rule.burst) this.buckets.delete(key);
+    else this.nextFullAt = Math.min(this.nextFullAt, this.fullAt(bucket));
   }
 
-  private bucket(key: string): Bucket {
-    let bucket = this.buckets.get(key);
-    if (bucket !== undefined) {
-      this.buckets.delete(key);
-      this.refill(bucket);
-    } else {
-      bucket = { tokens: this.rule.burst, at: this.now() };
-      if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
+  /** Drop every bucket that has refilled; true when that made room. */
+  private sweep(): boolean {
+    const now = this.now();
+    if (now < this.nextFullAt) return false;
+    let next = Infinity;
+    for (const [key, bucket] of this.buckets) {
+      const fullAt = this.fullAt(bucket);
+      if (fullAt <= now) this.buckets.delete(key);
+      else next = Math.min(next, fullAt);
     }
-    this.buckets.set(key, bucket);
-    return bucket;
+    this.nextFullAt = next;
+    return this.buckets.size < this.maxKeys;
+  }
+
+  /** When `bucket` will be full if nothing else is taken (ms). */
+  private fullAt(bucket: Bucket): number {
+    return bucket.at + ((this.rule.burst - bucket.tokens) / this.rule.perSecond) * 1000;
   }
 
   private refill(bucket: Bucket): void {
@@ -84,6 +113,14 @@ export class RateLimiter {
 
 /** The limits on password checks and sign-ups (per node). */
 export interface AuthRateLimits {
+  /**
+   * Successful logins (and successful password checks: a password change counts two, for
+   * its second hash) from one address. Every check costs a hash, so the right password is
+   * limited too, only more generously than a wrong one.
+   */
+  readonly successfulLoginsPerAddress: BucketRule;
+  /** Successful logins and password checks of one account, from anywhere. */
+  readonly successfulLoginsPerAccount: BucketRule;
   /** Failed logins (and failed password checks) from one address. */
   readonly failedLoginsPerAddress: BucketRule;
   /** Failed logins and password checks against one account name, from anywhere. */
@@ -96,7 +133,15 @@ export interface AuthRateLimits {
   readonly maxKeys: number;
 }
 
+// Successes as sign-ups per address (60, then 1 per 10 s): whoever may create accounts
+// from an address may log into each of them, and no person logs in that often; past that
+// a script gets 6 hashes a minute per node (~0.2% of a core at 22 ms a hash). The same per
+// account bounds one account's logins from many addresses. Failures refill their 10 per
+// account in 30 s each: filling 10,000 keys with them takes over 330 failed hashes a
+// second per node, more than the hashing gate lets through on a small machine.
 export const DEFAULT_AUTH_RATE_LIMITS: AuthRateLimits = {
+  successfulLoginsPerAddress: { burst: 60, perSecond: 0.1 },
+  successfulLoginsPerAccount: { burst: 60, perSecond: 0.1 },
   failedLoginsPerAddress: { burst: 20, perSecond: 0.2 },
   failedLoginsPerAccount: { burst: 10, perSecond: 1 / 30 },
   signupsPerAddress: { burst: 60, perSecond: 0.1 },
@@ -104,16 +149,20 @@ export const DEFAULT_AUTH_RATE_LIMITS: AuthRateLimits = {
   maxKeys: 10_000,
 };
 
-/** The four limiters of one app. */
+/** The limiters of one app. */
 export class AuthLimiters {
+  readonly successfulLoginsPerAddress: RateLimiter;
+  readonly successfulLoginsPerAccount: RateLimiter;
   readonly failedLoginsPerAddress: RateLimiter;
   readonly failedLoginsPerAccount: RateLimiter;
   readonly signupsPerAddress: RateLimiter;
   readonly signupsPerUsername: RateLimiter;
   /** 429 rate_limited answers given, by limiter (for /metrics). */
-  readonly refusals = { failedLoginsPerAddress: 0, failedLoginsPerAccount: 0, signupsPerAddress: 0, signupsPerUsername: 0 };
+  readonly refusals = { successfulLoginsPerAddress: 0, successfulLoginsPerAccount: 0, failedLoginsPerAddress: 0, failedLoginsPerAccount: 0, signupsPerAddress: 0, signupsPerUsername: 0 };
 
   constructor(limits: AuthRateLimits, now: () => number) {
+    this.successfulLoginsPerAddress = new RateLimiter(limits.successfulLoginsPerAddress, now, limits.maxKeys);
+    this.successfulLoginsPerAccount = new RateLimiter(limits.successfulLoginsPerAccount, now, limits.maxKeys);
     this.failedLoginsPerAddress = new RateLimiter(limits.failedLoginsPerAddress, now, limits.maxKeys);
     this.failedLoginsPerAccount = new RateLimiter(limits.failedLoginsPerAccount, now, limits.maxKeys);
     this.signupsPerAddress = new RateLimiter(limits.signupsPerAddress, now, limits.maxKeys);

@@ -37,7 +37,7 @@ export function sessionRoutes(deps: ApiDeps) {
       security: publicAccess,
       description:
         "Returns a bearer token and sets it as an HttpOnly cookie. Not deduplicated by Idempotency-Key: only the token's hash is stored, so a retry cannot return the first token; it gets a new one. " +
-        "Failed logins are limited per client address and per username (429 rate_limited with Retry-After; successful logins never count), and a node checks only a few passwords at once (429 overloaded when its queue is full). " +
+        "Every login costs a slow hash, so logins are limited per client address and per username whatever the outcome: failed ones strictly, successful ones generously (429 rate_limited with Retry-After). A node checks only a few passwords at once, and one address may hold only half of the places waiting (429 overloaded). " +
         "A session ends 30 days after the login, or after 7 days unused (401 session_expired).",
       request: {
         body: { required: true, content: { "application/json": { schema: z.object({ username: z.string().max(64), password: Password }) } } },
@@ -53,14 +53,14 @@ export function sessionRoutes(deps: ApiDeps) {
     async (c) => {
       const { username, password } = c.req.valid("json");
       const deadline = c.var.deadline;
-      const ok = await limitedPasswordCheck(c, deps, username, async () => {
+      const ok = await limitedPasswordCheck(c, deps, username, async (passwords) => {
         // Always a barrier (never only on a miss): an account created through another node a
         // moment ago must be found, and a barrier taken only for unknown names would leak
         // their existence through timing.
         await beginRead(c, deps, "linearizable");
         const stored = USERNAME_PATTERN.test(username) ? await deadline.run(() => deps.backend.queries.passwordHash(username)) : null;
         const hash = stored ?? (await deadline.run(decoyHash));
-        const right = await deadline.run(() => deps.passwords.verify(password, hash));
+        const right = await deadline.run(() => passwords.verify(password, hash));
         return stored !== null && right;
       });
       if (!ok) throw badCredentials();
