@@ -13,7 +13,7 @@ import { MemorySnapshotStore } from "../storage/snapshot-store.ts";
 import { StorageError } from "../storage/storage-error.ts";
 import type { Transport, TransportHandlers } from "../transport/transport.ts";
 import type { Logger } from "./logger.ts";
-import { RaftNode } from "./raft-node.ts";
+import { type DriverTestingFaults, RaftNode } from "./raft-node.ts";
 import type { StateMachine } from "./state-machine.ts";
 
 class CountingStateMachine implements StateMachine {
@@ -124,10 +124,21 @@ describe("RaftNode safety regressions", () => {
     }
   });
 
-  test("a deposed leader's older snapshot arriving in the same turn as the current one neither replaces it nor kills the node", async () => {
+  /** A current snapshot and a deposed leader's older one, arriving in one turn: what became of the node. */
+  async function twoSnapshotsInOneTurn(faults: DriverTestingFaults): Promise<{ failures: Error[]; applied: number; snapshotIndex: number }> {
     const transport = new HandTransport(1);
     const failures: Error[] = [];
-    const stateMachine = new CountingStateMachine();
+    let failed: () => void = () => {};
+    const failure = new Promise<void>((resolve) => (failed = resolve));
+    // Both checks end together, as two transfers finishing in one turn would.
+    let checked: () => void = () => {};
+    const bothChecked = new Promise<void>((resolve) => (checked = resolve));
+    const stateMachine = new (class extends CountingStateMachine {
+      override async verify(meta: SnapshotMeta, data: SnapshotBytes): Promise<void> {
+        await bothChecked;
+        return super.verify(meta, data);
+      }
+    })();
     const node = await RaftNode.start({
       id: 1,
       storage: new MemoryRaftStorage(),
@@ -137,20 +148,30 @@ describe("RaftNode safety regressions", () => {
       bootstrap: { voters: [1, 2, 3], learners: [] },
       tickIntervalMs: 1000,
       seed: 1,
-      onFatal: (error) => failures.push(error),
+      unsafeTestingFaults: faults,
+      onFatal: (error) => {
+        failures.push(error);
+        failed();
+      },
     });
     try {
       const bytes = (index: number) => snapshotFromBytes(new TextEncoder().encode(String(index)));
       const current = transport.handlers!.onSnapshot({ message: snapMessage(2, 3, 10), meta: snapMessage(2, 3, 10).snapshot!, data: bytes(10) });
       const stale = transport.handlers!.onSnapshot({ message: snapMessage(3, 2, 8), meta: snapMessage(3, 2, 8).snapshot!, data: bytes(8) });
+      checked();
       await Promise.all([current, stale]);
-      await progressUntil(node, () => node.status().applied >= 10);
-      expect(stateMachine.applied).toBe(10);
-      expect(node.status().snapshotIndex).toBe(10);
-      expect(failures).toEqual([]);
+      await Promise.race([progressUntil(node, () => node.status().applied >= 10), failure]);
+      return { failures, applied: stateMachine.applied, snapshotIndex: node.status().snapshotIndex };
     } finally {
       await node.stop({ transferLeadership: false });
     }
+  }
+
+  test("a deposed leader's older snapshot arriving in the same turn as the current one neither replaces it nor kills the node", async () => {
+    const { failures, applied, snapshotIndex } = await twoSnapshotsInOneTurn({});
+    expect(applied).toBe(10);
+    expect(snapshotIndex).toBe(10);
+    expect(failures).toEqual([]);
   });
 
   test("snapshot bytes that fail the state machine's check never reach the core", async () => {

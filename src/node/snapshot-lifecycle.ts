@@ -119,7 +119,8 @@ export class SnapshotLifecycle {
       await snapshot.data.release?.();
       return;
     }
-    if (snapshot.message.term < before.term || meta.index <= before.commit) {
+    // (The old bug staged whatever arrived, stale or not: its switch skips this path.)
+    if (this.faults.stageBeforeCoreChecks !== true && (snapshot.message.term < before.term || meta.index <= before.commit)) {
       // The core will not install it (a stale term, or nothing it lacks): no bytes to
       // check or keep, but its answer tells the sender where this node stands.
       await snapshot.data.release?.();
@@ -298,8 +299,9 @@ export class SnapshotLifecycle {
           }
           const meta: SnapshotMeta = { index, term, conf };
           await this.withSnapshotLock(async () => {
-            // A snapshot installed from the leader meanwhile is newer: keep it.
-            if (index <= this.lastSnapshotIndex || this.loop.isStopped()) return;
+            // A snapshot installed from the leader meanwhile is newer: keep it. (The old bug
+            // had neither this check nor the copy's invalidation: its switch skips both.)
+            if ((index <= this.lastSnapshotIndex && this.faults.keepCopyAcrossInstall !== true) || this.loop.isStopped()) return;
             const previousIndex = this.lastSnapshotIndex;
             if (this.faults.dropOldSnapshotBeforeCompact === true) await this.options.snapshots.prune(index + 1);
             await this.options.snapshots.save(meta, data);

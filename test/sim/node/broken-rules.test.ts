@@ -37,24 +37,34 @@ export function expectCaught(name: string, faults: { core?: CoreTestingFaults; d
 }
 
 // Driver bugs (issue 13): the rules that catch each, as seen so far.
+// Seed 2 today.
 expectCaught("snapshotTermFromLastSnapshot", { driver: { snapshotTermFromLastSnapshot: true } }, 200, ["snapshot term", "state machine safety", "node failed"]);
-expectCaught("stageBeforeCoreChecks", { driver: { stageBeforeCoreChecks: true } }, 1500, ["node failed", "liveness", "stalled leader"]);
-expectCaught("dropOldSnapshotBeforeCompact", { driver: { dropOldSnapshotBeforeCompact: true } }, 1000, ["liveness", "node failed"]);
-expectCaught("keepCopyAcrossInstall", { driver: { keepCopyAcrossInstall: true } }, 1500, ["liveness", "node failed", "state machine safety", "snapshot term"]);
-// Core bugs.
+// Seed 1 today: the log's snapshot record points at bytes already deleted.
+expectCaught("dropOldSnapshotBeforeCompact", { driver: { dropOldSnapshotBeforeCompact: true } }, 100, ["snapshot bytes", "liveness", "node failed"]);
+// Seed 76 today: a copy from before an install, saved over it, moves the record back to bytes pruned since.
+expectCaught("keepCopyAcrossInstall", { driver: { keepCopyAcrossInstall: true } }, 500, ["snapshot bytes", "liveness", "node failed", "state machine safety", "snapshot term"]);
+// Core bugs. Seed 54 today.
 expectCaught("voteBeforePersist", { core: { voteBeforePersist: true } }, 1000, ["election safety", "state machine safety", "liveness", "acknowledged write lost"]);
-expectCaught("commitPreviousTermByCount", { core: { commitPreviousTermByCount: true } }, 1000, ["state machine safety", "acknowledged write lost", "liveness"]);
 // Seed 8 today: a leader cut off and asked again and again to transfer stays in office.
 expectCaught("transferExtendsLeaderLease", { core: { transferExtendsLeaderLease: true } }, 100, ["check quorum"]);
 // Seed 17 today: forged acks beyond the leader's log, or a non-member's higher term.
 expectCaught("trustImpossibleMessages", { core: { trustImpossibleMessages: true } }, 200, ["state machine safety", "election safety", "acknowledged write lost", "liveness", "node failed", "check quorum"]);
 
-// Two switches are caught by unit tests instead, in src/raft, none of 1,500 seeds hitting them:
-// - campaignWithUnappliedConf (membership.test.ts, and the port of etcd's
+// Four switches this simulator does not catch within 1,500 seeds; each is caught elsewhere:
+// - commitPreviousTermByCount (Figure 8) by the core simulator (test/sim/broken-rules.test.ts),
+//   whose protocol-moment faults (a new leader cut off at once, a leader cut off as it
+//   commits) this one lacks.
+// - stageBeforeCoreChecks by no test any more: since snapshot bytes are checked before their
+//   message is stepped, that check's await lets the loop install the current snapshot
+//   before a stale one can displace its bytes, unless both checks end in one burst of
+//   microtasks. raft-node-safety.test.ts pins the fixed behaviour with both checks ending
+//   together; the fix (staging by term and index, only what the core took) stays, because
+//   the window is narrow, not closed.
+// - campaignWithUnappliedConf by membership.test.ts (and the port of etcd's
 //   TestConfChangeCheckBeforeCampaign): it takes a node two voter additions behind, both
 //   committed and both unapplied, cut off with one peer of the configuration it applied
 //   (single-step changes keep consecutive quorums overlapping). A directed fault armed for
 //   that moment never fired in 1,500 seeds: the schedule does not leave a node that far
 //   behind with the commit known and its applies pending.
-// - probeIgnoresEqualAck (replication.test.ts): it delays a follower by one heartbeat
+// - probeIgnoresEqualAck by replication.test.ts: it delays a follower by one heartbeat
 //   interval, which no safety or liveness rule can tell from ordinary message loss.
