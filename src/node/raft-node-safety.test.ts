@@ -13,7 +13,7 @@ import { MemorySnapshotStore } from "../storage/snapshot-store.ts";
 import { StorageError } from "../storage/storage-error.ts";
 import type { Transport, TransportHandlers } from "../transport/transport.ts";
 import type { Logger } from "./logger.ts";
-import { type DriverTestingFaults, RaftNode } from "./raft-node.ts";
+import { type DriverTestingFaults, RaftNode, type RaftNodeOptions } from "./raft-node.ts";
 import type { StateMachine } from "./state-machine.ts";
 
 class CountingStateMachine implements StateMachine {
@@ -91,6 +91,11 @@ function snapshotWatch(): { logger: Logger; taken: Promise<number> } {
   return { logger: { log: (_level, event, fields) => (event === "snapshot_taken" ? resolve(Number(fields?.index)) : undefined) }, taken };
 }
 
+/** Node 1 of {1,2,3} on fresh memory stores; its ticks are slow, the test steps it by hand. */
+function startFirstOfThree(transport: Transport, stateMachine: StateMachine, extra: Partial<RaftNodeOptions> = {}): Promise<RaftNode> {
+  return RaftNode.start({ id: 1, storage: new MemoryRaftStorage(), snapshots: new MemorySnapshotStore(), transport, stateMachine, bootstrap: { voters: [1, 2, 3], learners: [] }, tickIntervalMs: 1000, seed: 1, ...extra });
+}
+
 /** Resolves once `condition` holds after some Ready. */
 function progressUntil(node: RaftNode, condition: () => boolean): Promise<void> {
   return new Promise((resolve) => {
@@ -139,20 +144,12 @@ describe("RaftNode safety regressions", () => {
         return super.verify(meta, data);
       }
     })();
-    const node = await RaftNode.start({
-      id: 1,
-      storage: new MemoryRaftStorage(),
-      snapshots: new MemorySnapshotStore(),
-      transport,
-      stateMachine,
-      bootstrap: { voters: [1, 2, 3], learners: [] },
-      tickIntervalMs: 1000,
-      seed: 1,
-      unsafeTestingFaults: faults,
-      onFatal: (error) => {
-        failures.push(error);
-        failed();
-      },
+    const node = await startFirstOfThree(transport, stateMachine, {
+    unsafeTestingFaults: faults,
+    onFatal: (error) => {
+      failures.push(error);
+      failed();
+    },
     });
     try {
       const bytes = (index: number) => snapshotFromBytes(new TextEncoder().encode(String(index)));
@@ -177,16 +174,8 @@ describe("RaftNode safety regressions", () => {
   test("snapshot bytes that fail the state machine's check never reach the core", async () => {
     const transport = new HandTransport(1);
     const failures: Error[] = [];
-    const node = await RaftNode.start({
-      id: 1,
-      storage: new MemoryRaftStorage(),
-      snapshots: new MemorySnapshotStore(),
-      transport,
-      stateMachine: new CountingStateMachine(),
-      bootstrap: { voters: [1, 2, 3], learners: [] },
-      tickIntervalMs: 1000,
-      seed: 1,
-      onFatal: (error) => failures.push(error),
+    const node = await startFirstOfThree(transport, new CountingStateMachine(), {
+    onFatal: (error) => failures.push(error),
     });
     try {
       const message = snapMessage(2, 3, 10);
@@ -205,16 +194,8 @@ describe("RaftNode safety regressions", () => {
     const transport = new HandTransport(1);
     const failures: Error[] = [];
     const stateMachine = new CountingStateMachine();
-    const node = await RaftNode.start({
-      id: 1,
-      storage: new MemoryRaftStorage(),
-      snapshots: new MemorySnapshotStore(),
-      transport,
-      stateMachine,
-      bootstrap: { voters: [1, 2, 3], learners: [] },
-      tickIntervalMs: 1000,
-      seed: 1,
-      onFatal: (error) => failures.push(error),
+    const node = await startFirstOfThree(transport, stateMachine, {
+    onFatal: (error) => failures.push(error),
     });
     try {
       const bytes = (index: number) => snapshotFromBytes(new TextEncoder().encode(String(index)));
@@ -260,16 +241,8 @@ describe("RaftNode safety regressions", () => {
   test("a snap message in a plain batch (no bytes beside it) is not stepped: the node neither restores nor dies", async () => {
     const transport = new HandTransport(1);
     const failures: Error[] = [];
-    const node = await RaftNode.start({
-      id: 1,
-      storage: new MemoryRaftStorage(),
-      snapshots: new MemorySnapshotStore(),
-      transport,
-      stateMachine: new CountingStateMachine(),
-      bootstrap: { voters: [1, 2, 3], learners: [] },
-      tickIntervalMs: 1000,
-      seed: 1,
-      onFatal: (error) => failures.push(error),
+    const node = await startFirstOfThree(transport, new CountingStateMachine(), {
+    onFatal: (error) => failures.push(error),
     });
     try {
       transport.handlers!.onMessages([snapMessage(2, 3, 10)]);
