@@ -145,11 +145,11 @@ describe("RaftNode safety regressions", () => {
       }
     })();
     const node = await startFirstOfThree(transport, stateMachine, {
-    unsafeTestingFaults: faults,
-    onFatal: (error) => {
-      failures.push(error);
-      failed();
-    },
+      unsafeTestingFaults: faults,
+      onFatal: (error) => {
+        failures.push(error);
+        failed();
+      },
     });
     try {
       const bytes = (index: number) => snapshotFromBytes(new TextEncoder().encode(String(index)));
@@ -175,7 +175,7 @@ describe("RaftNode safety regressions", () => {
     const transport = new HandTransport(1);
     const failures: Error[] = [];
     const node = await startFirstOfThree(transport, new CountingStateMachine(), {
-    onFatal: (error) => failures.push(error),
+      onFatal: (error) => failures.push(error),
     });
     try {
       const message = snapMessage(2, 3, 10);
@@ -195,7 +195,7 @@ describe("RaftNode safety regressions", () => {
     const failures: Error[] = [];
     const stateMachine = new CountingStateMachine();
     const node = await startFirstOfThree(transport, stateMachine, {
-    onFatal: (error) => failures.push(error),
+      onFatal: (error) => failures.push(error),
     });
     try {
       const bytes = (index: number) => snapshotFromBytes(new TextEncoder().encode(String(index)));
@@ -242,7 +242,7 @@ describe("RaftNode safety regressions", () => {
     const transport = new HandTransport(1);
     const failures: Error[] = [];
     const node = await startFirstOfThree(transport, new CountingStateMachine(), {
-    onFatal: (error) => failures.push(error),
+      onFatal: (error) => failures.push(error),
     });
     try {
       transport.handlers!.onMessages([snapMessage(2, 3, 10)]);
