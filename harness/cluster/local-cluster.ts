@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { freePort, NatsServer } from "../../src/cli/nats-server-process.ts";
 import { NodeProcess } from "../../src/cli/node-process.ts";
-import { NodeRpcClient } from "../../src/node/node-rpc-client.ts";
+import { NodeRpcClient } from "../../src/cli/node-rpc-client.ts";
 import { readNatsIdentity, writeSecretFile } from "../../src/transport/nats-identity.ts";
 import { type NatsPermissions, toolPermissions } from "../../src/transport/subjects.ts";
 

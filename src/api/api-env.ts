@@ -1,13 +1,13 @@
-import type { FaultControl } from "./fault-routes.ts";
 import type { AddressOf } from "./client-address.ts";
 import type { HashingGate, HashingLimits } from "./hashing-gate.ts";
 import type { AuthLimiters, AuthRateLimits } from "./rate-limit.ts";
 import type { StreamLimits, StreamPool } from "./stream-pool.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import type { ZodError } from "zod";
 import type { Logger } from "../node/logger.ts";
-import type { ChatBackend, PasswordHasher } from "./chat-backend.ts";
-import type { Session } from "./auth.ts";
+import type { ChatBackend } from "../node/chat-backend.ts";
+import type { PasswordHasher } from "./password-hasher.ts";
 import type { Deadline } from "./deadline.ts";
 import { ApiError, errorResponse, VALIDATION_CODES, type ErrorCode } from "./errors.ts";
 
@@ -47,6 +47,19 @@ export interface ApiOptions {
   faults?: FaultControl;
   /** Where the API reports its own bugs (api_internal_error); the entry point passes the node's. Default: silent. */
   logger?: Logger;
+  /** More routes at /, from the entry point (the web app's pages); none on API-only nodes. */
+  extraRoutes?: ExtraRoutes;
+}
+
+/**
+ * Routes the entry point mounts beside the API's: `concord node` passes the web app
+ * (src/web/web-routes.ts), so the API itself imports nothing of src/web. They get the
+ * API's headers, CORS, limits and 404, and must stay web-standard like the rest of the app.
+ */
+export interface ExtraRoutes {
+  readonly routes: Hono;
+  /** The nodes (base URLs) their pages may call besides this one: the Content-Security-Policy's connect-src. */
+  readonly connectTo: readonly string[];
 }
 
 /** What the feature routers share: the options with defaults filled in, plus per-app state. */
@@ -75,6 +88,24 @@ export interface SessionLifetimes {
   readonly idleMs: number;
   /** A request on a session last seen longer ago than this replicates a touch first. */
   readonly touchAfterMs: number;
+}
+
+/** A signed-in request's session (auth.ts's signedIn sets it). */
+export interface Session {
+  readonly account: string;
+  readonly tokenHash: string;
+}
+
+/** Which peers the node's transport loses traffic to and from (see FaultInjectingTransport). */
+export interface LinkFaultsBody {
+  readonly dropTo: readonly number[];
+  readonly dropFrom: readonly number[];
+}
+
+/** The node's fault hook; present only on a node started with `--fault-injection`. */
+export interface FaultControl {
+  faults(): LinkFaultsBody;
+  setFaults(faults: LinkFaultsBody): void;
 }
 
 export type AppEnv = {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "./app.ts";
-import type { ChatBackend, PasswordHasher } from "./chat-backend.ts";
+import type { ChatBackend } from "../node/chat-backend.ts";
+import type { PasswordHasher } from "./password-hasher.ts";
 import { SseReader } from "./testing/sse-reader.ts";
 import { pbkdf2Hasher } from "./testing/test-password-hasher.ts";
 

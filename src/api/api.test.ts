@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { describeApi } from "./api.conformance.ts";
 import { createApp, type ApiOptions } from "./app.ts";
-import type { ChatBackend } from "./chat-backend.ts";
+import type { ChatBackend } from "../node/chat-backend.ts";
 import { MemoryBackend } from "./testing/memory-backend.ts";
 import { SseReader } from "./testing/sse-reader.ts";
 import { pbkdf2Hasher } from "./testing/test-password-hasher.ts";

@@ -3,9 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { SESSION_ABSOLUTE_LIFETIME_MS, SESSION_IDLE_LIFETIME_MS } from "../chat/chat-limits.ts";
-import type { WebAppOptions } from "../web/web-assets.ts";
 import { silentLogger } from "../node/logger.ts";
-import { webRoutes } from "../web/web-routes.ts";
 import { accountRoutes } from "./accounts.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { createRouter, type ApiDeps, type ApiOptions, type AppEnv, type SessionLifetimes } from "./api-env.ts";
@@ -29,7 +27,7 @@ export type { ApiOptions } from "./api-env.ts";
  * The whole HTTP API of one node (API.md). Web standards only: the same app runs under
  * Bun.serve and Deno.serve; the entry point injects the node and the password hasher.
  */
-export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAPIHono<AppEnv> {
+export function createApp(options: ApiOptions): OpenAPIHono<AppEnv> {
   const now = options.now ?? Date.now;
   const logger = options.logger ?? silentLogger;
   const hashing = new HashingGate(options.passwords, { ...defaultHashingLimits(), ...options.hashing });
@@ -55,7 +53,7 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
 
   // Headers for every answer, the page's strict Content-Security-Policy among them: only
   // this node's own script and stylesheet run, and the page may talk only to the nodes
-  // it was told about (--web-peers). No inline script or style, no frames, no plugins.
+  // it was told about (--web-peers, passed in extraRoutes.connectTo). No inline script or style, no frames, no plugins.
   // HSTS only on answers over HTTPS (a node given a certificate): over plain HTTP browsers
   // ignore it, and a node without one must not promise HTTPS.
   const headers = (strictTransportSecurity: string | false) =>
@@ -65,7 +63,7 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
         imgSrc: ["'self'", "data:"],
-        connectSrc: ["'self'", ...peerOrigins(options.web?.nodes ?? [])],
+        connectSrc: ["'self'", ...peerOrigins(options.extraRoutes?.connectTo ?? [])],
         baseUri: ["'none'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
@@ -109,7 +107,7 @@ export function createApp(options: ApiOptions & { web?: WebAppOptions }): OpenAP
   if (options.faults !== undefined) app.route("/", faultRoutes(deps, options.faults));
 
   // The page at / and /cluster, when the entry point built it (API-only nodes skip it).
-  if (options.web !== undefined) app.route("/", webRoutes(options.web));
+  if (options.extraRoutes !== undefined) app.route("/", options.extraRoutes.routes);
 
   serveOpenApiDocument(app);
 

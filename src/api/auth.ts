@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import type { SessionRecord } from "../chat/chat-queries.ts";
-import type { ApiDeps, AppEnv, SessionLifetimes } from "./api-env.ts";
+import type { ApiDeps, AppEnv, Session, SessionLifetimes } from "./api-env.ts";
 import { ApiError, unauthorized } from "./errors.ts";
 import { beginRead } from "./reads.ts";
 
@@ -20,11 +20,6 @@ export function newToken(): string {
 /** Only this hash is replicated and stored: a copy of the database does not hand out sessions. */
 export async function hashToken(token: string): Promise<string> {
   return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
-}
-
-export interface Session {
-  readonly account: string;
-  readonly tokenHash: string;
 }
 
 /** The token from `Authorization: Bearer` or, failing that, the session cookie. */

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, type ApiDeps } from "./api-env.ts";
 import { anyClientError, errors, publicAccess } from "./schemas.ts";
 import { openStream, Waker } from "./sse.ts";
-import type { NodeView } from "./node-view.ts";
+import type { NodeView } from "../node/chat-backend.ts";
 
 /** Status pushes per dashboard stream at most per second; changes in between are coalesced. */
 const STATUS_EVENTS_PER_SECOND = 10;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createApp } from "./app.ts";
-import type { FaultControl, LinkFaultsBody } from "./fault-routes.ts";
+import type { FaultControl, LinkFaultsBody } from "./api-env.ts";
 import { MemoryBackend } from "./testing/memory-backend.ts";
 import { pbkdf2Hasher } from "./testing/test-password-hasher.ts";
 

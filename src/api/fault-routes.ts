@@ -1,20 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { createRouter, type ApiDeps, type AppEnv } from "./api-env.ts";
+import { createRouter, type ApiDeps, type AppEnv, type FaultControl, type LinkFaultsBody } from "./api-env.ts";
 import { requireAdmin } from "./auth.ts";
 import { adminSecurity, errors } from "./schemas.ts";
-
-/** Which peers the node's transport loses traffic to and from (see FaultInjectingTransport). */
-export interface LinkFaultsBody {
-  readonly dropTo: readonly number[];
-  readonly dropFrom: readonly number[];
-}
-
-/** The node's fault hook; present only on a node started with `--fault-injection`. */
-export interface FaultControl {
-  faults(): LinkFaultsBody;
-  setFaults(faults: LinkFaultsBody): void;
-}
 
 const Peers = z.array(z.number().int().min(1).max(2 ** 31 - 1)).max(64);
 const Faults = z.object({ dropTo: Peers, dropFrom: Peers });

@@ -1,4 +1,4 @@
-import type { PasswordHasher } from "./chat-backend.ts";
+import type { PasswordHasher } from "./password-hasher.ts";
 import { overloaded } from "./errors.ts";
 
 // Password hashing is the one thing a request can make a node do that costs tens of

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ApiDeps, AppEnv } from "./api-env.ts";
 import { clientKey } from "./client-address.ts";
-import type { PasswordHasher } from "./chat-backend.ts";
+import type { PasswordHasher } from "./password-hasher.ts";
 import { rateLimited } from "./errors.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 

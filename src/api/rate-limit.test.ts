@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createApp } from "./app.ts";
-import type { PasswordHasher } from "./chat-backend.ts";
+import type { PasswordHasher } from "./password-hasher.ts";
 import type { AuthRateLimits } from "./rate-limit.ts";
 import { MemoryBackend } from "./testing/memory-backend.ts";
 

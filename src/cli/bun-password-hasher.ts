@@ -1,4 +1,4 @@
-import type { PasswordHasher } from "../api/chat-backend.ts";
+import type { PasswordHasher } from "../api/password-hasher.ts";
 
 /**
  * argon2id through Bun's native implementation, with OWASP's recommended parameters

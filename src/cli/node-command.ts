@@ -3,6 +3,7 @@ import { startConcordNode } from "../node/concord-node.ts";
 import { JsonLogger } from "../node/logger.ts";
 import { buildWebAssets } from "../web/build-web-assets.ts";
 import type { WebAssets } from "../web/web-assets.ts";
+import { webRoutes } from "../web/web-routes.ts";
 import { bunPasswordHasher } from "./bun-password-hasher.ts";
 import { parseNodeOptions } from "./node-options.ts";
 
@@ -35,7 +36,8 @@ export async function runNodeCommand(
   });
   const node = await startConcordNode(options, logger);
   const webAssets = await assets;
-  const web = webAssets === null ? {} : { web: { assets: webAssets, nodes: options.webPeers } };
+  // The web app is mounted here, beside the API: src/api imports nothing of src/web.
+  const web = webAssets === null ? {} : { extraRoutes: { routes: webRoutes({ assets: webAssets, nodes: options.webPeers }), connectTo: options.webPeers } };
   const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken, logger, ...(node.faults !== null ? { faults: node.faults } : {}), ...web });
   // With a certificate, HTTPS only: nothing answers plain HTTP on the port. The app sees
   // https: request URLs, so it sends HSTS and marks the session cookie Secure.

@@ -1,4 +1,4 @@
-import type { ChatBackend } from "../api/chat-backend.ts";
+import type { ChatBackend } from "./chat-backend.ts";
 import type { ChatQueries } from "../chat/chat-queries.ts";
 import { encodeCommand } from "../chat/command-codec.ts";
 import type { ApplyResult, ChatCommand, ChatEvent } from "../chat/commands.ts";

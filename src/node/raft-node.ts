@@ -5,6 +5,7 @@ import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, SnapshotMeta
 import type { RaftStorage } from "../storage/raft-storage.ts";
 import type { SnapshotStore } from "../storage/snapshot-store.ts";
 import type { Transport } from "../transport/transport.ts";
+import type { DriverTestingFaults } from "./driver-faults.ts";
 import { assert } from "./invariant.ts";
 import { LatencyHistogram } from "./latency-histogram.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
@@ -57,18 +58,6 @@ export interface RaftNodeOptions {
   unsafeTestingFaults?: DriverTestingFaults;
 }
 
-/** Each re-creates a driver bug that was fixed, so the simulator can show it catches it. */
-export interface DriverTestingFaults {
-  /** At start, take the applied entry's term from the last snapshot, not from the log. */
-  snapshotTermFromLastSnapshot?: boolean;
-  /** Stage a received snapshot's bytes before the core has looked at its message, replacing any staged. */
-  stageBeforeCoreChecks?: boolean;
-  /** Delete the previous snapshot's bytes before the log's snapshot record moves to the new one. */
-  dropOldSnapshotBeforeCompact?: boolean;
-  /** Let a state copy begun before a snapshot install be kept after it. */
-  keepCopyAcrossInstall?: boolean;
-}
-
 /** Counters of durable work: each raft write and each apply batch is one fsync'd transaction. */
 export interface NodeIoCounters {
   /** Readies handled: each is a pass of persist, send and apply. */
@@ -84,6 +73,9 @@ export interface NodeStatus extends Status {
   readonly tickIntervalMs: number;
   readonly io: Readonly<NodeIoCounters>;
 }
+
+// RaftNodeOptions.unsafeTestingFaults' type, for whoever configures a RaftNode (the simulator).
+export type { DriverTestingFaults } from "./driver-faults.ts";
 
 /** Keeps the read contexts' stream apart from the core's election jitter, drawn from the same seed. */
 const READ_CONTEXT_SALT = 0x2545f491;

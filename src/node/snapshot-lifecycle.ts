@@ -6,7 +6,7 @@ import type { IncomingSnapshot, Transport } from "../transport/transport.ts";
 import { assert } from "./invariant.ts";
 import type { Logger } from "./logger.ts";
 import type { NodeClock } from "./node-clock.ts";
-import type { DriverTestingFaults } from "./raft-node.ts";
+import type { DriverTestingFaults } from "./driver-faults.ts";
 import type { StateMachine } from "./state-machine.ts";
 
 /** A snapshot waits until the entries applied since the last one reach this fraction of its size. */

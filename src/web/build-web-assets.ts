@@ -1,6 +1,6 @@
 // Builds the web app with Bun's bundler, in memory, when a node starts (a few hundred
 // milliseconds). Bun-only: imported by entry points (src/cli) and tests, never by
-// createApp, whose code must stay web-standard.
+// webRoutes or createApp, whose code must stay web-standard.
 
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";

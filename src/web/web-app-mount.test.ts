@@ -3,9 +3,11 @@ import { createApp } from "../api/app.ts";
 import { MemoryBackend } from "../api/testing/memory-backend.ts";
 import { pbkdf2Hasher } from "../api/testing/test-password-hasher.ts";
 import type { WebAssets } from "./web-assets.ts";
+import { webRoutes } from "./web-routes.ts";
 
-// createApp with and without the web app: the page is mounted only when given, and the
-// API answers cross-origin calls from a page another node served.
+// createApp with and without the web app (passed as extra routes, the way `concord node`
+// mounts it): the page is served only when given, and the API answers cross-origin calls
+// from a page another node served.
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const assets: WebAssets = {
@@ -17,7 +19,7 @@ describe("createApp and the web app", () => {
   test("serves the page only when the entry point passes it", async () => {
     const without = createApp({ backend: new MemoryBackend(), passwords: pbkdf2Hasher(), adminToken: null });
     expect((await without.request("/")).status).toBe(404);
-    const withWeb = createApp({ backend: new MemoryBackend(), passwords: pbkdf2Hasher(), adminToken: null, web: { assets, nodes: [] } });
+    const withWeb = createApp({ backend: new MemoryBackend(), passwords: pbkdf2Hasher(), adminToken: null, extraRoutes: { routes: webRoutes({ assets, nodes: [] }), connectTo: [] } });
     expect((await withWeb.request("/")).status).toBe(200);
     expect((await withWeb.request("/v1/cluster")).status).toBe(200);
   });

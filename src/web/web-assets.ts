@@ -1,6 +1,7 @@
 // What a node needs to serve the web app: the built files, already in memory. Produced
-// by build-web-assets.ts (Bun's bundler, at node start) and handed to createApp, so
-// nothing here touches a runtime API: the API stays web-standard.
+// by build-web-assets.ts (Bun's bundler, at node start) and handed to webRoutes, whose
+// routes the entry point mounts on createApp's app, so nothing here touches a runtime
+// API: the app stays web-standard.
 
 export interface WebAsset {
   /** URL path under /assets/, with a content hash in the name (so it can be cached forever). */

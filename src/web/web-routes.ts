@@ -1,6 +1,7 @@
 // Serves the web app: the page at / and /cluster (one HTML shell; the script picks the
 // screen from the path), and the hashed assets. Web standards only (crypto.subtle for
-// ETags), because createApp imports this and must keep running under Deno.
+// ETags): the entry point mounts these on createApp's app (ApiOptions.extraRoutes), which
+// must keep running under Deno.
 
 import { Hono } from "hono";
 import type { WebAppOptions, WebAsset } from "./web-assets.ts";

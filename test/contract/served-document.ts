@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/api/app.ts";
-import type { FaultControl, LinkFaultsBody } from "../../src/api/fault-routes.ts";
+import type { FaultControl, LinkFaultsBody } from "../../src/api/api-env.ts";
 import { MemoryBackend } from "../../src/api/testing/memory-backend.ts";
 import { pbkdf2Hasher } from "../../src/api/testing/test-password-hasher.ts";
 

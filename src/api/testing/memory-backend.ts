@@ -16,7 +16,7 @@ import {
 import type { AccountPage, ChatQueries, Conversation, EventsAfter, MessagePage, SessionRecord } from "../../chat/chat-queries.ts";
 import type { AccountView, ApplyResult, ChatCommand, ChatEvent, ChatMessage } from "../../chat/commands.ts";
 import type { NodeMetrics } from "../../node/node-metrics.ts";
-import type { ChatBackend } from "../chat-backend.ts";
+import type { ChatBackend } from "../../node/chat-backend.ts";
 
 // A one-node "cluster" held in memory, for API tests. It follows API.md's semantics the
 // way the replicated state machine does (ids are log indexes, idempotency keys return the

@@ -1,4 +1,4 @@
-import type { PasswordHasher } from "../chat-backend.ts";
+import type { PasswordHasher } from "../password-hasher.ts";
 
 /**
  * PBKDF2-SHA256 through crypto.subtle, so it runs on Bun and Deno alike. Test support:

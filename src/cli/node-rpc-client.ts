@@ -3,9 +3,9 @@ import { encodeRpcRequest } from "../transport/codec.ts";
 import { ReplyInbox } from "../transport/reply-inbox.ts";
 import { unwrapRpcReply } from "../transport/rpc.ts";
 import { TOOL_SENDER, inboxPrefix, rpcSubject } from "../transport/subjects.ts";
-import { NodeError } from "./node-error.ts";
-import { ProposalBatcher } from "./proposal-batcher.ts";
-import type { Proposed } from "./request-router.ts";
+import { NodeError } from "../node/node-error.ts";
+import { ProposalBatcher } from "../node/proposal-batcher.ts";
+import type { Proposed } from "../node/request-router.ts";
 
 export interface NodeRpcClientOptions {
   servers: string | string[];

@@ -1,7 +1,20 @@
 import type { ChatQueries } from "../chat/chat-queries.ts";
 import type { ApplyResult, ChatCommand, ChatEvent } from "../chat/commands.ts";
-import type { NodeMetrics } from "../node/node-metrics.ts";
-import type { NodeView } from "./node-view.ts";
+import type { Status } from "../raft/types.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
+
+// The node's public interface: what the HTTP layer (src/api) sees of a node. It lives
+// with the node so that api depends on node, never the other way (ARCHITECTURE.md,
+// "Layers and the dependency rule"); NodeChatBackend implements it, and the API's tests
+// fake it (src/api/testing/memory-backend.ts).
+
+/** What the HTTP layer needs from a node: its status and a way to wait for readiness. */
+export interface NodeView {
+  readonly cluster: string;
+  status(): Status & { readonly tickIntervalMs: number; readonly io: Readonly<Record<string, number>> };
+  /** The applied index and the digest chained over everything applied. */
+  appliedState(): Promise<{ index: number; digest: string }>;
+}
 
 /**
  * Everything the HTTP layer needs from a node. Web-standard code only depends on this,
@@ -27,10 +40,4 @@ export interface ChatBackend extends NodeView {
   transferLeadership(to: number, timeoutMs: number): Promise<void>;
   /** The node's raft and I/O figures for /metrics, as numbers (the API renders them beside its own HTTP figures). */
   nodeMetrics(): NodeMetrics;
-}
-
-/** Slow salted password hashing, injected by the entry point (Bun.password on Bun). */
-export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(password: string, hash: string): Promise<boolean>;
 }
