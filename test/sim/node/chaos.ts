@@ -278,12 +278,14 @@ export class NodeChaos {
   /**
    * The leader's fsyncs hang for many election timeouts. The cluster must not be held
    * hostage: within two election timeouts (each up to twice the base, randomized) of the
-   * first write that hangs, the others have started an election; a leader follows as soon
-   * as they agree (the time is recorded: split votes can take a few rounds); and once the
-   * disk is back, the old leader has stepped down. The final checks show it lost nothing.
-   * Watched only when the rest of the cluster is whole, the network loses nothing, the
-   * cluster runs the shipped election settings, and no other fault acts meanwhile;
-   * otherwise the stall is just one more fault.
+   * first raft write that hangs, the others have started an election; a leader follows
+   * as soon as they agree (the time is recorded: split votes can take a few rounds); and
+   * once the disk is back, the old leader has stepped down. The final checks show it lost
+   * nothing. The clock starts at the hung write, not the stall: a leader with nothing to
+   * write (its proposals refused during a leadership transfer, say) still heartbeats,
+   * rightly, and holds nobody hostage. Watched only when the rest of the cluster is
+   * whole, the network loses nothing, the cluster runs the shipped election settings,
+   * and no other fault acts meanwhile; otherwise the stall is just one more fault.
    */
   private stallLeaderDisk(): void {
     const leader = this.world.leader();
@@ -293,7 +295,7 @@ export class NodeChaos {
     const term = leader.node!.status().term;
     const watched = this.wholeAndCalm(leader);
     this.world.stallDisk(leader.id, stallMs);
-    // A write that must hang: the first thing a stalled leader cannot do.
+    // A write that should hang: the first thing a stalled leader cannot do.
     this.workload.send();
     if (!watched) return;
     this.stallChecks++;
@@ -302,17 +304,23 @@ export class NodeChaos {
     const slackMs = 100 + 2 * (conditions.slowRate > 0 ? conditions.slowMaxDelayMs : conditions.maxDelayMs);
     const noticedByMs = STALL_NOTICED_WITHIN_TIMEOUTS * 2 * e + slackMs;
     this.quietUntilMs = stalledAtMs + stallMs + noticedByMs;
-    this.world.note(`watching stalled leader n${leader.id} (term ${term}): an election by +${noticedByMs} ms`);
-    this.world.scheduler.at(noticedByMs, () => {
-      if (!this.world.faultsEnabled) return;
-      if (!this.world.checker.campaignedSince(term, leader.id, stalledAtMs)) {
-        this.world.violate(new RuleBroken("stalled leader", `n${leader.id}'s disk stalled while it led term ${term}; nobody campaigned within ${noticedByMs} ms`));
-      }
-    });
+    this.world.note(`watching stalled leader n${leader.id} (term ${term}): an election within ${noticedByMs} ms of its first hung raft write`);
+    let hungAtMs: number | null = null;
     const poll = (): void => {
       if (!this.world.faultsEnabled) return;
+      const m = this.world.machines.get(leader.id);
+      if (hungAtMs === null && m !== undefined && m.state === "running" && m.disk.stalled && m.disk.pendingRaftWrites > 0) {
+        const since = (hungAtMs = this.world.nowMs);
+        this.world.note(`n${leader.id}'s raft write hangs: an election by +${noticedByMs} ms`);
+        this.world.scheduler.at(noticedByMs, () => {
+          if (!this.world.faultsEnabled) return;
+          if (!this.world.checker.campaignedSince(term, leader.id, stalledAtMs)) {
+            this.world.violate(new RuleBroken("stalled leader", `n${leader.id}'s disk stalled while it led term ${term}; its raft write hung at ${since} ms and nobody campaigned within ${noticedByMs} ms`));
+          }
+        });
+      }
       if (this.world.checker.ledAfter(term, leader.id)) {
-        this.stallRecoveryTimeouts.push(Math.round(((this.world.nowMs - stalledAtMs) / e) * 10) / 10);
+        this.stallRecoveryTimeouts.push(Math.round(((this.world.nowMs - (hungAtMs ?? stalledAtMs)) / e) * 10) / 10);
         return;
       }
       if (this.world.nowMs - stalledAtMs < stallMs) this.world.scheduler.at(this.scenario.baseTickMs, poll);

@@ -112,6 +112,13 @@ export class NodeDisk {
     return this.inFlight.length;
   }
 
+  /** Raft writes in flight: the node's Ready loop waits on each (snapshot files and pruning run beside it). */
+  get pendingRaftWrites(): number {
+    let n = 0;
+    for (const op of this.inFlight) if (op.what.startsWith("write(")) n++;
+    return n;
+  }
+
   /**
    * Queue a durable op; it completes after the ops before it, its own latency and any
    * stall. The promise never settles if the process dies first (the disk keeps or loses
