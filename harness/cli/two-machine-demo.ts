@@ -8,13 +8,13 @@ import { EXIT } from "../../src/cli/exit-codes.ts";
 import { NatsServer } from "../../src/cli/nats-server-process.ts";
 import { TlsBundleError, loadTlsBundle, type TlsBundle } from "../../src/cli/tls-bundle.ts";
 import { readSecretFile } from "../../src/transport/nats-identity.ts";
-import { inboxPrefix } from "../../src/transport/subjects.ts";
 import { formatStep, parseLine, parseScenarioLocated } from "../scenario/parse.ts";
 import type { LocatedStep } from "../scenario/steps.ts";
 import { ScenarioRunner, StepFailure, type PeerMachine } from "../runner/scenario-runner.ts";
 import { StatusBoard, type Output } from "../runner/status-board.ts";
 import { askBeforeStep } from "./ask-before-step.ts";
 import { runScenario, type HarnessIo, type ParsedHarnessArgs } from "./harness-command.ts";
+import { DriverRequests, answerDriver, busSubject, harnessIdentity, harnessPermissions, isDriverReply, type BusSubject } from "./two-machine-bus.ts";
 
 // The original two-machine demo: machine 1 hosts nodes 1-2, machine 2 hosts nodes 3-5.
 // Each machine runs a nats-server, joined to the other's by a route, and its nodes connect
@@ -26,8 +26,9 @@ import { runScenario, type HarnessIo, type ParsedHarnessArgs } from "./harness-c
 // Trust: both nats-servers listen only on the address the machine's certificate names
 // (`concord setup tls`), speak TLS to clients and to each other, and accept a route only
 // from a server holding a certificate of the cluster's CA and the route secret (verified
-// both ways). Nodes log in with their own nkeys; the harnesses with an identity limited to
-// their own subjects. The admin token is the cluster's, from the bundle, on both machines.
+// both ways). Nodes log in with their own nkeys; each harness with an identity of its own,
+// limited to its side of their exchange (two-machine-bus.ts; no allow_responses). The
+// admin token is the cluster's, from the bundle, on both machines.
 
 const CLUSTER = "concord";
 const NATS_PORT = 4222;
@@ -39,7 +40,7 @@ const PEER_WAIT_MS = 300_000;
 const STEP_TIMEOUT_MS = 180_000;
 const DEMO_SCENARIO = fileURLToPath(new URL("../scenarios/original-demo.scn", import.meta.url));
 
-const subject = (name: string) => `concord-harness.${CLUSTER}.${name}`;
+const subject = (name: BusSubject) => busSubject(CLUSTER, name);
 
 interface StepReply {
   readonly ok: boolean;
@@ -84,12 +85,12 @@ export async function runTwoMachineDemo(args: ParsedHarnessArgs & { values: Reco
     host: listen,
     tls: { caFile: bundle.caFile, certFile: bundle.certFile, keyFile: bundle.keyFile },
     routes: { port: ROUTE_PORT, peers: [`${peerIp}:${ROUTE_PORT}`], secretFile: bundle.routeSecretFile },
-    // The harnesses keep in step on their own subjects and nothing else.
-    guests: { harness: { publish: [subject(">")], subscribe: [subject(">"), `${inboxPrefix(CLUSTER, "harness")}.>`], allowResponses: true } },
+    // This machine's harness keeps in step with the other's on their own subjects and nothing else.
+    guests: { [harnessIdentity(machine)]: harnessPermissions(CLUSTER, machine) },
   });
   let bus: NatsConnection | null = null;
   try {
-    bus = await nats.connectAs("harness", { name: `concord-harness-${machine}` });
+    bus = await nats.connectAs(harnessIdentity(machine), { name: `concord-harness-${machine}` });
     const clusterOptions = {
       adminToken: readSecretFile(bundle.adminTokenFile, "admin token"),
       hosted,
@@ -114,8 +115,9 @@ type ClusterOptions = ConstructorParameters<typeof ScenarioRunner>[0]["cluster"]
 async function driveSteps(bus: NatsConnection, args: ParsedHarnessArgs & { values: Record<string, string | boolean | undefined> }, io: HarnessIo, cluster: ClusterOptions, linkDevice: string | null): Promise<number> {
   const file = typeof args.values["scenario"] === "string" ? args.values["scenario"] : DEMO_SCENARIO;
   const steps = parseScenarioLocated(await readFile(file, "utf8"), file);
+  const machine2 = new DriverRequests(bus, CLUSTER);
   io.out.write("waiting for machine 2's harness …\n");
-  await waitForPeer(bus, io);
+  await waitForPeer(machine2, io);
   io.out.write("machine 2 is ready\n");
   // Narration is shown on both machines.
   const mirrored: HarnessIo = { ...io, out: mirror(io.out, (text) => bus.publish(subject("print"), text)) };
@@ -132,7 +134,7 @@ async function driveSteps(bus: NatsConnection, args: ParsedHarnessArgs & { value
           return true;
         }
       }
-      const reply = await bus.request(subject("step"), formatStep(step), { timeout: STEP_TIMEOUT_MS });
+      const reply = await machine2.request("step", formatStep(step), STEP_TIMEOUT_MS);
       const answer = reply.json<StepReply>();
       if (!answer.ok) throw new StepFailure("step_failed", `machine 2: ${answer.message}`);
       return false;
@@ -150,7 +152,7 @@ async function driveSteps(bus: NatsConnection, args: ParsedHarnessArgs & { value
         : {}),
     });
     if (linkCut && linkDevice !== null) setLink(linkDevice, "up");
-    await bus.request(subject("quit"), String(code), { timeout: 30_000 }).catch(() => {});
+    await machine2.request("quit", String(code), 30_000).catch(() => {});
     return code;
   } finally {
     local?.close();
@@ -168,7 +170,7 @@ async function followSteps(bus: NatsConnection, args: ParsedHarnessArgs, io: Har
   const prints = bus.subscribe(subject("print"));
   io.out.write("waiting for machine 1 to drive the demo …\n");
   void (async () => {
-    for await (const m of ready) m.respond("ready");
+    for await (const m of ready) answerDriver(m, CLUSTER, "ready");
   })();
   void (async () => {
     for await (const m of prints) io.out.write(m.string());
@@ -184,6 +186,8 @@ async function followSteps(bus: NatsConnection, args: ParsedHarnessArgs, io: Har
   })();
   void (async () => {
     for await (const m of steps) {
+      // Only machine 1 may publish here; a step whose answer it could not read is not run.
+      if (!isDriverReply(m.reply, CLUSTER)) continue;
       const text = m.string();
       let reply: StepReply;
       try {
@@ -193,12 +197,12 @@ async function followSteps(bus: NatsConnection, args: ParsedHarnessArgs, io: Har
       } catch (error) {
         reply = { ok: false, message: (error as Error).message };
       }
-      m.respond(JSON.stringify(reply));
+      answerDriver(m, CLUSTER, JSON.stringify(reply));
     }
   })();
   try {
     for await (const m of quit) {
-      m.respond("bye");
+      answerDriver(m, CLUSTER, "bye");
       // Machine 1's exit code, so both machines report the same outcome (7: a check failed).
       const code = Number(m.string());
       return Number.isInteger(code) && code >= 0 && code <= 255 ? code : EXIT.failed;
@@ -210,11 +214,11 @@ async function followSteps(bus: NatsConnection, args: ParsedHarnessArgs, io: Har
   }
 }
 
-async function waitForPeer(bus: NatsConnection, io: HarnessIo): Promise<void> {
+async function waitForPeer(machine2: DriverRequests, io: HarnessIo): Promise<void> {
   const deadline = Date.now() + PEER_WAIT_MS;
   for (let attempt = 1; ; attempt++) {
     try {
-      await bus.request(subject("ready"), "", { timeout: 1000 });
+      await machine2.request("ready", "", 1000);
       return;
     } catch {
       if (Date.now() > deadline) throw new StepFailure("step_failed", `machine 2 did not answer within ${PEER_WAIT_MS / 1000} s`);

@@ -69,6 +69,7 @@ async function fsyncLatency(writers: number, overwrite = false): Promise<number>
 
 async function natsRoundTrip(): Promise<number> {
   // An identity of this server's alone, for the echo subject and its own inbox.
+  // allow_responses is harmless here: this server lives for this measurement only and runs no node (its one node identity is never used), so a reflected response has nobody to impersonate.
   const echo = { publish: ["floor.echo"], subscribe: ["floor.echo", "_INBOX_floor.echo.>"], allowResponses: true };
   const server = await NatsServer.start({ cluster: "floor", nodeIds: [1], guests: { echo } });
   try {
