@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type NatsConnection, PermissionViolationError, connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import { type NatsConnection } from "@nats-io/transport-node";
 import { NatsServer } from "../../src/cli/nats-server-process.ts";
-import { readNatsIdentity } from "../../src/transport/nats-identity.ts";
 import { inboxPrefix, raftSubject, replySubject } from "../../src/transport/subjects.ts";
 import { DriverRequests, answerDriver, busSubject, harnessIdentity, harnessPermissions } from "../../harness/cli/two-machine-bus.ts";
-import { Signal } from "./events.ts";
+import { permissionViolations, connectAsNode as connectAsNodeOf } from "./permission-violations.ts";
 
 // The two-machine demo's harness identities against a real nats-server (both on one
 // server here; in the demo each machine's server knows its own): machine 1's requests get
@@ -26,23 +25,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function violations(nc: NatsConnection): { readonly seen: [string, string][]; readonly signal: Signal } {
-  const seen: [string, string][] = [];
-  const signal = new Signal();
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === "error" && status.error instanceof PermissionViolationError) {
-        seen.push([status.error.operation, status.error.subject]);
-        signal.notify();
-      }
-    }
-  })();
-  return { seen, signal };
-}
-
-async function connectAsNode(id: number): Promise<NatsConnection> {
-  const s = server!;
-  return connect({ servers: s.url, authenticator: nkeyAuthenticator(readNatsIdentity(s.identityFile(id)).seed), inboxPrefix: inboxPrefix(CLUSTER, id) });
+function connectAsNode(id: number): Promise<NatsConnection> {
+  return connectAsNodeOf(server!.url, server!.identityFile(id), CLUSTER, id);
 }
 
 describe("the two-machine demo's harnesses on NATS", () => {
@@ -72,8 +56,8 @@ describe("the two-machine demo's harnesses on NATS", () => {
       const got: string[] = [];
       node2.subscribe(`concord.${CLUSTER}.raft.2.*`, { callback: (_error, m) => void got.push(m.subject) });
       await node2.flush();
-      const v1 = violations(h1);
-      const v2 = violations(h2);
+      const v1 = permissionViolations(h1);
+      const v2 = permissionViolations(h2);
       // Machine 2 would not answer this (answerDriver); a stolen seed answers anything.
       h2.subscribe(busSubject(CLUSTER, "step"), { callback: (_error, m) => void m.respond("forged raft batch") });
       await h2.flush();

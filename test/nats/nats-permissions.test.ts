@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { type NatsConnection, PermissionViolationError, connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import { type NatsConnection, connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { natsServerConfig } from "../../src/cli/nats-server-config.ts";
 import { NatsServer } from "../../src/cli/nats-server-process.ts";
 import { decodeRpcReply, decodeSnapshotAck, encodeBatch, encodeRpcRequest, encodeSnapshotChunk } from "../../src/transport/codec.ts";
-import { createNatsIdentity, readNatsIdentity } from "../../src/transport/nats-identity.ts";
+import { createNatsIdentity } from "../../src/transport/nats-identity.ts";
 import { NatsAuthError, NatsTransport } from "../../src/transport/nats-transport.ts";
 import { TOOL_SENDER, inboxPrefix, nodePermissions, replySubject, toolPermissions } from "../../src/transport/subjects.ts";
 import { TransportError } from "../../src/transport/transport-error.ts";
 import { message } from "../../src/transport/transport.conformance.ts";
 import { Received, Signal } from "./events.ts";
 import { intruderPermissions } from "./intruder.ts";
+import { permissionViolations, connectAsNode as connectAsNodeOf } from "./permission-violations.ts";
 
 // What nats-server lets each identity do, and what a node's transport accepts from what
 // the server lets through. Subjects carry the sender: concord.<cluster>.raft.<to>.<from>;
@@ -27,25 +28,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** The permission violations the server reports to `nc`, as they come. */
-function violations(nc: NatsConnection): { readonly seen: [string, string][]; readonly signal: Signal } {
-  const seen: [string, string][] = [];
-  const signal = new Signal();
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === "error" && status.error instanceof PermissionViolationError) {
-        seen.push([status.error.operation, status.error.subject]);
-        signal.notify();
-      }
-    }
-  })();
-  return { seen, signal };
-}
-
-/** A raw connection with node `id`'s identity: what an attacker holding its seed file could do. */
-async function connectAsNode(id: number): Promise<NatsConnection> {
-  const s = server!;
-  return connect({ servers: s.url, authenticator: nkeyAuthenticator(readNatsIdentity(s.identityFile(id)).seed), inboxPrefix: inboxPrefix(CLUSTER, id) });
+function connectAsNode(id: number): Promise<NatsConnection> {
+  return connectAsNodeOf(server!.url, server!.identityFile(id), CLUSTER, id);
 }
 
 /** A fresh reply subject of `requester`'s for a request to `responder`: the one an honest responder answers on. */
@@ -85,7 +69,7 @@ describe("NATS identities and permissions on the raft subjects", () => {
     const t2 = await started(2, new Received());
     const intruder = await s.connectAs("intruder");
     try {
-      const v = violations(intruder);
+      const v = permissionViolations(intruder);
       intruder.publish(`concord.${CLUSTER}.raft.1.2`, encodeBatch([message({ from: 2, to: 1, term: 2 ** 48 - 1, context: 666 })]));
       intruder.publish(`concord.${CLUSTER}.rpc.1.2`, encodeRpcRequest({ from: 2, payload: new Uint8Array([6]) }), { reply: "_INBOX.x" });
       intruder.subscribe(`concord.${CLUSTER}.>`);
@@ -117,7 +101,7 @@ describe("NATS identities and permissions on the raft subjects", () => {
   test("a member can publish only as itself and read only what is addressed to it", async () => {
     const node2 = await connectAsNode(2);
     try {
-      const v = violations(node2);
+      const v = permissionViolations(node2);
       node2.publish(`concord.${CLUSTER}.raft.1.3`, encodeBatch([message({ from: 3, to: 1 })])); // as node 3
       node2.publish(`concord.${CLUSTER}.rpc.1.0`, encodeRpcRequest({ from: 0, payload: new Uint8Array([1]) })); // as a tool
       node2.publish(`${inboxPrefix(CLUSTER, 1)}.forged`, new Uint8Array([1])); // a forged reply to node 1
@@ -196,7 +180,7 @@ describe("replies: nobody answers as someone else, and no honest node relays", (
     const t2 = await started(2, received);
     const node3 = await connectAsNode(3);
     try {
-      const v = violations(node3);
+      const v = permissionViolations(node3);
       const forged = encodeBatch([message({ from: 1, to: 2, term: 2 ** 40, context: 666 })]);
       let responded = false;
       node3.subscribe(`concord.${CLUSTER}.rpc.3.*`, {
@@ -233,7 +217,7 @@ describe("replies: nobody answers as someone else, and no honest node relays", (
     const node1 = await connectAsNode(1);
     const node2 = await connectAsNode(2);
     try {
-      const v = violations(node2);
+      const v = permissionViolations(node2);
       const arrived: string[] = [];
       const signal = new Signal();
       node1.subscribe(`${inboxPrefix(CLUSTER, 1)}.>`, {
@@ -279,7 +263,7 @@ describe("replies: nobody answers as someone else, and no honest node relays", (
         node2.subscribe(subject, { callback: (_error, m) => void landed.push(m.subject) });
       }
       await node2.flush();
-      const v = violations(node3);
+      const v = permissionViolations(node3);
       const rpc = encodeRpcRequest({ from: 3, payload: new Uint8Array([1, 0]) });
       const snap = message({ type: "snap", from: 3, to: 1, term: 7, snapshot: { index: 10, term: 6, conf: { voters: [1, 2, 3], learners: [] } } });
       const chunk = encodeSnapshotChunk({ transferId: 9, offset: 0, total: 1, message: snap, chunk: new Uint8Array([1]) });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type NatsConnection, PermissionViolationError, connect, nkeyAuthenticator } from "@nats-io/transport-node";
+import { type NatsConnection, connect, nkeyAuthenticator } from "@nats-io/transport-node";
 import { LocalCluster } from "../../harness/cluster/local-cluster.ts";
 import { PAGE_LIMIT_MAX } from "../../src/chat/chat-limits.ts";
 import { encodeCommand } from "../../src/chat/command-codec.ts";
@@ -10,9 +10,9 @@ import { decodeRpcReply, encodeBatch, encodeRpcRequest } from "../../src/transpo
 import { createNatsIdentity, readNatsIdentity } from "../../src/transport/nats-identity.ts";
 import { inboxPrefix, replySubject } from "../../src/transport/subjects.ts";
 import { message } from "../../src/transport/transport.conformance.ts";
-import { Signal } from "../nats/events.ts";
 import { intruderPermissions } from "../nats/intruder.ts";
 import { descendants, secretsIn, walk } from "./processes.ts";
+import { permissionViolations } from "../nats/permission-violations.ts";
 
 // The attacker's view of a `cluster up`-style cluster on one machine (LocalCluster: the
 // same nats-server configuration and node processes, on free ports): NATS with no
@@ -74,21 +74,6 @@ async function expectHealthy(after: string): Promise<void> {
   }
 }
 
-/** The permission violations the server reports to `nc`. */
-function violations(nc: NatsConnection): { readonly seen: [string, string][]; readonly signal: Signal } {
-  const seen: [string, string][] = [];
-  const signal = new Signal();
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === "error" && status.error instanceof PermissionViolationError) {
-        seen.push([status.error.operation, status.error.subject]);
-        signal.notify();
-      }
-    }
-  })();
-  return { seen, signal };
-}
-
 /** Connect with node `id`'s identity, as a local attacker holding a copy of its seed file. */
 async function stolenIdentity(id: number): Promise<NatsConnection> {
   return connect({
@@ -130,7 +115,7 @@ describe("an attacker on NATS", () => {
     // Another tenant of the bus, with its inboxes where other tenants have theirs.
     const intruder = await cluster.nats.connectAs("intruder", { inboxPrefix: "_INBOX" });
     try {
-      const v = violations(intruder);
+      const v = permissionViolations(intruder);
       const leader = await cluster.leader();
       const takeover = encodeForwardedRequest({ kind: "propose", data: encodeCommand({ type: "createSession", username: "bob", tokenHash: "0".repeat(64) }) });
       for (const to of [1, 2, 3, 4, 5]) {
@@ -164,7 +149,7 @@ describe("an attacker on NATS", () => {
     const victim = [1, 2, 3, 4, 5].find((id) => id !== leader && id !== thief)!;
     const nc = await stolenIdentity(thief);
     try {
-      const v = violations(nc);
+      const v = permissionViolations(nc);
       // As another member (the subject says who sends): refused by the server.
       nc.publish(`concord.${CLUSTER}.raft.${leader}.${victim}`, encodeBatch([message({ from: victim, to: leader, term: HUGE_TERM })]));
       nc.publish(`concord.${CLUSTER}.rpc.${leader}.0`, encodeRpcRequest({ from: 0, payload: new Uint8Array([1]) }));
