@@ -21,7 +21,7 @@ const TAGS: Record<string, string> = {
 const INFO_DESCRIPTION =
   "A chat service on its own Raft. Errors are {error: {code, message}} with a stable code. " +
   "Limits at the edge, per node: password checks (logins, password changes, account deletions), each a slow hash, whatever the outcome: " +
-  "failed ones per client address (20, then 1 per 5 s) and per account (10, then 1 per 30 s), successful ones per address and per account (60, then 1 per 10 s); " +
+  "failed ones per client address (20, then 1 per 5 s) and per account (10, then 1 per 30 s), successful ones per address (600, then 5 per s) and per account (120, then 1 per s); " +
   "sign-ups per address (60, then 1 per 10 s) and per username (20, then 1 per 6 s): 429 rate_limited with Retry-After; " +
   "password hashing (half the cores at once, 4 waiting, at most 2 of them from one address): 429 overloaded; event streams in two pools (account: 1000, 100 per address, 10 per account; dashboard: 200, 8 per address): 429 overloaded. " +
   "Sessions end 7 days after their last use or 30 days after the login (401 session_expired). " +

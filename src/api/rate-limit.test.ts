@@ -156,7 +156,9 @@ async function mallorysFlood(n: Node) {
 
 describe("attack A: one address logging in correctly as fast as it is answered", () => {
   test("alice's logins all succeed while mallory floods; mallory's successes stop at his address's budget (429 rate_limited)", async () => {
-    const n = await node();
+    // Budgets of 60, then 1 per 10 s (the defaults are larger: the mechanism is the point).
+    const sixty = { burst: 60, perSecond: 0.1 };
+    const n = await node({ successfulLoginsPerAddress: sixty, successfulLoginsPerAccount: sixty });
     const { mallory, alice } = await mallorysFlood(n);
     expect(alice.map((a) => a.status)).toEqual(Array(40).fill(201));
     // 60 at once, then 1 per 10 s: the flood lasted a few seconds of the clock.

@@ -133,15 +133,16 @@ export interface AuthRateLimits {
   readonly maxKeys: number;
 }
 
-// Successes as sign-ups per address (60, then 1 per 10 s): whoever may create accounts
-// from an address may log into each of them, and no person logs in that often; past that
-// a script gets 6 hashes a minute per node (~0.2% of a core at 22 ms a hash). The same per
-// account bounds one account's logins from many addresses. Failures refill their 10 per
-// account in 30 s each: filling 10,000 keys with them takes over 330 failed hashes a
+// Successes are budgeted generously: an office or a carrier's NAT puts many people behind
+// one address, and what keeps one address from crowding others out of the hashing gate is
+// the gate's per-address share, not this budget. The budgets bound the CPU one address
+// (600, then 5 a second: at 22 ms a hash, a tenth of a core per node at most) and one
+// account (120, then 1 a second) can spend on correct passwords. Failures refill their 10
+// per account in 30 s each: filling 10,000 keys with them takes over 330 failed hashes a
 // second per node, more than the hashing gate lets through on a small machine.
 export const DEFAULT_AUTH_RATE_LIMITS: AuthRateLimits = {
-  successfulLoginsPerAddress: { burst: 60, perSecond: 0.1 },
-  successfulLoginsPerAccount: { burst: 60, perSecond: 0.1 },
+  successfulLoginsPerAddress: { burst: 600, perSecond: 5 },
+  successfulLoginsPerAccount: { burst: 120, perSecond: 1 },
   failedLoginsPerAddress: { burst: 20, perSecond: 0.2 },
   failedLoginsPerAccount: { burst: 10, perSecond: 1 / 30 },
   signupsPerAddress: { burst: 60, perSecond: 0.1 },

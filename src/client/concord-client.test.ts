@@ -250,6 +250,16 @@ describe("routes", () => {
     expect(other.requests).toHaveLength(0);
   });
 
+  test("a 429 overloaded (a full queue: nothing was done) is tried on another node", async () => {
+    const full = nodes.start(() => apiError(429, "overloaded", "password checks are queued to the limit", { "retry-after": "1" }));
+    const other = nodes.start(() => jsonResponse(201, { token: "tok", username: "alice", unread: 0 }));
+    const client = new ConcordClient({ nodes: [full.url, other.url] });
+    await client.login("alice", "right password");
+    expect(client.token).toBe("tok");
+    expect(full.requests.length + other.requests.length).toBeGreaterThanOrEqual(2);
+    expect(other.requests.length).toBeGreaterThanOrEqual(1);
+  });
+
   test("markRead, deleteMessages, listAccounts and admin calls send API.md's shapes", async () => {
     const bodies: unknown[] = [];
     const node = nodes.start(async (request) => {

@@ -40,7 +40,7 @@ export class ConcordError extends Error {
 
   /** No node could serve the request right now; the same request may work later. */
   get transient(): boolean {
-    return this.code === "network" || this.code === "timeout" || this.code === "unavailable";
+    return this.code === "network" || this.code === "timeout" || this.code === "unavailable" || this.code === "overloaded";
   }
 
   /** The session is missing, expired, revoked, or the password was wrong. */

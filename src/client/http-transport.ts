@@ -150,7 +150,12 @@ export class HttpTransport {
       const answer: Answer = { status: response.status, node, headers: response.headers, text };
       if (response.ok || spec.answerStatuses?.includes(response.status) === true) return { kind: "answer", answer };
       const error = errorFromAnswer(answer);
-      if (response.status === 503) return { kind: "retry", error, retryAfterMs: retryAfterMs(response.headers.get("retry-after")) };
+      // 503, and a 429 `overloaded` (a full queue: the node turned the request away
+      // before doing anything), may go better on another node or a moment later.
+      // `rate_limited` is about the caller and stays with the caller.
+      if (response.status === 503 || (response.status === 429 && error.code === "overloaded")) {
+        return { kind: "retry", error, retryAfterMs: retryAfterMs(response.headers.get("retry-after")) };
+      }
       return { kind: "refused", error };
     } catch (error) {
       if (error instanceof ConcordError) return { kind: "refused", error };
