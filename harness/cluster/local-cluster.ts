@@ -52,6 +52,8 @@ export interface LocalClusterOptions {
   tickMs?: number;
   /** Start nodes with --fault-injection so partitions act on their traffic. */
   faultInjection?: boolean;
+  /** Start nodes with --unlimited-logins: every client of the workload logs in from 127.0.0.1. */
+  unlimitedLogins?: boolean;
   logLevel?: "debug" | "info" | "warn" | "error";
   /** Bearer token for the admin routes (default: a random one). */
   adminToken?: string;
@@ -162,6 +164,7 @@ export class LocalCluster {
         "--http", `${host}:${port}`, "--tick-ms", String(this.options.tickMs ?? 20), "--snapshot-every", String(this.options.snapshotEvery ?? 10_000),
         "--log-level", this.options.logLevel ?? "warn"];
       if (this.options.faultInjection === true) args.push("--fault-injection");
+      if (this.options.unlimitedLogins === true) args.push("--unlimited-logins");
       if (how.join === true) args.push("--join");
       else args.push("--peers", (how.peers ?? []).join(","));
       node = new NodeProcess({ id, args, logPath: join(this.dir, `node-${id}.log`) });

@@ -150,6 +150,17 @@ export const DEFAULT_AUTH_RATE_LIMITS: AuthRateLimits = {
   maxKeys: 10_000,
 };
 
+/** No limit worth the name on any of them: for load generators with every client on one address. */
+const UNLIMITED: BucketRule = { burst: 1e9, perSecond: 1e9 };
+export const UNLIMITED_AUTH_RATE_LIMITS: Partial<AuthRateLimits> = {
+  successfulLoginsPerAddress: UNLIMITED,
+  successfulLoginsPerAccount: UNLIMITED,
+  failedLoginsPerAddress: UNLIMITED,
+  failedLoginsPerAccount: UNLIMITED,
+  signupsPerAddress: UNLIMITED,
+  signupsPerUsername: UNLIMITED,
+};
+
 /** The limiters of one app. */
 export class AuthLimiters {
   readonly successfulLoginsPerAddress: RateLimiter;

@@ -6,6 +6,7 @@ import type { WebAssets } from "../web/web-assets.ts";
 import { webRoutes } from "../web/web-routes.ts";
 import { bunPasswordHasher } from "./bun-password-hasher.ts";
 import { parseNodeOptions } from "./node-options.ts";
+import { UNLIMITED_AUTH_RATE_LIMITS } from "../api/rate-limit.ts";
 
 /** How an entry point serves HTTP (Bun.serve there; this file stays runtime-neutral). */
 export type ServeHttp = (options: {
@@ -38,7 +39,15 @@ export async function runNodeCommand(
   const webAssets = await assets;
   // The web app is mounted here, beside the API: src/api imports nothing of src/web.
   const web = webAssets === null ? {} : { extraRoutes: { routes: webRoutes({ assets: webAssets, nodes: options.webPeers }), connectTo: options.webPeers } };
-  const app = createApp({ backend: node.backend, passwords: bunPasswordHasher, adminToken: options.adminToken, logger, ...(node.faults !== null ? { faults: node.faults } : {}), ...web });
+  const app = createApp({
+    backend: node.backend,
+    passwords: bunPasswordHasher,
+    adminToken: options.adminToken,
+    logger,
+    ...(node.faults !== null ? { faults: node.faults } : {}),
+    ...(options.unlimitedLogins ? { rateLimits: UNLIMITED_AUTH_RATE_LIMITS } : {}),
+    ...web,
+  });
   // With a certificate, HTTPS only: nothing answers plain HTTP on the port. The app sees
   // https: request URLs, so it sends HSTS and marks the session cookie Secure.
   const server = serve({ hostname: options.httpHost, port: options.httpPort, idleTimeout: 60, ...(options.https !== null ? { tls: options.https } : {}), fetch: app.fetch });

@@ -14,6 +14,8 @@ export interface NodeProcessOptions extends ConcordNodeConfig {
   webPeers: string[];
   /** Serve HTTPS with this certificate chain and private key (PEM text); null: plain HTTP. */
   https: { cert: string; key: string } | null;
+  /** No per-address or per-account limits on logins and sign-ups (the harness's load, all from one address). */
+  unlimitedLogins: boolean;
 }
 
 /** A usage mistake: the message says what to fix; the process exits 2. */
@@ -45,6 +47,9 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
                        (or the token itself in env CONCORD_ADMIN_TOKEN)
   --fault-injection    obey the harness's link cuts (PUT /v1/debug/faults, admin
                        token); for tests and demos, never production
+  --unlimited-logins   no per-address or per-account limits on logins and sign-ups
+                       (the hashing gate stays): for load generators that run every
+                       client from one address (the harness); never production
   --web-peers URLS     every node's HTTP URL, comma-separated, for the web page
                        to fail over between (default: only this node)  env CONCORD_WEB_PEERS
   --log-level L        debug|info|warn|error (default warn)         env CONCORD_LOG_LEVEL
@@ -111,6 +116,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
         "admin-token-file": { type: "string" },
         "web-peers": { type: "string" },
         "fault-injection": { type: "boolean" },
+        "unlimited-logins": { type: "boolean" },
         config: { type: "string" },
       },
     });
@@ -156,6 +162,7 @@ export function parseNodeOptions(argv: string[], env: Record<string, string | un
     adminToken,
     webPeers: urlList(pick(flags["web-peers"], "CONCORD_WEB_PEERS", "webPeers") ?? ""),
     faultInjection: flags["fault-injection"] ?? file["faultInjection"] === true,
+    unlimitedLogins: flags["unlimited-logins"] ?? file["unlimitedLogins"] === true,
     https,
   };
 }
