@@ -45,7 +45,9 @@ export async function runNodeCommand(
     adminToken: options.adminToken,
     logger,
     ...(node.faults !== null ? { faults: node.faults } : {}),
-    ...(options.unlimitedLogins ? { rateLimits: UNLIMITED_AUTH_RATE_LIMITS } : {}),
+    // A load generator's clients share one address: a queue long enough for all of them,
+    // so its concurrent logins wait their turn instead of bouncing off the address's share.
+    ...(options.unlimitedLogins ? { rateLimits: UNLIMITED_AUTH_RATE_LIMITS, hashing: { queue: 64, maxWaitMs: 5000 } } : {}),
     ...web,
   });
   // With a certificate, HTTPS only: nothing answers plain HTTP on the port. The app sees

@@ -47,9 +47,10 @@ export const NODE_USAGE = `usage: concord node --id N --data DIR [options]
                        (or the token itself in env CONCORD_ADMIN_TOKEN)
   --fault-injection    obey the harness's link cuts (PUT /v1/debug/faults, admin
                        token); for tests and demos, never production
-  --unlimited-logins   no per-address or per-account limits on logins and sign-ups
-                       (the hashing gate stays): for load generators that run every
-                       client from one address (the harness); never production
+  --unlimited-logins   no per-address or per-account limits on logins and sign-ups,
+                       and a long queue for password hashes (their concurrency stays):
+                       for load generators that run every client from one address
+                       (the harness); never production
   --web-peers URLS     every node's HTTP URL, comma-separated, for the web page
                        to fail over between (default: only this node)  env CONCORD_WEB_PEERS
   --log-level L        debug|info|warn|error (default warn)         env CONCORD_LOG_LEVEL
