@@ -4,20 +4,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { processAlive } from "./process-alive.ts";
 
 // `concord bench` end to end with tiny sizes: real nats-server and 5 nodes, every phase.
 // Asserts the JSON's shape and that the figures are positive and finite, not their size.
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const positive = (n: unknown) => {
   expect(typeof n).toBe("number");
@@ -69,7 +61,7 @@ test("concord bench --json runs every phase and stops what it started", async ()
     expect((await readFile(join(out, "latest.svg"), "utf8")).startsWith("<svg")).toBe(true);
     expect(existsSync(join(out, "latest.svg"))).toBe(true);
     // Nodes from the measured levels and nats-server are gone.
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(processAlive(pid)).toBe(false);
   } finally {
     await rm(out, { recursive: true, force: true });
   }

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findEtcd } from "./etcd-cluster.ts";
+import { processAlive } from "./process-alive.ts";
 
 // bench:vs-etcd end to end with etcd alone and tiny sizes: 5 real members, 1 client for
 // 1 s, one leader kill. Asserts writes were acknowledged and every member was stopped,
@@ -17,15 +18,6 @@ try {
   findEtcd();
 } catch {
   haveEtcd = false;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** PIDs of etcd members started by a bench:vs-etcd (their cluster token says so). */
@@ -65,7 +57,7 @@ test.skipIf(!haveEtcd)("bench:vs-etcd --only etcd writes through the gateway, ki
     expect(r.failover.concord).toBeNull();
     expect(stdout).toContain("5 etcd members alone");
     expect(stderr).toContain("kill -9 leader");
-    for (const p of level.processes) if (p.name !== "bench (clients)") expect(alive(p.pid)).toBe(false);
+    for (const p of level.processes) if (p.name !== "bench (clients)") expect(processAlive(p.pid)).toBe(false);
     // The member restarted after the kill too: no member of this run is left.
     expect([...benchEtcdPids()].filter((pid) => !before.has(pid))).toEqual([]);
   } finally {

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { MACHINE_FILES } from "../../src/cli/init-deploy.ts";
 import { findNatsServer } from "../../src/cli/nats-server-process.ts";
+import { removeNetworkNamespace } from "./network-namespace.ts";
 
 // Five machines, one node each, from the files `concord init` writes: five network
 // namespaces ("machines") joined by a bridge in a sixth (the "switch", which also hosts
@@ -48,17 +49,7 @@ function run(...args: string[]): void {
 function cleanUp(): void {
   for (const child of spawned) if (child.exitCode === null) child.kill("SIGKILL");
   // Whatever else runs in our namespaces: end it by the PIDs they hold, then remove them.
-  for (const name of [...MACHINES.map(ns), hub]) {
-    const pids = spawnSync("ip", ["netns", "pids", name], { encoding: "utf8" }).stdout?.split("\n").filter(Boolean) ?? [];
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    spawnSync("ip", ["netns", "del", name]);
-  }
+  for (const name of [...MACHINES.map(ns), hub]) removeNetworkNamespace(name);
   rmSync(work, { recursive: true, force: true });
 }
 

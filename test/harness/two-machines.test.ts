@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { removeNetworkNamespace } from "./network-namespace.ts";
 
 // The two-machine demo on one machine: two network namespaces joined by a veth pair, a
 // harness and a nats-server in each, nodes 1-2 in "machine 1" and 3-5 in "machine 2".
@@ -33,17 +34,7 @@ function ip(...args: string[]): void {
 
 function cleanUp(): void {
   // Everything the demos started lives in the namespaces: end it by the PIDs they hold.
-  for (const ns of [nsA, nsB]) {
-    const pids = spawnSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    spawnSync("ip", ["netns", "del", ns]);
-  }
+  for (const ns of [nsA, nsB]) removeNetworkNamespace(ns);
   rmSync(work, { recursive: true, force: true });
 }
 
