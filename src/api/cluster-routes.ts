@@ -91,7 +91,9 @@ export function clusterRoutes(node: NodeView) {
     }),
     (c) => {
       const s = node.status();
-      const ready = s.leader !== 0 && s.applied >= s.commit;
+      // A follower may hold committed entries back to apply them in one batch (soon, and
+      // at once for a read): held back, they count as caught up.
+      const ready = s.leader !== 0 && s.applied + s.applyPending >= s.commit;
       const body = { ready, leader: s.leader, commitIndex: s.commit, appliedIndex: s.applied };
       return ready ? c.json(body, 200) : c.json(body, 503);
     },

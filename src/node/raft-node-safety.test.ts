@@ -355,7 +355,7 @@ describe("RaftNode safety regressions", () => {
     };
     const stateMachine = new HeldStateMachine();
     const transport = new HandTransport(3);
-    const options = { id: 3, snapshots: new MemorySnapshotStore(), tickIntervalMs: 1_000_000, seed: 3, raftTuning: { maxCommittedBytesPerReady: 1 } } as const;
+    const options = { id: 3, snapshots: new MemorySnapshotStore(), tickIntervalMs: 1_000_000, seed: 3, applyDeferTicks: 0, raftTuning: { maxCommittedBytesPerReady: 1 } } as const;
     const node = await RaftNode.start({ ...options, storage, transport, stateMachine, bootstrap: { voters: [1, 2, 3], learners: [] } });
     try {
       transport.handlers!.onMessages([append(1, 1, [entry(2, 2), entry(3, 2), addVoter(4, 4)], 1)]);

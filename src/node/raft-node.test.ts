@@ -45,7 +45,7 @@ describe("RaftNode over the memory transport", () => {
     nodes = [];
   });
 
-  async function startCluster(count: number, options: { snapshotEveryEntries?: number } = {}, makeMachine: () => ListStateMachine = () => new ListStateMachine()) {
+  async function startCluster(count: number, options: { snapshotEveryEntries?: number; applyDeferTicks?: number } = {}, makeMachine: () => ListStateMachine = () => new ListStateMachine()) {
     const network = new MemoryNetwork();
     const voters = Array.from({ length: count }, (_, i) => i + 1);
     const machines = new Map<number, ListStateMachine>();
@@ -98,6 +98,34 @@ describe("RaftNode over the memory transport", () => {
     const other = nodes.find((n) => n !== leader && n !== follower)!;
     await other.readBarrier(2000);
     expect(machines.get(other.id)!.items).toContain("hello");
+  });
+
+  test("a follower holds committed entries back for one larger batch, and applies them at once when a read waits", async () => {
+    // Entries held a million ticks: only a waiting read, never the clock, makes the follower apply.
+    const { machines } = await startCluster(3, { applyDeferTicks: 1_000_000 });
+    const leader = await leaderOf(nodes);
+    const follower = nodes.find((n) => n !== leader)!;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => leader.propose(encode(`d${i}`), 2000)));
+    // The leader applied all of them before answering; the follower knows they are
+    // committed (its core handed them out) but holds them.
+    await until(() => follower.status().applied + follower.status().applyPending >= leader.status().applied);
+    expect(follower.status().applyPending).toBeGreaterThan(0);
+    expect(machines.get(follower.id)!.items.length).toBeLessThan(20);
+    const batchesBefore = follower.status().io.applyBatches;
+    await follower.readBarrier(2000);
+    expect(machines.get(follower.id)!.items).toEqual(machines.get(leader.id)!.items);
+    expect(follower.status().applyPending).toBe(0);
+    // However many Readies brought them, the held entries went in one batch.
+    expect(follower.status().io.applyBatches - batchesBefore).toBeLessThanOrEqual(2);
+  });
+
+  test("a follower applies held entries once they are a few ticks old, with nobody waiting", async () => {
+    const { machines } = await startCluster(3);
+    const leader = await leaderOf(nodes);
+    const follower = nodes.find((n) => n !== leader)!;
+    await leader.propose(encode("later"), 2000);
+    await until(() => machines.get(follower.id)!.items.includes("later"));
+    expect(follower.status().applyPending).toBe(0);
   });
 
   test("many concurrent proposals commit in one order on every node", async () => {

@@ -391,7 +391,16 @@ export class RequestRouter {
 
   private awaitApplied(index: number): Promise<void> {
     if (this.loop.appliedIndex() >= index) return Promise.resolve();
-    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+    return new Promise((resolve) => {
+      this.appliedWaiters.push({ index, resolve });
+      // A follower may hold the entries back for a larger batch: somebody waits for them now.
+      this.loop.notify();
+    });
+  }
+
+  /** Somebody on this node waits for entries to be applied: a read barrier, or a proposal made here. */
+  waitsForApply(): boolean {
+    return this.appliedWaiters.length > 0 || this.applyWaiters.size > 0;
   }
 
   /**

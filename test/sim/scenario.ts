@@ -36,6 +36,8 @@ export interface Scenario {
    *  messages announcing it (and anything sent with them) arrive. */
   readonly commitFaultRate: number;
   readonly chaosGapMs: { readonly min: number; readonly max: number };
+  /** The whole-node simulator's followers hold committed entries back this many ticks (0: apply at once). */
+  readonly applyDeferTicks: number;
 }
 
 const UNLIMITED = 1 << 30;
@@ -86,6 +88,8 @@ export function drawScenario(rng: SimRandom): Scenario {
       { min: 2, max: 30 },
       { min: 5, max: 50 },
     ]),
+    // Drawn last, so every knob before it is what the same seed drew before it existed.
+    applyDeferTicks: rng.pick([0, 1, 5, 50]),
   };
 }
 
@@ -99,6 +103,6 @@ export function describeScenario(s: Scenario): string {
     `uncommitted=${lim(r.maxUncommittedBytes)} applyBytes=${lim(r.maxCommittedBytesPerReady)} deferCommit=${r.deferCommitUpdates}) ` +
     `net(loss=${n.lossRate} dup=${n.duplicateRate} delay=${n.minDelayMs}-${n.maxDelayMs} slow=${n.slowRate}@${n.slowMaxDelayMs}) ` +
     `disk=${s.diskLatencyMs.min}-${s.diskLatencyMs.max}ms tick=${s.baseTickMs}${s.tickSkewMs.min}+${s.tickSkewMs.max}ms snapEvery=${s.snapshotEveryEntries} ` +
-    `faults=x${s.faultIntensity} newLeaderFaults=${s.newLeaderFaultRate} commitFaults=${s.commitFaultRate} gap=${s.chaosGapMs.min}-${s.chaosGapMs.max}ms`
+    `faults=x${s.faultIntensity} newLeaderFaults=${s.newLeaderFaultRate} commitFaults=${s.commitFaultRate} gap=${s.chaosGapMs.min}-${s.chaosGapMs.max}ms applyDefer=${s.applyDeferTicks}`
   );
 }

@@ -220,6 +220,7 @@ export class MemoryBackend implements ChatBackend {
               lastContactTicks: 0,
             }))
           : [],
+      applyPending: 0,
       tickIntervalMs: 20,
       io: { raftWrites: this.lastIndex, fsyncs: 0, applyBatches: this.applied, entriesApplied: this.applied },
     };

@@ -167,6 +167,7 @@ export class NodeWorld {
       electionTimeoutTicks: s.raft.electionTimeoutTicks,
       heartbeatIntervalTicks: s.raft.heartbeatIntervalTicks,
       snapshotEveryEntries: s.snapshotEveryEntries,
+      applyDeferTicks: s.applyDeferTicks,
       raftLimits: { maxMsgBytes: s.raft.maxMsgBytes, maxInflightMsgs: s.raft.maxInflightMsgs, maxInflightBytes: s.raft.maxInflightBytes, maxUncommittedBytes: Math.max(s.raft.maxUncommittedBytes, MIN_UNCOMMITTED_BYTES) },
       raftTuning: {
         preVote: s.raft.preVote,
