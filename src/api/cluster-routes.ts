@@ -89,11 +89,12 @@ export function clusterRoutes(node: NodeView) {
         ...anyClientError,
       },
     }),
-    (c) => {
+    async (c) => {
+      // A follower may hold committed entries back to apply them in one batch: apply them
+      // now, so that ready means applied, as it says.
+      await node.applyHeld(1000).catch(() => {});
       const s = node.status();
-      // A follower may hold committed entries back to apply them in one batch (soon, and
-      // at once for a read): held back, they count as caught up.
-      const ready = s.leader !== 0 && s.applied + s.applyPending >= s.commit;
+      const ready = s.leader !== 0 && s.applied >= s.commit;
       const body = { ready, leader: s.leader, commitIndex: s.commit, appliedIndex: s.applied };
       return ready ? c.json(body, 200) : c.json(body, 503);
     },

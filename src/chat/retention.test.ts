@@ -13,7 +13,7 @@ import {
 } from "./chat-limits.ts";
 import type { ChatCommand } from "./commands.ts";
 import { createAccount, login, logout, markUpTo, send } from "./testing/commands.ts";
-import { ReplicaDir, timeAt, type ChatReplica } from "./testing/chat-replica.ts";
+import { entryOf, ReplicaDir, timeAt, type ChatReplica } from "./testing/chat-replica.ts";
 
 // Log indexes need not be contiguous for the state machine, so these jump ahead
 // instead of applying a window's worth of entries.
@@ -124,6 +124,23 @@ describe("retention keeps the tables bounded", () => {
     await r.one(send("alice", "bob", "m0", { account: "alice", key: "a0" }));
     expect(await r.count("messages")).toBe(messages + 1);
     expect(await r.count("idempotency", "account = 'alice'")).toBe(IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX);
+  });
+
+  test("records waiting to be written obey the cap and the sweep as written ones do, however the log is cut into batches", async () => {
+    // Past the cap within one batch, with sweeps (that expire the oldest) in the middle:
+    // one batch, and one entry per batch, must leave the same records.
+    const other = await dir.open();
+    await other.run(createAccount("alice"), createAccount("bob"));
+    const total = IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX + 2 * SWEEP_EVERY_INDEXES;
+    // Leader time jumps a retention ahead halfway, so the sweeps then expire the first half.
+    const timeOf = (index: number) => timeAt(index) + (index > total / 2 ? IDEMPOTENCY_RETENTION_MS : 0);
+    const entries = Array.from({ length: total }, (_, i) => entryOf(3 + i, send("alice", "bob", `m${i}`, { account: "alice", key: `a${i < total - 7 ? i : i - 13}` }), timeOf(3 + i)));
+    await r.machine.apply(entries);
+    for (const entry of entries) await other.machine.apply([entry]);
+    expect(await r.tableContents()).toEqual(await other.tableContents());
+    expect(await r.count("idempotency", "account = 'alice'")).toBeLessThan(IDEMPOTENCY_RECORDS_PER_ACCOUNT_MAX);
+    // The last seven reuse recent keys: answered from their first records, not sent again.
+    expect(await r.count("messages")).toBe(total - 7);
   });
 
   test("an account keeps its newest sessions", async () => {

@@ -14,6 +14,12 @@ export interface NodeView {
   status(): Status & { readonly applyPending: number; readonly tickIntervalMs: number; readonly io: Readonly<Record<string, number>> };
   /** The applied index and the digest chained over everything applied. */
   appliedState(): Promise<{ index: number; digest: string }>;
+  /**
+   * Resolves once the state machine has applied every committed entry this node had
+   * received when called (a follower holds some back to apply them in one batch). Local:
+   * no leader is asked, so it says nothing about what other nodes committed.
+   */
+  applyHeld(timeoutMs: number): Promise<void>;
 }
 
 /**

@@ -12,4 +12,6 @@ export interface DriverTestingFaults {
   dropOldSnapshotBeforeCompact?: boolean;
   /** Let a state copy begun before a snapshot install be kept after it. */
   keepCopyAcrossInstall?: boolean;
+  /** Start a state copy while the core has handed out entries the state machine holds back, with the core's configuration. */
+  snapshotWhileApplyHeld?: boolean;
 }

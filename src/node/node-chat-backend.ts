@@ -28,6 +28,10 @@ export class NodeChatBackend implements ChatBackend {
     return (await this.raft.propose(encodeCommand(command), timeoutMs)).result as ApplyResult;
   }
 
+  applyHeld(timeoutMs: number): Promise<void> {
+    return this.raft.applyHeld(timeoutMs);
+  }
+
   async readBarrier(timeoutMs: number): Promise<void> {
     await this.raft.readBarrier(timeoutMs);
   }

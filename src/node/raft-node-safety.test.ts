@@ -3,7 +3,7 @@
 // test-only switch (test/sim/node/cli.ts --unsafe …) and must catch it too.
 
 import { describe, expect, test } from "bun:test";
-import { encodeConfChange } from "../raft/confchange.ts";
+import { encodeConfChange, encodeConfSet } from "../raft/confchange.ts";
 import { blankMessage } from "../raft/message.ts";
 import { readWholeSnapshot, snapshotFromBytes } from "../raft/snapshot-bytes.ts";
 import type { Entry, Message, NodeId, SnapshotBytes, SnapshotMeta } from "../raft/types.ts";
@@ -355,6 +355,8 @@ describe("RaftNode safety regressions", () => {
     };
     const stateMachine = new HeldStateMachine();
     const transport = new HandTransport(3);
+    // Entries are applied as they commit (applyDeferTicks 0): the slow apply below is what lets
+    // the next append arrive mid-apply; held back, nothing would be applied at all.
     const options = { id: 3, snapshots: new MemorySnapshotStore(), tickIntervalMs: 1_000_000, seed: 3, applyDeferTicks: 0, raftTuning: { maxCommittedBytesPerReady: 1 } } as const;
     const node = await RaftNode.start({ ...options, storage, transport, stateMachine, bootstrap: { voters: [1, 2, 3], learners: [] } });
     try {
@@ -373,6 +375,28 @@ describe("RaftNode safety regressions", () => {
       // Restarted with the state machine before addVoter 4, the node must know both
       // additions are committed (so it will not campaign on {1,2,3}).
       expect(durable.hardState.commit).toBeGreaterThanOrEqual(4);
+    } finally {
+      await node.stop({ transferLeadership: false });
+    }
+  });
+  test("a follower holding committed entries back takes no snapshot with the configuration they bring", async () => {
+    // Follower 3 restarts (killed while it held entries back): its state machine is at 5,
+    // its log 1..8 committed to 8, and entry 6 adds voter 4. The core counts 6..8 applied
+    // (conf included) once it hands them out; a snapshot of the state at 5 must still
+    // record the configuration in force at 5.
+    const storage = new MemoryRaftStorage();
+    const addVoter4: Entry = { index: 6, term: 2, kind: "conf", data: encodeConfChange({ type: "addVoter", nodeId: 4 }) };
+    const bootstrap: Entry = { index: 1, term: 1, kind: "conf", data: encodeConfSet({ voters: [1, 2, 3], learners: [] }) };
+    await storage.write({ hardState: { term: 2, vote: 0, commit: 8 }, snapshot: null, entries: [bootstrap, entry(2, 2), entry(3, 2), entry(4, 2), entry(5, 2), addVoter4, entry(7, 2), entry(8, 2)] });
+    const watch = snapshotWatch();
+    const node = await RaftNode.start({ id: 3, storage, snapshots: new MemorySnapshotStore(), transport: new HandTransport(3), stateMachine: new CountingStateMachine(5), snapshotEveryEntries: 1, tickIntervalMs: 5, seed: 3, logger: watch.logger });
+    try {
+      const index = await watch.taken;
+      const stored = (await storage.reopen().load()).snapshot!;
+      expect(stored.index).toBe(index);
+      // Taken once 6..8 were applied, with the configuration they bring.
+      expect(index).toBe(8);
+      expect([...stored.conf.voters].sort()).toEqual([1, 2, 3, 4]);
     } finally {
       await node.stop({ transferLeadership: false });
     }

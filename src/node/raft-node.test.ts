@@ -119,6 +119,21 @@ describe("RaftNode over the memory transport", () => {
     expect(follower.status().io.applyBatches - batchesBefore).toBeLessThanOrEqual(2);
   });
 
+  test("applyHeld applies what a follower holds back, without asking the leader (what /readyz waits for)", async () => {
+    const { machines, network } = await startCluster(3, { applyDeferTicks: 1_000_000 });
+    const leader = await leaderOf(nodes);
+    const follower = nodes.find((n) => n !== leader)!;
+    await Promise.all(Array.from({ length: 10 }, (_, i) => leader.propose(encode(`h${i}`), 2000)));
+    await until(() => follower.status().applyPending > 0 && follower.status().applied + follower.status().applyPending >= leader.status().applied);
+    const held = follower.status().applied + follower.status().applyPending;
+    // Cut off from the leader: a read barrier could not finish, applyHeld still does.
+    network.cut(leader.id, follower.id);
+    await follower.applyHeld(2000);
+    expect(follower.status().applied).toBe(held);
+    expect(follower.status().applyPending).toBe(0);
+    expect(machines.get(follower.id)!.items).toEqual(machines.get(leader.id)!.items);
+  });
+
   test("a follower applies held entries once they are a few ticks old, with nobody waiting", async () => {
     const { machines } = await startCluster(3);
     const leader = await leaderOf(nodes);

@@ -30,7 +30,7 @@ const DEFAULT_ELECTION_TIMEOUT_TICKS = 15;
  */
 const APPLY_DEFER_ENTRIES_MAX = 512;
 const APPLY_DEFER_BYTES_MAX = 8 * 1024 * 1024;
-const APPLY_DEFER_TICKS = 5;
+const APPLY_DEFER_TICKS = 2;
 
 export interface RaftNodeOptions {
   id: NodeId;
@@ -289,6 +289,11 @@ export class RaftNode {
    */
   readBarrier(timeoutMs: number): Promise<number> {
     return this.requests.readBarrier(timeoutMs);
+  }
+
+  /** Resolves once the state machine has applied what the core had handed out when called (see NodeView.applyHeld). */
+  applyHeld(timeoutMs: number): Promise<void> {
+    return this.requests.applyHeld(timeoutMs);
   }
 
   changeMembership(change: ConfChange, timeoutMs: number): Promise<void> {

@@ -150,6 +150,11 @@ export class RequestRouter {
     });
   }
 
+  /** Wait, locally, until the state machine has applied every entry the core has handed out. */
+  async applyHeld(timeoutMs: number): Promise<void> {
+    await this.withDeadline(timeoutMs, "apply", () => this.awaitApplied(this.raft.status().applied));
+  }
+
   async changeMembership(change: ConfChange, timeoutMs: number): Promise<void> {
     await this.withDeadline(timeoutMs, "membership change", (deadlineAt) => this.submit({ kind: "confChange", change }, deadlineAt));
   }

@@ -280,11 +280,16 @@ export class SnapshotLifecycle {
     // The core has taken a leader's snapshot it has not asked us to install yet: its
     // configuration is already that snapshot's, while our state is still the old one, so
     // a copy now would be recorded with a configuration it does not hold.
-    if (this.raft.status().snapshotIndex > appliedIndex) return;
+    const core = this.raft.status();
+    if (core.snapshotIndex > appliedIndex) return;
+    // Nor while the core has handed out entries the state machine holds back for a later
+    // batch (a follower's): the core's configuration already counts their conf entries,
+    // and would be recorded for an index before them.
+    if (core.applied !== appliedIndex && this.faults.snapshotWhileApplyHeld !== true) return;
     this.snapshotting = true;
     const bytesAtStart = this.bytesAppliedSinceSnapshot;
     const tracking = { terms: new Map([[appliedIndex, appliedTerm]]), confChanged: false, invalidated: false };
-    const conf = this.raft.status().conf;
+    const conf = core.conf;
     this.snapshotTracking = tracking;
     const startedMs = this.options.clock.monotonicMs();
     this.snapshotDone = (async () => {

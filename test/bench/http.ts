@@ -102,7 +102,8 @@ function summary(m: Measured, nodes: number) {
 }
 
 progress(`bench:http  starting nats-server and ${nodeCount} node processes …`);
-const cluster = await LocalCluster.start({ nodes: nodeCount, snapshotEvery: 50_000 });
+// One address sends every sign-up and login (a load generator): the edge limits are bench:login-flood's to measure.
+const cluster = await LocalCluster.start({ nodes: nodeCount, snapshotEvery: 50_000, unlimitedLogins: true });
 try {
   const leader = await cluster.leader();
   const ids = [...cluster.urls.keys()];

@@ -166,6 +166,9 @@ export class MemoryBackend implements ChatBackend {
     });
   }
 
+  /** Entries apply as they commit here: nothing is ever held back. */
+  async applyHeld(_timeoutMs: number): Promise<void> {}
+
   async readBarrier(timeoutMs: number): Promise<void> {
     await this.refuseIfFaulty(timeoutMs);
     const readIndex = this.commit;

@@ -1,11 +1,12 @@
 // The rules the whole-node simulator checks, after every event and at every durable
 // step: one leader per term; committed entries never change (every node's applied
 // entries are a prefix of one history); the stored snapshot's term is the log's term at
-// its index; applied <= committed <= last; state digests agree at equal applied
+// its index, and its configuration the one the history's conf entries make there; applied <= committed <= last; state digests agree at equal applied
 // indexes. A broken rule throws RuleBroken, which ends the run with its seed.
 
 import type { NodeStatus } from "../../../src/node/raft-node.ts";
-import type { Entry, NodeId, SnapshotMeta } from "../../../src/raft/types.ts";
+import { decodeConfEntry } from "../../../src/raft/confchange.ts";
+import type { ConfState, Entry, NodeId, SnapshotMeta } from "../../../src/raft/types.ts";
 import { RuleBroken } from "../violation.ts";
 
 interface HistoryEntry {
@@ -30,6 +31,8 @@ export class NodeChecker {
   private readonly commits = new Map<string, number>();
   termsWithLeader = 0;
   highestApplied = 0;
+  /** Every index from 1 up to here is in `history`. */
+  private historyComplete = 0;
 
   applied(node: NodeId, entries: readonly Entry[], digest: string): void {
     for (const e of entries) {
@@ -45,6 +48,7 @@ export class NodeChecker {
         );
       }
     }
+    while (this.history.has(this.historyComplete + 1)) this.historyComplete++;
     const last = entries[entries.length - 1];
     if (last !== undefined) {
       this.digest(node, last.index, digest);
@@ -60,6 +64,39 @@ export class NodeChecker {
   /** A snapshot record reached a node's disk: its term must be the log's at its index. */
   snapshotRecorded(node: NodeId, meta: SnapshotMeta): void {
     this.snapshotTerm(node, meta, "recorded");
+    this.snapshotConf(node, meta);
+  }
+
+  /** A snapshot's configuration is the one in force at its index: its conf entries replayed, none after. */
+  private snapshotConf(node: NodeId, meta: SnapshotMeta): void {
+    if (meta.index > this.historyComplete) return;
+    let voters = new Set<NodeId>();
+    let learners = new Set<NodeId>();
+    for (let index = 1; index <= meta.index; index++) {
+      const entry = this.history.get(index)!;
+      if (entry.kind !== "conf") continue;
+      const decoded = decodeConfEntry(entry.data);
+      if (decoded.kind === "set") {
+        voters = new Set(decoded.conf.voters);
+        learners = new Set(decoded.conf.learners);
+        continue;
+      }
+      const { type, nodeId } = decoded.change;
+      if (type === "addVoter") {
+        learners.delete(nodeId);
+        voters.add(nodeId);
+      } else if (type === "addLearner") {
+        if (!voters.has(nodeId)) learners.add(nodeId);
+      } else {
+        voters.delete(nodeId);
+        learners.delete(nodeId);
+      }
+    }
+    const expected: ConfState = { voters: [...voters].sort((a, b) => a - b), learners: [...learners].sort((a, b) => a - b) };
+    const actual: ConfState = { voters: [...meta.conf.voters].sort((a, b) => a - b), learners: [...meta.conf.learners].sort((a, b) => a - b) };
+    if (JSON.stringify(expected) !== JSON.stringify(actual)) {
+      throw new RuleBroken("snapshot configuration", `n${node} recorded snapshot ${meta.index} with ${JSON.stringify(actual)}, but the configuration there is ${JSON.stringify(expected)}`);
+    }
   }
 
   private snapshotTerm(node: NodeId, meta: SnapshotMeta, what: string): void {

@@ -11,7 +11,7 @@ import { type CoreTestingFaults, type NodeSimulationResult, runNodeSimulation } 
 
 /** The deliberate bugs, by where they live. */
 export const CORE_FAULTS = ["commitPreviousTermByCount", "voteBeforePersist", "campaignWithUnappliedConf", "transferExtendsLeaderLease", "probeIgnoresEqualAck", "trustImpossibleMessages"] as const;
-export const DRIVER_FAULTS = ["snapshotTermFromLastSnapshot", "stageBeforeCoreChecks", "dropOldSnapshotBeforeCompact", "keepCopyAcrossInstall"] as const;
+export const DRIVER_FAULTS = ["snapshotTermFromLastSnapshot", "stageBeforeCoreChecks", "dropOldSnapshotBeforeCompact", "keepCopyAcrossInstall", "snapshotWhileApplyHeld"] as const;
 
 const USAGE = "usage: bun test/sim/node/cli.ts --seeds N [--start S] [--nodes 5] [--steps 150] [--jobs 1] [--trace] [--unsafe NAME]";
 
