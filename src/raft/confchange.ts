@@ -60,3 +60,22 @@ export function decodeConfEntry(data: Uint8Array): DecodedConfEntry {
   }
   return { kind: "change", change: { type, nodeId: view.getUint32(2) } };
 }
+
+/** The configuration after a conf entry: a set replaces it, a change adds or removes one node. */
+export function confAfter(conf: ConfState, data: Uint8Array): ConfState {
+  const decoded = decodeConfEntry(data);
+  if (decoded.kind === "set") return decoded.conf;
+  const voters = new Set(conf.voters);
+  const learners = new Set(conf.learners);
+  const { type, nodeId } = decoded.change;
+  if (type === "addVoter") {
+    learners.delete(nodeId);
+    voters.add(nodeId);
+  } else if (type === "addLearner") {
+    if (!voters.has(nodeId)) learners.add(nodeId);
+  } else {
+    voters.delete(nodeId);
+    learners.delete(nodeId);
+  }
+  return { voters: [...voters], learners: [...learners] };
+}

@@ -1,4 +1,4 @@
-import { decodeConfEntry, encodeConfChange, encodeConfSet } from "./confchange.ts";
+import { confAfter, encodeConfChange, encodeConfSet } from "./confchange.ts";
 import { RaftError, invariant } from "./errors.ts";
 import { RaftLog } from "./log.ts";
 import { MAX_INDEX, MAX_TERM, blankMessage } from "./message.ts";
@@ -1199,24 +1199,7 @@ export class Raft {
   }
 
   private applyConfEntry(entry: Entry): void {
-    const decoded = decodeConfEntry(entry.data);
-    if (decoded.kind === "set") {
-      this.setConf(decoded.conf);
-      return;
-    }
-    const voters = new Set(this.voters);
-    const learners = new Set(this.learners);
-    const { type, nodeId } = decoded.change;
-    if (type === "addVoter") {
-      learners.delete(nodeId);
-      voters.add(nodeId);
-    } else if (type === "addLearner") {
-      if (!voters.has(nodeId)) learners.add(nodeId);
-    } else {
-      voters.delete(nodeId);
-      learners.delete(nodeId);
-    }
-    this.setConf({ voters: [...voters], learners: [...learners] });
+    this.setConf(confAfter({ voters: [...this.voters], learners: [...this.learners] }, entry.data));
   }
 
   private setConf(conf: ConfState): void {

@@ -5,7 +5,7 @@
 // indexes. A broken rule throws RuleBroken, which ends the run with its seed.
 
 import type { NodeStatus } from "../../../src/node/raft-node.ts";
-import { decodeConfEntry } from "../../../src/raft/confchange.ts";
+import { confAfter } from "../../../src/raft/confchange.ts";
 import type { ConfState, Entry, NodeId, SnapshotMeta } from "../../../src/raft/types.ts";
 import { RuleBroken } from "../violation.ts";
 
@@ -70,29 +70,12 @@ export class NodeChecker {
   /** A snapshot's configuration is the one in force at its index: its conf entries replayed, none after. */
   private snapshotConf(node: NodeId, meta: SnapshotMeta): void {
     if (meta.index > this.historyComplete) return;
-    let voters = new Set<NodeId>();
-    let learners = new Set<NodeId>();
+    let conf: ConfState = { voters: [], learners: [] };
     for (let index = 1; index <= meta.index; index++) {
       const entry = this.history.get(index)!;
-      if (entry.kind !== "conf") continue;
-      const decoded = decodeConfEntry(entry.data);
-      if (decoded.kind === "set") {
-        voters = new Set(decoded.conf.voters);
-        learners = new Set(decoded.conf.learners);
-        continue;
-      }
-      const { type, nodeId } = decoded.change;
-      if (type === "addVoter") {
-        learners.delete(nodeId);
-        voters.add(nodeId);
-      } else if (type === "addLearner") {
-        if (!voters.has(nodeId)) learners.add(nodeId);
-      } else {
-        voters.delete(nodeId);
-        learners.delete(nodeId);
-      }
+      if (entry.kind === "conf") conf = confAfter(conf, entry.data);
     }
-    const expected: ConfState = { voters: [...voters].sort((a, b) => a - b), learners: [...learners].sort((a, b) => a - b) };
+    const expected: ConfState = { voters: [...conf.voters].sort((a, b) => a - b), learners: [...conf.learners].sort((a, b) => a - b) };
     const actual: ConfState = { voters: [...meta.conf.voters].sort((a, b) => a - b), learners: [...meta.conf.learners].sort((a, b) => a - b) };
     if (JSON.stringify(expected) !== JSON.stringify(actual)) {
       throw new RuleBroken("snapshot configuration", `n${node} recorded snapshot ${meta.index} with ${JSON.stringify(actual)}, but the configuration there is ${JSON.stringify(expected)}`);
