@@ -165,8 +165,10 @@ class RecoveryProbe {
   done = false;
   problem = "not probed yet";
   private finalIndex = 0;
+  /** The leader (and term) that committed the final write: a later leader must commit its own. */
+  private finalBy: { readonly id: NodeId; readonly term: number } | null = null;
   /** The final write in flight: through whom (a process that dies never answers). */
-  private proposing: { readonly id: NodeId; readonly incarnation: number } | null = null;
+  private proposing: { readonly id: NodeId; readonly incarnation: number; readonly term: number } | null = null;
 
   constructor(
     private readonly world: NodeWorld,
@@ -186,11 +188,19 @@ class RecoveryProbe {
       this.problem = "no leader";
       return;
     }
+    // A write committed under an earlier leader says nothing of the one now: until the
+    // leader in office commits a write of its own, its commit index may still be behind
+    // writes the earlier one acknowledged (it commits them with its first entry).
+    const term = leader.node!.status().term;
+    if (this.finalBy !== null && (this.finalBy.id !== leader.id || this.finalBy.term !== term)) {
+      this.finalIndex = 0;
+      this.finalBy = null;
+    }
     if (this.finalIndex === 0) {
       const via = this.proposing === null ? undefined : this.world.machines.get(this.proposing.id);
       if (via !== undefined && (via.incarnation !== this.proposing!.incarnation || via.state !== "running")) this.proposing = null;
       if (this.proposing === null) {
-        const proposing = { id: leader.id, incarnation: leader.incarnation };
+        const proposing = { id: leader.id, incarnation: leader.incarnation, term };
         this.proposing = proposing;
         // A no-op-like write that must commit under the recovered leader (opaque bytes the chat state refuses).
         this.world.traceNode(leader.id, "recovery: propose the final write");
@@ -198,6 +208,7 @@ class RecoveryProbe {
           (p) => {
             this.world.traceNode(leader.id, `recovery: the final write committed at ${p.index}`);
             this.finalIndex = p.index;
+            this.finalBy = { id: proposing.id, term: proposing.term };
             if (this.proposing === proposing) this.proposing = null;
           },
           (error: unknown) => {
