@@ -26,6 +26,17 @@ function tickUntilCampaign(r: Raft, t = 10): Message[] {
   return out;
 }
 
+/** Ticks a lone follower takes to campaign when nothing else happens. */
+function countTicksToCampaign(r: Raft): number {
+  let ticks = 0;
+  while (r.status().role === "follower" && ticks < 100) {
+    r.tick();
+    drainReady(r);
+    ticks++;
+  }
+  return ticks;
+}
+
 const sent = (rd: { messages: readonly Message[]; messagesAfterPersist: readonly Message[] }): Message[] => [
   ...rd.messages,
   ...rd.messagesAfterPersist,
@@ -274,6 +285,29 @@ describe("§5.4.1 election restriction", () => {
       }
     });
   }
+
+  test("§5.2 a stale candidate moves a follower's term but not its election timer: the up-to-date follower still campaigns on time", () => {
+    // Without pre-vote, candidates that cannot win keep raising terms. A follower that
+    // restarted its timer on each of their requests would never campaign itself, and
+    // only it can win (whole-node seed 163509: no leader for 800 ticks).
+    const st = () => restoredState({ voters: [1, 2, 3], term: 2, entries: ents(2, [1, 2, 2]) });
+    const untouchedTicks = countTicksToCampaign(lone(1, st(), { preVote: false }));
+    const r = lone(1, st(), { preVote: false });
+    let ticks = 0;
+    for (let term = 3; r.status().role === "follower" && ticks < 40; term++) {
+      // A stale candidate (its last entry is (3, t1)) asks every few ticks, each time for a higher term.
+      r.step(msg({ type: "vote", from: 2, to: 1, term, index: 3, logTerm: 1 }));
+      const refused = allMessages(drainReady(r)).filter((m) => m.type === "voteResp");
+      expect(refused.map((m) => m.reject)).toEqual([true]);
+      for (let i = 0; i < 3 && r.status().role === "follower"; i++, ticks++) {
+        r.tick();
+        drainReady(r);
+      }
+    }
+    expect(r.status().role).toBe("candidate");
+    // As many ticks as with nobody asking: the requests restarted nothing.
+    expect(ticks).toBe(untouchedTicks);
+  });
 
   test("§5.4.1 a node with a stale log cannot become leader; the up-to-date node can", () => {
     const net = Network.fromStates(

@@ -295,6 +295,17 @@ export class Raft {
         // A grant carries the term we asked about; we move there only when we win.
       } else if (m.type === "app" || m.type === "heartbeat" || m.type === "snap") {
         this.becomeFollower(m.term, m.from);
+      } else if (m.type === "vote" && this.role === "follower" && !this.log.isUpToDate(m.index, m.logTerm)) {
+        // A candidate whose log is behind ours moves our term but gets no vote, and, as in
+        // the Raft paper (§5.2: a follower's timer restarts on a leader's word or a vote
+        // granted), does not restart our election timer: with pre-vote off, candidates
+        // that cannot win would otherwise keep every up-to-date node from ever campaigning
+        // (whole-node seed 163509: no leader for 800 ticks after healing).
+        const elapsedTicks = this.electionElapsedTicks;
+        const timeoutTicks = this.randomizedElectionTimeoutTicks;
+        this.becomeFollower(m.term, NONE);
+        this.electionElapsedTicks = elapsedTicks;
+        this.randomizedElectionTimeoutTicks = timeoutTicks;
       } else {
         this.becomeFollower(m.term, NONE);
       }

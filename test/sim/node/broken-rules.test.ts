@@ -41,7 +41,7 @@ export function expectCaught(name: string, faults: { core?: CoreTestingFaults; d
 expectCaught("snapshotTermFromLastSnapshot", { driver: { snapshotTermFromLastSnapshot: true } }, 200, ["snapshot term", "state machine safety", "node failed"]);
 // Seed 1 today: the log's snapshot record points at bytes already deleted.
 expectCaught("dropOldSnapshotBeforeCompact", { driver: { dropOldSnapshotBeforeCompact: true } }, 100, ["snapshot bytes", "liveness", "node failed"]);
-// Seed 7 today: a copy from before an install, saved over it, moves the record back to bytes pruned since.
+// Seed 10 today: a copy from before an install, saved over it, moves the record back to bytes pruned since.
 expectCaught("keepCopyAcrossInstall", { driver: { keepCopyAcrossInstall: true } }, 500, ["snapshot bytes", "liveness", "node failed", "state machine safety", "snapshot term"]);
 // Seed 143 today: a follower holding back an addVoter snapshots the state before it with the configuration after it.
 expectCaught("snapshotWhileApplyHeld", { driver: { snapshotWhileApplyHeld: true } }, 600, ["snapshot configuration"]);
