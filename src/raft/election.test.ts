@@ -16,25 +16,15 @@ function lone(id: NodeId, st: RestoredState, cfg: Partial<Omit<RaftConfig, "id" 
   return r;
 }
 
-/** Tick a lone node until it leaves the follower role (at most 2t ticks). */
-function tickUntilCampaign(r: Raft, t = 10): Message[] {
+/** Tick a lone node until it leaves the follower role (at most 2t ticks): what it sent, and the ticks it took. */
+function tickUntilCampaign(r: Raft, t = 10): { sent: Message[]; ticks: number } {
   const out: Message[] = [];
-  for (let i = 0; i < 2 * t && r.status().role === "follower"; i++) {
+  let ticks = 0;
+  for (; ticks < 2 * t && r.status().role === "follower"; ticks++) {
     r.tick();
     out.push(...allMessages(drainReady(r)));
   }
-  return out;
-}
-
-/** Ticks a lone follower takes to campaign when nothing else happens. */
-function countTicksToCampaign(r: Raft): number {
-  let ticks = 0;
-  while (r.status().role === "follower" && ticks < 100) {
-    r.tick();
-    drainReady(r);
-    ticks++;
-  }
-  return ticks;
+  return { sent: out, ticks };
 }
 
 const sent = (rd: { messages: readonly Message[]; messagesAfterPersist: readonly Message[] }): Message[] => [
@@ -291,7 +281,7 @@ describe("§5.4.1 election restriction", () => {
     // restarted its timer on each of their requests would never campaign itself, and
     // only it can win (whole-node seed 163509: no leader for 800 ticks).
     const st = () => restoredState({ voters: [1, 2, 3], term: 2, entries: ents(2, [1, 2, 2]) });
-    const untouchedTicks = countTicksToCampaign(lone(1, st(), { preVote: false }));
+    const untouchedTicks = tickUntilCampaign(lone(1, st(), { preVote: false })).ticks;
     const r = lone(1, st(), { preVote: false });
     let ticks = 0;
     for (let term = 3; r.status().role === "follower" && ticks < 40; term++) {
@@ -373,7 +363,7 @@ describe("§9.6 pre-vote", () => {
 
   test("§9.6 a pre-candidate asks for term+1 without bumping its own term, and becomes candidate only after a pre-vote quorum", () => {
     const r = lone(1, restoredState({ voters: [1, 2, 3, 4, 5], term: 4, entries: ents(2, [4]) }), { preVote: true });
-    const out = tickUntilCampaign(r);
+    const out = tickUntilCampaign(r).sent;
     expect(r.status()).toMatchObject({ role: "preCandidate", term: 4 });
     const pv = out.filter((m) => m.type === "preVote");
     expect(pv.length).toBe(4);

@@ -22,6 +22,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** A configuration as text, members in id order: equal for equal configurations. */
+function sortedConf(conf: ConfState): string {
+  const byId = (a: number, b: number) => a - b;
+  return JSON.stringify({ voters: [...conf.voters].sort(byId), learners: [...conf.learners].sort(byId) });
+}
+
 export class NodeChecker {
   /** Every applied entry, by index: the one history all nodes must agree on. */
   private readonly history = new Map<number, HistoryEntry>();
@@ -75,10 +81,10 @@ export class NodeChecker {
       const entry = this.history.get(index)!;
       if (entry.kind === "conf") conf = confAfter(conf, entry.data);
     }
-    const expected: ConfState = { voters: [...conf.voters].sort((a, b) => a - b), learners: [...conf.learners].sort((a, b) => a - b) };
-    const actual: ConfState = { voters: [...meta.conf.voters].sort((a, b) => a - b), learners: [...meta.conf.learners].sort((a, b) => a - b) };
-    if (JSON.stringify(expected) !== JSON.stringify(actual)) {
-      throw new RuleBroken("snapshot configuration", `n${node} recorded snapshot ${meta.index} with ${JSON.stringify(actual)}, but the configuration there is ${JSON.stringify(expected)}`);
+    const expected = sortedConf(conf);
+    const actual = sortedConf(meta.conf);
+    if (expected !== actual) {
+      throw new RuleBroken("snapshot configuration", `n${node} recorded snapshot ${meta.index} with ${actual}, but the configuration there is ${expected}`);
     }
   }
 

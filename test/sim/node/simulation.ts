@@ -164,9 +164,8 @@ async function simulateIn(world: NodeWorld, o: NodeSimulationOptions, trace: Tra
 class RecoveryProbe {
   done = false;
   problem = "not probed yet";
-  private finalIndex = 0;
-  /** The leader (and term) that committed the final write: a later leader must commit its own. */
-  private finalBy: { readonly id: NodeId; readonly term: number } | null = null;
+  /** The final write, once committed: its index, and the leader (and term) that committed it. */
+  private final: { readonly index: number; readonly by: NodeId; readonly term: number } | null = null;
   /** The final write in flight: through whom (a process that dies never answers). */
   private proposing: { readonly id: NodeId; readonly incarnation: number; readonly term: number } | null = null;
 
@@ -192,11 +191,8 @@ class RecoveryProbe {
     // leader in office commits a write of its own, its commit index may still be behind
     // writes the earlier one acknowledged (it commits them with its first entry).
     const term = leader.node!.status().term;
-    if (this.finalBy !== null && (this.finalBy.id !== leader.id || this.finalBy.term !== term)) {
-      this.finalIndex = 0;
-      this.finalBy = null;
-    }
-    if (this.finalIndex === 0) {
+    if (this.final !== null && (this.final.by !== leader.id || this.final.term !== term)) this.final = null;
+    if (this.final === null) {
       const via = this.proposing === null ? undefined : this.world.machines.get(this.proposing.id);
       if (via !== undefined && (via.incarnation !== this.proposing!.incarnation || via.state !== "running")) this.proposing = null;
       if (this.proposing === null) {
@@ -207,8 +203,7 @@ class RecoveryProbe {
         leader.node!.propose(new TextEncoder().encode("final"), 5000).then(
           (p) => {
             this.world.traceNode(leader.id, `recovery: the final write committed at ${p.index}`);
-            this.finalIndex = p.index;
-            this.finalBy = { id: proposing.id, term: proposing.term };
+            this.final = { index: p.index, by: proposing.id, term: proposing.term };
             if (this.proposing === proposing) this.proposing = null;
           },
           (error: unknown) => {
@@ -222,7 +217,7 @@ class RecoveryProbe {
       this.problem = `leader n${leader.id} (term ${st.term}, commit ${st.commit}, last ${st.lastIndex}): the final write has not committed; ${progress}`;
       return;
     }
-    const target = Math.max(this.finalIndex, leader.node!.status().commit);
+    const target = Math.max(this.final.index, leader.node!.status().commit);
     const conf = leader.node!.status().conf;
     const expected = [...conf.voters, ...conf.learners];
     for (const id of expected) {
