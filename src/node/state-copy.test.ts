@@ -1,9 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { copyStateOffThread, restoreStateOffThread } from "./state-copy.ts";
+import { SqlConnection } from "../storage/sql-connection.ts";
+import { copyStateOffThread, restoreStateOffThread, verifySnapshotOffThread } from "./state-copy.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "concord-state-copy-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,6 +66,31 @@ describe("copyStateOffThread", () => {
     await expect(restoreStateOffThread(database, snapshotFile, ["DELETE FROM main.messages", "INSERT INTO main.nowhere SELECT 1"])).rejects.toThrow("state restore failed");
     expect(Number((await db.execute("SELECT count(*) FROM messages")).rows[0]?.[0])).toBe(20000);
     db.close();
+  });
+
+  test("copies and verifies leave no file open: a deleted snapshot's disk space is freed", async () => {
+    const source = join(dir, "leak-source.db");
+    // Made with exec only: a prepared statement would keep this connection open (see the worker).
+    const db = new SqlConnection(source);
+    db.exec("CREATE TABLE state_machine_meta (singleton INTEGER PRIMARY KEY, applied_index INTEGER, digest TEXT)");
+    db.exec("INSERT INTO state_machine_meta VALUES (1, 0, '')");
+    db.exec("CREATE TABLE messages (id INTEGER PRIMARY KEY, content TEXT)");
+    db.close();
+    for (let copyNumber = 0; copyNumber < 5; copyNumber++) {
+      const target = join(dir, `leak-copy-${copyNumber}.db`);
+      expect(await copyStateOffThread(source, target, ["messages"])).toBe(0);
+      expect(await verifySnapshotOffThread(target)).toBe(0);
+      rmSync(target);
+    }
+    // Linux names each descriptor's file in /proc/self/fd.
+    const openFiles = readdirSync("/proc/self/fd").map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return ""; // closed while listing (the directory's own descriptor)
+      }
+    });
+    expect(openFiles.filter((file) => file.startsWith(join(dir, "leak-")))).toEqual([]);
   });
 
   test("a database that cannot be copied rejects with the reason", async () => {
